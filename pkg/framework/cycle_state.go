@@ -30,6 +30,9 @@ type CycleState struct {
 	SkipFilterPlugins map[string]struct{}
 	// SkipScorePlugins holds the plugins whose PreScore returned Skip.
 	SkipScorePlugins map[string]struct{}
+	// RecordPluginMetrics is set on a sample of cycles; per-plugin
+	// durations are only recorded then, to keep the hot path cheap.
+	RecordPluginMetrics bool
 }
 
 // NewCycleState returns an empty state.
@@ -74,6 +77,7 @@ func (c *CycleState) Clone() *CycleState {
 	}
 	out.SkipFilterPlugins = cloneSet(c.SkipFilterPlugins)
 	out.SkipScorePlugins = cloneSet(c.SkipScorePlugins)
+	out.RecordPluginMetrics = c.RecordPluginMetrics
 	return out
 }
 

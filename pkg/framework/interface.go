@@ -7,6 +7,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
@@ -237,3 +238,23 @@ type Handle interface {
 // profile's Handle. Factories are listed explicitly in the registry that
 // main builds; there is no init-time registration.
 type PluginFactory func(ctx context.Context, args runtime.Object, h Handle) (Plugin, error)
+
+// ArgsSpec tells the config loader how to handle a plugin's pluginConfig
+// args: which Go type to decode them into, how to default them and how to
+// validate them (reporting every problem with its field path).
+type ArgsSpec struct {
+	New      func() runtime.Object
+	Default  func(args runtime.Object)
+	Validate func(args runtime.Object, path *field.Path) field.ErrorList
+}
+
+// Registration is one entry of a plugin registry: the factory and, for
+// plugins that take args, their spec.
+type Registration struct {
+	Factory PluginFactory
+	Args    *ArgsSpec
+}
+
+// Registry maps plugin names to registrations. main builds it explicitly
+// from the in-tree plugins plus any out-of-tree ones.
+type Registry map[string]Registration

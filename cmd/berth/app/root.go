@@ -1,0 +1,45 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthsched/berth/pkg/version"
+)
+
+// NewRootCommand returns the berth command with its subcommands.
+func NewRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "berth",
+		Short:         "berth is a fast, explainable Kubernetes scheduler",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.AddCommand(newRunCommand(), newVersionCommand())
+	return root
+}
+
+func newVersionCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print berth's version, git commit and Kubernetes library version",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			info := version.Get()
+			if asJSON {
+				b, err := json.MarshalIndent(info, "", "  ")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				return nil
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), info.String())
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}

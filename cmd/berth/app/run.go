@@ -1,0 +1,322 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/yaml"
+
+	"github.com/berthsched/berth/pkg/config"
+	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/metrics"
+	"github.com/berthsched/berth/pkg/plugins"
+	"github.com/berthsched/berth/pkg/scheduler"
+	"github.com/berthsched/berth/pkg/version"
+)
+
+// RunOptions are `berth run`'s flags.
+type RunOptions struct {
+	// ConfigFile is a KubeSchedulerConfiguration; empty for defaults.
+	ConfigFile string
+	// Kubeconfig overrides clientConnection.kubeconfig; empty for
+	// in-cluster config.
+	Kubeconfig string
+	// WriteConfigTo writes the effective config there and exits.
+	WriteConfigTo string
+	// HealthAddress serves /healthz, /readyz, /metrics (and pprof).
+	HealthAddress string
+	// EnablePprof serves /debug/pprof on the same address.
+	EnablePprof bool
+	// LeaderElect overrides leaderElection.leaderElect when set.
+	LeaderElect *bool
+	// Identity is the leader election identity; hostname_uuid if empty.
+	Identity string
+	// BindConcurrency bounds binding cycles in flight.
+	BindConcurrency int
+	// AssumedPodTTL, ConsistencyCheckInterval: see scheduler.Options.
+	AssumedPodTTL            time.Duration
+	ConsistencyCheckInterval time.Duration
+
+	// Registry overrides the in-tree plugin registry (tests, plugin
+	// authors). Nil means plugins.NewInTreeRegistry().
+	Registry framework.Registry
+	// Ready, if set, is closed when informers are synced.
+	Ready chan struct{}
+	// Listener, if set, is used instead of listening on HealthAddress.
+	Listener net.Listener
+}
+
+func newRunCommand() *cobra.Command {
+	o := &RunOptions{}
+	var leaderElect bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the scheduler",
+		Long: `Run berth against a cluster. Pods whose spec.schedulerName names one of the
+configured profiles (default: "berth") are scheduled and bound.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("leader-elect") {
+				o.LeaderElect = &leaderElect
+			}
+			ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer cancel()
+			return Run(ctx, o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.ConfigFile, "config", "", "path to a kubescheduler.config.k8s.io/v1 KubeSchedulerConfiguration file")
+	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "path to a kubeconfig (overrides clientConnection.kubeconfig; default: in-cluster)")
+	f.StringVar(&o.WriteConfigTo, "write-config-to", "", "write the effective configuration to this file (- for stdout) and exit")
+	f.StringVar(&o.HealthAddress, "health-address", "127.0.0.1:10351", "address for /healthz, /readyz and /metrics (plain HTTP)")
+	f.BoolVar(&o.EnablePprof, "enable-pprof", false, "serve /debug/pprof on the health address")
+	f.BoolVar(&leaderElect, "leader-elect", true, "override leaderElection.leaderElect from the config")
+	f.StringVar(&o.Identity, "leader-elect-identity", "", "leader election identity (default: hostname_uuid)")
+	f.IntVar(&o.BindConcurrency, "bind-concurrency", scheduler.DefaultBindConcurrency, "maximum binding cycles in flight")
+	f.DurationVar(&o.AssumedPodTTL, "assumed-pod-ttl", scheduler.DefaultAssumedPodTTL, "how long a sent bind may stay unconfirmed before the assumed pod is expired")
+	f.DurationVar(&o.ConsistencyCheckInterval, "consistency-check-interval", scheduler.DefaultConsistencyCheckInterval, "period of the cache/informer consistency check")
+	klogFlags := goflagSet()
+	f.AddGoFlagSet(klogFlags)
+	return cmd
+}
+
+// Run runs the scheduler until ctx is done. It returns an error for bad
+// configuration or an unreachable API server; losing the leader lease
+// returns an error too (the process must exit so a fresh replica takes over).
+func Run(ctx context.Context, o *RunOptions, out interface{ Write([]byte) (int, error) }) error {
+	logger := klog.FromContext(ctx)
+	reg := o.Registry
+	if reg == nil {
+		reg = plugins.NewInTreeRegistry()
+	}
+	cfg, err := config.LoadFile(o.ConfigFile, reg)
+	if err != nil {
+		return err
+	}
+	if o.LeaderElect != nil {
+		cfg.LeaderElection.LeaderElect = *o.LeaderElect
+		cfg.Raw.LeaderElection.LeaderElect = o.LeaderElect
+	}
+	if o.WriteConfigTo != "" {
+		return writeConfig(cfg, o.WriteConfigTo, out)
+	}
+	logger.Info("Starting berth", "version", version.Get().String())
+
+	restCfg, err := restConfig(o, cfg)
+	if err != nil {
+		return err
+	}
+	newClient := func(name string) (kubernetes.Interface, error) {
+		c := rest.CopyConfig(restCfg)
+		c.UserAgent = "berth/" + name
+		return kubernetes.NewForConfig(c)
+	}
+	informerClient, err := newClient("informers")
+	if err != nil {
+		return err
+	}
+	bindClient, err := newClient("binder")
+	if err != nil {
+		return err
+	}
+	statusClient, err := newClient("status")
+	if err != nil {
+		return err
+	}
+	leClient, err := newClient("leader-election")
+	if err != nil {
+		return err
+	}
+	if err := checkReachable(ctx, informerClient); err != nil {
+		return err
+	}
+
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(promReg)
+
+	factory := informers.NewSharedInformerFactoryWithOptions(informerClient, 0, informers.WithTransform(scheduler.StripManagedFields))
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: statusClient.EventsV1()})
+	sched, err := scheduler.New(ctx, scheduler.Options{
+		Config: cfg, Registry: reg, InformerFactory: factory,
+		BindClient: bindClient, StatusClient: statusClient, EventBroadcaster: broadcaster,
+		Metrics: m, BindConcurrency: o.BindConcurrency,
+		AssumedPodTTL: o.AssumedPodTTL, ConsistencyCheckInterval: o.ConsistencyCheckInterval,
+	})
+	if err != nil {
+		return err
+	}
+	for name, p := range sched.Profiles() {
+		logger.Info("Profile configured", "schedulerName", name, "plugins", p.ListPlugins())
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := newServer(o, promReg, factory)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.serve(gctx) })
+
+	broadcaster.StartRecordingToSink(ctx.Done())
+	defer broadcaster.Shutdown()
+	factory.Start(ctx.Done())
+	logger.Info("Waiting for informers to sync")
+	start := time.Now()
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("informer for %v did not sync", typ)
+		}
+	}
+	logger.Info("Informers synced", "duration", time.Since(start).Round(time.Millisecond))
+	srv.setSynced()
+	if o.Ready != nil {
+		close(o.Ready)
+	}
+
+	runScheduler := func(ctx context.Context) {
+		sched.Run(ctx)
+	}
+	if !cfg.LeaderElection.LeaderElect {
+		m.IsLeader.Set(1)
+		g.Go(func() error { runScheduler(gctx); return nil })
+		err := g.Wait()
+		defer factory.Shutdown()
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+
+	id := o.Identity
+	if id == "" {
+		host, _ := os.Hostname()
+		id = host + "_" + string(uuid.NewUUID())
+	}
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: cfg.LeaderElection.ResourceNamespace, Name: cfg.LeaderElection.ResourceName},
+		Client:     leClient.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id, EventRecorder: nil},
+	}
+	var lostLease error
+	leCtx, leCancel := context.WithCancel(gctx)
+	defer leCancel()
+	done := make(chan struct{})
+	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   cfg.LeaderElection.LeaseDuration,
+		RenewDeadline:   cfg.LeaderElection.RenewDeadline,
+		RetryPeriod:     cfg.LeaderElection.RetryPeriod,
+		ReleaseOnCancel: true,
+		Name:            "berth",
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				acquired := time.Now()
+				m.IsLeader.Set(1)
+				logger.Info("Acquired leader lease; scheduling", "identity", id)
+				m.LeaderTakeoverSeconds.Set(time.Since(acquired).Seconds())
+				runScheduler(ctx)
+				close(done)
+			},
+			OnStoppedLeading: func() {
+				m.IsLeader.Set(0)
+				if gctx.Err() == nil {
+					lostLease = errors.New("lost the leader lease; exiting so that a fresh replica takes over")
+					logger.Error(lostLease, "Leader election lost")
+				}
+				leCancel()
+			},
+			OnNewLeader: func(identity string) {
+				if identity != id {
+					logger.Info("Another replica leads; standing by with warm caches", "leader", identity)
+				}
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	_ = coordinationv1.SchemeGroupVersion
+	le.Run(leCtx)
+	cancel()
+	_ = g.Wait()
+	factory.Shutdown()
+	return lostLease
+}
+
+func restConfig(o *RunOptions, cfg *config.Config) (*rest.Config, error) {
+	path := o.Kubeconfig
+	if path == "" {
+		path = cfg.ClientConnection.Kubeconfig
+	}
+	var rc *rest.Config
+	var err error
+	if path != "" {
+		rc, err = clientcmd.BuildConfigFromFlags("", path)
+	} else {
+		rc, err = rest.InClusterConfig()
+		if err != nil {
+			err = fmt.Errorf("no --kubeconfig given and not running in a cluster: %w", err)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	rc.QPS = cfg.ClientConnection.QPS
+	rc.Burst = int(cfg.ClientConnection.Burst)
+	rc.ContentType = cfg.ClientConnection.ContentType
+	rc.AcceptContentTypes = cfg.ClientConnection.ContentType + ",application/json"
+	return rc, nil
+}
+
+// checkReachable fails fast, with the address, when the API server cannot
+// be reached, instead of letting informers retry silently forever.
+func checkReachable(ctx context.Context, c kubernetes.Interface) error {
+	var lastErr error
+	for i := 0; i < 5; i++ {
+		if _, err := c.Discovery().ServerVersion(); err == nil {
+			return nil
+		} else {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(i+1) * 500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("cannot reach the API server: %w", lastErr)
+}
+
+func writeConfig(cfg *config.Config, path string, out interface{ Write([]byte) (int, error) }) error {
+	b, err := yaml.Marshal(cfg.Effective())
+	if err != nil {
+		return err
+	}
+	if path == "-" {
+		_, err = out.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+var _ = http.StatusOK

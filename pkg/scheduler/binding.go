@@ -1,0 +1,174 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/klog/v2"
+
+	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/metrics"
+	"github.com/berthsched/berth/pkg/scheduler/profile"
+)
+
+// bindRetries is how many times a transient bind error is retried within
+// one binding cycle before the pod goes back to the queue.
+const bindRetries = 3
+
+// bindOutcome classifies a failed bind.
+type bindOutcome string
+
+const (
+	bindConflict  bindOutcome = "conflict"  // already bound: never retry
+	bindNotFound  bindOutcome = "not_found" // pod deleted: drop
+	bindTransient bindOutcome = "transient" // retry with backoff
+	bindError     bindOutcome = "error"     // requeue with backoff
+)
+
+func classifyBindError(err error) bindOutcome {
+	switch {
+	case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
+		return bindConflict
+	case apierrors.IsNotFound(err) || apierrors.IsGone(err):
+		return bindNotFound
+	case apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), apierrors.IsTooManyRequests(err),
+		apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err), errors.Is(err, context.DeadlineExceeded):
+		return bindTransient
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return bindTransient
+	}
+	return bindError
+}
+
+// bindingCycle waits on Permit, runs PreBind, binds (retrying transient
+// errors) and PostBind. Any failure undoes the reservation and either
+// drops the pod (already bound elsewhere, or deleted) or requeues it.
+func (s *Scheduler) bindingCycle(ctx context.Context, prof *profile.Profile, state *framework.CycleState, qpi *framework.QueuedPodInfo, assumed *v1.Pod, node string, cycle int64, start time.Time) {
+	logger := klog.FromContext(ctx)
+	bindStart := s.clock.Now()
+
+	fail := func(st *framework.Status, outcome bindOutcome) {
+		s.metrics.BindingDuration.WithLabelValues(metrics.ResultError).Observe(s.clock.Since(bindStart).Seconds())
+		s.metrics.BindErrors.WithLabelValues(string(outcome)).Inc()
+		s.unreserveAndForget(ctx, prof, state, assumed, node)
+		// The capacity this pod held is free again: it may help others.
+		s.queue.MoveAllToActiveOrBackoffQueue(logger, framework.ClusterEvent{Resource: framework.AssignedPod, ActionType: framework.Delete, Label: "AssignedPodDelete"}, assumed, nil, nil)
+		switch outcome {
+		case bindConflict:
+			logger.Info("Pod is already bound; not retrying", "node", node, "err", st.AsError())
+		case bindNotFound:
+			logger.V(2).Info("Pod was deleted before it could be bound", "node", node)
+		default:
+			s.handleFailure(ctx, prof, qpi, st, cycle, start)
+		}
+	}
+
+	if st := prof.WaitOnPermit(ctx, assumed); !st.IsSuccess() {
+		fail(st, bindError)
+		return
+	}
+	if _, err := s.nodeLister.Get(node); apierrors.IsNotFound(err) {
+		fail(framework.NewStatus(framework.Unschedulable, fmt.Sprintf("node %q was deleted before the pod could be bound", node)), bindError)
+		return
+	}
+	if st := prof.RunPreBindPlugins(ctx, state, assumed, node); !st.IsSuccess() {
+		fail(st, bindError)
+		return
+	}
+	var st *framework.Status
+	for attempt := 0; ; attempt++ {
+		st = prof.RunBindPlugins(ctx, state, assumed, node)
+		if st.IsSuccess() {
+			break
+		}
+		outcome := classifyBindError(st.AsError())
+		if outcome != bindTransient || attempt >= bindRetries || ctx.Err() != nil {
+			if outcome == bindTransient {
+				outcome = bindError
+			}
+			fail(st, outcome)
+			return
+		}
+		s.metrics.BindErrors.WithLabelValues(string(bindTransient)).Inc()
+		backoff := time.Duration(100<<attempt) * time.Millisecond
+		logger.V(2).Info("Transient bind error; retrying", "node", node, "attempt", attempt+1, "backoff", backoff, "err", st.AsError())
+		select {
+		case <-ctx.Done():
+		case <-s.clock.After(backoff):
+		}
+	}
+	if err := s.cache.FinishBinding(logger, assumed); err != nil {
+		logger.Error(err, "FinishBinding failed")
+	}
+	prof.RunPostBindPlugins(ctx, state, assumed, node)
+
+	now := s.clock.Now()
+	s.metrics.BindingDuration.WithLabelValues(metrics.ResultScheduled).Observe(now.Sub(bindStart).Seconds())
+	if qpi.InitialAttemptTimestamp != nil {
+		s.metrics.PodSchedulingDuration.WithLabelValues(attemptsLabel(qpi.Attempts)).Observe(now.Sub(*qpi.InitialAttemptTimestamp).Seconds())
+	}
+	s.metrics.PodSchedulingAttempts.Observe(float64(qpi.Attempts))
+	logger.V(2).Info("Successfully bound pod to node", "node", node)
+	prof.Handle().EventRecorder().Eventf(assumed, nil, v1.EventTypeNormal, "Scheduled", "Binding", "Successfully assigned %v/%v to %v", assumed.Namespace, assumed.Name, node)
+}
+
+func attemptsLabel(n int) string {
+	if n >= 15 {
+		return "15+"
+	}
+	return strconv.Itoa(n)
+}
+
+// handleFailure counts the failed attempt, requeues the pod (unless it is
+// gone or already bound) and reports the failure asynchronously.
+func (s *Scheduler) handleFailure(ctx context.Context, prof *profile.Profile, qpi *framework.QueuedPodInfo, st *framework.Status, cycle int64, start time.Time) {
+	logger := klog.FromContext(ctx)
+	pod := qpi.Pod
+	result, reason := metrics.ResultError, v1.PodReasonSchedulerError
+	var fitErr *FitError
+	if st.IsRejected() {
+		result, reason = metrics.ResultUnschedulable, v1.PodReasonUnschedulable
+	}
+	s.metrics.ScheduleAttempts.WithLabelValues(result, prof.Name()).Inc()
+	s.metrics.SchedulingAttemptDuration.WithLabelValues(result, prof.Name()).Observe(s.clock.Since(start).Seconds())
+
+	qpi.UnschedulablePlugins = nil
+	if errors.As(st.AsError(), &fitErr) {
+		qpi.UnschedulablePlugins = fitErr.Diagnosis.UnschedulablePlugins
+	} else if st.IsRejected() && st.Plugin() != "" {
+		qpi.UnschedulablePlugins = sets.New(st.Plugin())
+	}
+	msg := st.Message()
+	if result == metrics.ResultError {
+		logger.Error(st.AsError(), "Error scheduling pod; retrying")
+	} else {
+		logger.V(2).Info("Unable to schedule pod; waiting", "reason", msg)
+	}
+
+	// Requeue only if the pod still exists, is unbound and is the same pod.
+	cur, err := s.podLister.Pods(pod.Namespace).Get(pod.Name)
+	switch {
+	case err != nil:
+		logger.V(3).Info("Pod no longer exists; not requeueing")
+	case cur.UID != pod.UID || cur.Spec.NodeName != "":
+		logger.V(3).Info("Pod was replaced or bound meanwhile; not requeueing")
+	default:
+		if cur != pod {
+			qpi = qpi.DeepCopy()
+			qpi.PodInfo = framework.NewPodInfo(cur)
+		}
+		if err := s.queue.AddUnschedulableIfNotPresent(logger, qpi, cycle); err != nil {
+			logger.Error(err, "Requeueing pod failed")
+		}
+	}
+	s.reporter.Report(pod, reason, msg)
+}

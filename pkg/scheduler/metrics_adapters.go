@@ -1,0 +1,25 @@
+package scheduler
+
+import "github.com/berthsched/berth/pkg/metrics"
+
+// cacheMetrics exports the cache's measurements to Prometheus.
+type cacheMetrics struct{ m *metrics.Metrics }
+
+func (c cacheMetrics) DriftDetected(kind string) { c.m.CacheDrift.WithLabelValues(kind).Inc() }
+
+func (c cacheMetrics) CacheSize(nodes, pods, assumed int) {
+	c.m.CacheSize.WithLabelValues("nodes").Set(float64(nodes))
+	c.m.CacheSize.WithLabelValues("pods").Set(float64(pods))
+	c.m.CacheSize.WithLabelValues("assumed_pods").Set(float64(assumed))
+}
+
+// queueMetrics exports the queue's measurements to Prometheus.
+type queueMetrics struct{ m *metrics.Metrics }
+
+func (q queueMetrics) PendingPods(queue string, n int) {
+	q.m.PendingPods.WithLabelValues(queue).Set(float64(n))
+}
+
+func (q queueMetrics) QueueIncoming(queue, event string) {
+	q.m.QueueIncomingPods.WithLabelValues(queue, event).Inc()
+}

@@ -1,0 +1,257 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/berthsched/berth/pkg/config"
+	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/metrics"
+	schedcache "github.com/berthsched/berth/pkg/scheduler/cache"
+	"github.com/berthsched/berth/pkg/scheduler/profile"
+	"github.com/berthsched/berth/pkg/scheduler/queue"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultBindConcurrency          = 64
+	DefaultAssumedPodTTL            = 60 * time.Second
+	DefaultConsistencyCheckInterval = 30 * time.Second
+	DefaultUnschedulableTimeout     = 5 * time.Minute
+	reportWorkers                   = 4
+)
+
+// Options configures a Scheduler. Clients are separate so that binding,
+// failure reporting and informers each have their own rate limiter.
+type Options struct {
+	// Config is the loaded configuration.
+	Config *config.Config
+	// Registry holds the plugins profiles may enable.
+	Registry framework.Registry
+	// InformerFactory feeds the cache and queue; the caller starts it.
+	InformerFactory informers.SharedInformerFactory
+	// BindClient is used by bind plugins (via the Handle's ClientSet) and
+	// preemption; give it its own rate limiter.
+	BindClient kubernetes.Interface
+	// StatusClient writes pod conditions.
+	StatusClient kubernetes.Interface
+	// EventBroadcaster sends events; the caller starts and stops it.
+	EventBroadcaster events.EventBroadcaster
+	// Metrics receives everything berth measures.
+	Metrics *metrics.Metrics
+	// Clock is injected for tests; nil means the real clock.
+	Clock clock.WithTicker
+	// BindConcurrency bounds binding cycles in flight.
+	BindConcurrency int
+	// AssumedPodTTL is how long an assumed pod whose bind was sent may wait
+	// for the informer to confirm it before it is expired.
+	AssumedPodTTL time.Duration
+	// ConsistencyCheckInterval is the period of the cache/informer check.
+	ConsistencyCheckInterval time.Duration
+	// UnschedulableTimeout is the periodic flush of unschedulable pods.
+	UnschedulableTimeout time.Duration
+}
+
+// Scheduler is berth's engine.
+type Scheduler struct {
+	clock    clock.WithTicker
+	metrics  *metrics.Metrics
+	profiles map[string]*profile.Profile
+	cache    *schedcache.Cache
+	queue    *queue.PriorityQueue
+	snapshot *schedcache.Snapshot
+	reporter *reporter
+
+	informerFactory informers.SharedInformerFactory
+	podLister       corelisters.PodLister
+	nodeLister      corelisters.NodeLister
+
+	parallelism              int
+	percentageOfNodesToScore int32
+	nextStartNodeIndex       int
+	consistencyInterval      time.Duration
+
+	bindSem *semaphore.Weighted
+	bindWG  sync.WaitGroup
+}
+
+// handle is the framework.Handle given to plugins.
+type handle struct {
+	sched    *Scheduler
+	client   kubernetes.Interface
+	factory  informers.SharedInformerFactory
+	recorder events.EventRecorder
+}
+
+func (h *handle) SnapshotSharedLister() framework.SharedLister           { return h.sched.snapshot }
+func (h *handle) ClientSet() kubernetes.Interface                        { return h.client }
+func (h *handle) SharedInformerFactory() informers.SharedInformerFactory { return h.factory }
+func (h *handle) EventRecorder() events.EventRecorder                    { return h.recorder }
+func (h *handle) GetWaitingPod(string) framework.WaitingPod              { return nil }
+
+// New builds the engine: profiles, cache, queue and informer handlers. It
+// does not start anything; call Run.
+func New(ctx context.Context, opts Options) (*Scheduler, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.BindConcurrency <= 0 {
+		opts.BindConcurrency = DefaultBindConcurrency
+	}
+	if opts.AssumedPodTTL <= 0 {
+		opts.AssumedPodTTL = DefaultAssumedPodTTL
+	}
+	if opts.ConsistencyCheckInterval <= 0 {
+		opts.ConsistencyCheckInterval = DefaultConsistencyCheckInterval
+	}
+	if opts.UnschedulableTimeout <= 0 {
+		opts.UnschedulableTimeout = DefaultUnschedulableTimeout
+	}
+	cfg := opts.Config
+	s := &Scheduler{
+		clock:                    opts.Clock,
+		metrics:                  opts.Metrics,
+		profiles:                 map[string]*profile.Profile{},
+		snapshot:                 schedcache.NewEmptySnapshot(),
+		informerFactory:          opts.InformerFactory,
+		podLister:                opts.InformerFactory.Core().V1().Pods().Lister(),
+		nodeLister:               opts.InformerFactory.Core().V1().Nodes().Lister(),
+		parallelism:              cfg.Parallelism,
+		percentageOfNodesToScore: cfg.PercentageOfNodesToScore,
+		consistencyInterval:      opts.ConsistencyCheckInterval,
+		bindSem:                  semaphore.NewWeighted(int64(opts.BindConcurrency)),
+	}
+	s.cache = schedcache.New(opts.AssumedPodTTL, opts.Clock, cacheMetrics{opts.Metrics})
+
+	recorders := map[string]events.EventRecorder{}
+	preEnqueue := map[string][]framework.PreEnqueuePlugin{}
+	clusterEvents := map[string]map[string][]framework.ClusterEventWithHint{}
+	var less func(a, b *framework.QueuedPodInfo) bool
+	var queueSortName string
+	for _, pc := range cfg.Profiles {
+		rec := opts.EventBroadcaster.NewRecorder(scheme.Scheme, pc.SchedulerName)
+		recorders[pc.SchedulerName] = rec
+		h := &handle{sched: s, client: opts.BindClient, factory: opts.InformerFactory, recorder: rec}
+		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: h, Metrics: opts.Metrics, Parallelism: cfg.Parallelism})
+		if err != nil {
+			return nil, err
+		}
+		s.profiles[pc.SchedulerName] = p
+		preEnqueue[pc.SchedulerName] = p.PreEnqueuePlugins()
+		evs, err := p.ClusterEvents(ctx)
+		if err != nil {
+			return nil, err
+		}
+		clusterEvents[pc.SchedulerName] = evs
+		if less == nil {
+			less, queueSortName = p.QueueSortLess(), p.QueueSortName()
+		} else if p.QueueSortName() != queueSortName {
+			return nil, fmt.Errorf("profile %q uses queueSort plugin %q but another profile uses %q: all profiles must share one queue order", pc.SchedulerName, p.QueueSortName(), queueSortName)
+		}
+	}
+	if less == nil {
+		return nil, fmt.Errorf("no profiles configured")
+	}
+	s.queue = queue.New(less, queue.Options{
+		Clock:                opts.Clock,
+		InitialBackoff:       cfg.PodInitialBackoff,
+		MaxBackoff:           cfg.PodMaxBackoff,
+		UnschedulableTimeout: opts.UnschedulableTimeout,
+		PreEnqueuePlugins:    preEnqueue,
+		ClusterEvents:        clusterEvents,
+		Metrics:              queueMetrics{opts.Metrics},
+	})
+	s.reporter = newReporter(opts.StatusClient, s.podLister, recorders)
+	if err := s.addEventHandlers(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Profiles returns the profiles by schedulerName.
+func (s *Scheduler) Profiles() map[string]*profile.Profile { return s.profiles }
+
+// Queue exposes the queue (tests and the explain tooling read it).
+func (s *Scheduler) Queue() *queue.PriorityQueue { return s.queue }
+
+// Cache exposes the cache (tests and the explain tooling read it).
+func (s *Scheduler) Cache() *schedcache.Cache { return s.cache }
+
+// Run schedules until ctx is done, then waits for in-flight binds. The
+// informers must have been started and synced by the caller.
+func (s *Scheduler) Run(ctx context.Context) {
+	logger := klog.FromContext(ctx)
+	s.queue.Run(logger)
+	s.cache.Run(ctx, time.Second)
+	go s.reporter.Run(ctx, reportWorkers)
+	go s.runConsistencyCheck(ctx)
+	go func() {
+		<-ctx.Done()
+		s.queue.Close()
+	}()
+	for ctx.Err() == nil {
+		s.ScheduleOne(ctx)
+	}
+	logger.Info("Scheduling loop stopped; waiting for in-flight binds")
+	s.bindWG.Wait()
+}
+
+// WaitForBinds waits for every binding cycle started so far.
+func (s *Scheduler) WaitForBinds() { s.bindWG.Wait() }
+
+// runConsistencyCheck compares the cache with the informers periodically
+// and repairs any drift (which Reconcile counts in berth_cache_drift_total).
+func (s *Scheduler) runConsistencyCheck(ctx context.Context) {
+	t := s.clock.NewTicker(s.consistencyInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+			s.CheckConsistency(ctx)
+		}
+	}
+}
+
+// CheckConsistency runs one consistency check now.
+func (s *Scheduler) CheckConsistency(ctx context.Context) int {
+	logger := klog.FromContext(ctx)
+	nodes, err := s.nodeLister.List(labels.Everything())
+	if err != nil {
+		logger.Error(err, "Listing nodes for the consistency check")
+		return 0
+	}
+	all, err := s.podLister.List(labels.Everything())
+	if err != nil {
+		logger.Error(err, "Listing pods for the consistency check")
+		return 0
+	}
+	pods := make([]*v1.Pod, 0, len(all))
+	for _, p := range all {
+		if assignedAndActive(p) {
+			pods = append(pods, p)
+		}
+	}
+	drift := s.cache.Reconcile(logger, nodes, pods)
+	if drift > 0 {
+		logger.Info("Cache drift repaired", "differences", drift)
+	}
+	return drift
+}
+
+var _ = cache.ResourceEventHandlerFuncs{}
