@@ -1,0 +1,11 @@
+package foundation
+
+import (
+	"testing"
+
+	"github.com/berthsched/berth/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	testenv.Main(m, testenv.Options{ControllerManager: true})
+}
