@@ -1,0 +1,115 @@
+package imagelocality
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/berthsched/berth/pkg/framework"
+)
+
+// Name is the plugin's name in the registry and in configurations.
+const Name = "ImageLocality"
+
+// The score range covers image sizes between the two thresholds (the bulk
+// of images in public registries, as kube-scheduler reasons): the sum below
+// minThreshold scores 0, and maxContainerThreshold per image scores 100.
+const (
+	mb                    int64 = 1024 * 1024
+	minThreshold          int64 = 23 * mb
+	maxContainerThreshold int64 = 1000 * mb
+)
+
+// ImageLocality scores nodes by the pod's images already present there.
+type ImageLocality struct {
+	handle framework.Handle
+}
+
+var _ framework.ScorePlugin = (*ImageLocality)(nil)
+
+// New builds the plugin. It takes no arguments and needs the handle's
+// snapshot to know the number of nodes.
+func New(_ context.Context, args runtime.Object, h framework.Handle) (framework.Plugin, error) {
+	if args != nil {
+		return nil, fmt.Errorf("plugin %s takes no args, got %T", Name, args)
+	}
+	if h == nil {
+		return nil, fmt.Errorf("plugin %s needs a framework handle", Name)
+	}
+	return &ImageLocality{handle: h}, nil
+}
+
+// Name returns the plugin's name.
+func (*ImageLocality) Name() string { return Name }
+
+// Score returns a value in [0, MaxNodeScore] directly; no normalisation.
+func (pl *ImageLocality) Score(_ context.Context, _ *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) (int64, *framework.Status) {
+	totalNodes := len(pl.handle.SnapshotSharedLister().NodeInfos().List())
+	sum, count := sumImageScores(nodeInfo, pod, totalNodes)
+	return calculatePriority(sum, count), nil
+}
+
+// ScoreExtensions returns nil: scores are already in range.
+func (*ImageLocality) ScoreExtensions() framework.ScoreExtensions { return nil }
+
+// calculatePriority clamps the summed image score into
+// [minThreshold, imageCount*maxContainerThreshold] and maps that range
+// linearly onto [0, MaxNodeScore].
+func calculatePriority(sum int64, imageCount int) int64 {
+	maxThreshold := maxContainerThreshold * int64(imageCount)
+	if sum < minThreshold {
+		sum = minThreshold
+	} else if sum > maxThreshold {
+		sum = maxThreshold
+	}
+	return framework.MaxNodeScore * (sum - minThreshold) / (maxThreshold - minThreshold)
+}
+
+// sumImageScores adds up the spread-scaled sizes of the pod's images found
+// on the node (init containers, containers and image volumes, each
+// occurrence counted) and returns how many images the pod references.
+func sumImageScores(nodeInfo *framework.NodeInfo, pod *v1.Pod, totalNodes int) (int64, int) {
+	var sum int64
+	count := 0
+	add := func(image string) {
+		count++
+		if s, ok := nodeInfo.ImageStates[normalizedImageName(image)]; ok {
+			sum += scaledImageScore(s, totalNodes)
+		}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		add(c.Image)
+	}
+	for _, c := range pod.Spec.Containers {
+		add(c.Image)
+	}
+	for _, vol := range pod.Spec.Volumes {
+		if vol.Image != nil {
+			add(vol.Image.Reference)
+		}
+	}
+	return sum, count
+}
+
+// scaledImageScore is the image's size times the fraction of nodes holding
+// it, so a rare image counts little and nodes do not "heat up" by pulling
+// everything towards the one node that happens to have it.
+func scaledImageScore(s *framework.ImageStateSummary, totalNodes int) int64 {
+	spread := float64(s.NumNodes) / float64(totalNodes)
+	return int64(float64(s.Size) * spread)
+}
+
+// normalizedImageName appends the implicit ":latest" tag when the name has
+// no tag (no ':' after the last '/'), matching how the node reports image
+// names. A digest reference ("@sha256:...") has a ':' after the last '/'
+// and is left alone. Registry aliases (docker.io/library/x vs x) are not
+// reconciled, as in kube-scheduler.
+func normalizedImageName(name string) string {
+	if strings.LastIndex(name, ":") <= strings.LastIndex(name, "/") {
+		return name + ":latest"
+	}
+	return name
+}

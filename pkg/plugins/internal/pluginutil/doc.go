@@ -1,0 +1,5 @@
+// Package pluginutil holds the few helpers that several of berth's in-tree
+// plugins share: turning the objects a queueing hint receives into typed
+// values, and mapping raw scores onto [MinNodeScore, MaxNodeScore]. It is
+// internal to pkg/plugins so the plugin API in pkg/framework stays small.
+package pluginutil
