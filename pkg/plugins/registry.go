@@ -1,0 +1,53 @@
+package plugins
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	configv1 "k8s.io/kube-scheduler/config/v1"
+
+	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/defaultbinder"
+	"github.com/berthsched/berth/pkg/plugins/imagelocality"
+	"github.com/berthsched/berth/pkg/plugins/nodeaffinity"
+	"github.com/berthsched/berth/pkg/plugins/nodename"
+	"github.com/berthsched/berth/pkg/plugins/nodeports"
+	"github.com/berthsched/berth/pkg/plugins/noderesources"
+	"github.com/berthsched/berth/pkg/plugins/nodeunschedulable"
+	"github.com/berthsched/berth/pkg/plugins/prioritysort"
+	"github.com/berthsched/berth/pkg/plugins/schedulinggates"
+	"github.com/berthsched/berth/pkg/plugins/tainttoleration"
+)
+
+// NewInTreeRegistry returns every plugin that ships with berth. Callers
+// may add out-of-tree plugins to the returned map before building the
+// scheduler.
+func NewInTreeRegistry() framework.Registry {
+	return framework.Registry{
+		prioritysort.Name:      {Factory: prioritysort.New},
+		schedulinggates.Name:   {Factory: schedulinggates.New},
+		nodename.Name:          {Factory: nodename.New},
+		nodeunschedulable.Name: {Factory: nodeunschedulable.New},
+		nodeports.Name:         {Factory: nodeports.New},
+		tainttoleration.Name:   {Factory: tainttoleration.New},
+		imagelocality.Name:     {Factory: imagelocality.New},
+		defaultbinder.Name:     {Factory: defaultbinder.New},
+		nodeaffinity.Name: {Factory: nodeaffinity.New, Args: argsSpec(
+			func(*configv1.NodeAffinityArgs) {}, nodeaffinity.ValidateArgs)},
+		noderesources.Name: {Factory: noderesources.NewFit, Args: argsSpec(
+			noderesources.SetDefaultsFitArgs, noderesources.ValidateFitArgs)},
+		noderesources.BalancedAllocationName: {Factory: noderesources.NewBalancedAllocation, Args: argsSpec(
+			noderesources.SetDefaultsBalancedAllocationArgs, noderesources.ValidateBalancedAllocationArgs)},
+	}
+}
+
+// argsSpec adapts a plugin's typed defaulting and validation functions.
+func argsSpec[T any, PT interface {
+	*T
+	runtime.Object
+}](def func(PT), validate func(PT, *field.Path) field.ErrorList) *framework.ArgsSpec {
+	return &framework.ArgsSpec{
+		New:      func() runtime.Object { return PT(new(T)) },
+		Default:  func(o runtime.Object) { def(o.(PT)) },
+		Validate: func(o runtime.Object, p *field.Path) field.ErrorList { return validate(o.(PT), p) },
+	}
+}
