@@ -22,6 +22,10 @@ import (
 // one binding cycle before the pod goes back to the queue.
 const bindRetries = 3
 
+// bindTimeout bounds the API part of one binding cycle (PreBind, Bind with
+// retries, PostBind).
+const bindTimeout = 2 * time.Minute
+
 // bindOutcome classifies a failed bind.
 type bindOutcome string
 
@@ -76,6 +80,11 @@ func (s *Scheduler) bindingCycle(ctx context.Context, prof *profile.Profile, sta
 		fail(st, bindError)
 		return
 	}
+	// From here on the API calls must finish even if the scheduler is
+	// shutting down (a graceful stop completes in-flight binds), but
+	// never hang forever.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bindTimeout)
+	defer cancel()
 	if _, err := s.nodeLister.Get(node); apierrors.IsNotFound(err) {
 		fail(framework.NewStatus(framework.Unschedulable, fmt.Sprintf("node %q was deleted before the pod could be bound", node)), bindError)
 		return
