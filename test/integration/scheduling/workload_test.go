@@ -97,11 +97,11 @@ func TestMixedWorkload(t *testing.T) {
 
 	const unschedulable, foreign = 20, 20
 	want := len(pods) - unschedulable - foreign
-	got := waitForPods(t, c, ns, 3*time.Minute, "schedulable pods to be bound", func(ps []v1.Pod) (bool, string) {
+	waitForPods(t, c, ns, 3*time.Minute, "schedulable pods to be bound", func(ps []v1.Pod) (bool, string) {
 		return boundCount(ps) >= want, progress(ps)
 	})
 	// Give berth a moment to report the unschedulable pods.
-	got = waitForPods(t, c, ns, time.Minute, "unschedulable pods to carry PodScheduled=False", func(ps []v1.Pod) (bool, string) {
+	got := waitForPods(t, c, ns, time.Minute, "unschedulable pods to carry PodScheduled=False", func(ps []v1.Pod) (bool, string) {
 		n := 0
 		for _, p := range ps {
 			if k := p.Labels[kindLabel]; (k == "toobig" || k == "nomatch") && scheduledFalse(&p) != nil {
