@@ -4,6 +4,8 @@
 #                kube-apiserver & co. from source: see README for timings)
 #   make test    unit tests of both modules + integration tests on devcluster
 #   make demo    berth on a local control plane with a sample workload
+#   make bench   berth vs kube-scheduler benchmark (SCALE=small for a quick run)
+#   make conformance  differential campaign vs kube-scheduler (SEEDS=N)
 #   make lint    gofmt, go vet, staticcheck
 
 GO        ?= go
@@ -21,7 +23,12 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 export BERTH_BIN_DIR := $(BIN)
 
-.PHONY: all build berth devcluster kube-bins test test-unit test-kube demo lint clean
+# SCALE=small shrinks every benchmark workload for a quick run.
+SCALE ?= full
+# SEEDS sets the length of a randomized conformance campaign.
+SEEDS ?= 20000
+
+.PHONY: all build berth devcluster kube-bins test test-unit test-kube demo bench conformance lint clean
 
 all: build
 
@@ -50,6 +57,16 @@ test: build
 
 demo: build
 	$(GO) run ./hack/demo
+
+# berth vs stock kube-scheduler vs the raw bind ceiling, same control plane,
+# one run; writes bench-results/results.{md,json}. See docs/benchmarks.md.
+bench: build
+	$(GO) run ./test/bench/cmd/berth-bench --scale $(SCALE) --out bench-results/
+
+# A long randomized differential campaign against kube-scheduler's own
+# plugins; prints the agreement rate per plugin.
+conformance:
+	cd kube && $(GO) run ./cmd/conformance --seeds $(SEEDS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -5,6 +5,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	resourcehelper "k8s.io/component-helpers/resource"
 )
 
 // PodInfo is a pod plus what the scheduler derives from it once, so the hot
@@ -19,7 +20,8 @@ type PodInfo struct {
 
 // NewPodInfo derives a PodInfo.
 func NewPodInfo(pod *v1.Pod) *PodInfo {
-	return &PodInfo{Pod: pod, Requests: PodRequests(pod), NonZeroRequests: PodNonZeroRequests(pod)}
+	requests := resourcehelper.PodRequests(pod, requestOptions)
+	return &PodInfo{Pod: pod, Requests: NewResource(requests), NonZeroRequests: podNonZeroRequests(pod, requests)}
 }
 
 // HasAffinity reports whether the pod declares any pod affinity or

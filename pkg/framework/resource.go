@@ -149,25 +149,45 @@ func isExtendedResourceName(name v1.ResourceName) bool {
 	return len(validation.IsQualifiedName(v1.DefaultResourceRequestsPrefix+s)) == 0
 }
 
+// requestOptions are the options kube-scheduler v1.37 uses with its
+// default feature gates: in-place resize is GA, so a running pod counts
+// with the larger of its spec and its actual resources.
+var requestOptions = resourcehelper.PodResourcesOptions{
+	UseStatusResources: true,
+	InPlacePodLevelResourcesVerticalScalingEnabled: true,
+}
+
 // PodRequests returns what the scheduler accounts for a pod: the effective
 // requests of its containers, init and sidecar containers, pod-level
 // resources and overhead, as computed by component-helpers.
 func PodRequests(pod *v1.Pod) *Resource {
-	return NewResource(resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{}))
+	return NewResource(resourcehelper.PodRequests(pod, requestOptions))
 }
 
-// PodNonZeroRequests is PodRequests where a container without a cpu or
-// memory request counts as DefaultMilliCPURequest / DefaultMemoryRequest.
-// Only scorers use it; filters use the real requests.
+// PodNonZeroRequests is the scorers' view of a pod's cpu and memory: a
+// container without a cpu or memory request counts as
+// DefaultMilliCPURequest / DefaultMemoryRequest, so best-effort pods still
+// weigh on a node. When the pod sets pod-level requests, the defaults only
+// fill in cpu or memory that is missing from the pod's requests altogether
+// (as kube-scheduler does). Filters use the real requests.
 func PodNonZeroRequests(pod *v1.Pod) *Resource {
-	rl := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{
-		NonMissingContainerRequests: v1.ResourceList{
-			v1.ResourceCPU:    *resource.NewMilliQuantity(DefaultMilliCPURequest, resource.DecimalSI),
-			v1.ResourceMemory: *resource.NewQuantity(DefaultMemoryRequest, resource.BinarySI),
-		},
-	})
-	return &Resource{
-		MilliCPU: rl.Cpu().MilliValue(),
-		Memory:   rl.Memory().Value(),
+	return podNonZeroRequests(pod, resourcehelper.PodRequests(pod, requestOptions))
+}
+
+func podNonZeroRequests(pod *v1.Pod, requests v1.ResourceList) *Resource {
+	defaults := v1.ResourceList{}
+	podLevel := resourcehelper.IsPodLevelRequestsSet(pod)
+	if _, ok := requests[v1.ResourceCPU]; !podLevel || !ok {
+		defaults[v1.ResourceCPU] = *resource.NewMilliQuantity(DefaultMilliCPURequest, resource.DecimalSI)
 	}
+	if _, ok := requests[v1.ResourceMemory]; !podLevel || !ok {
+		defaults[v1.ResourceMemory] = *resource.NewQuantity(DefaultMemoryRequest, resource.BinarySI)
+	}
+	rl := requests
+	if len(defaults) > 0 {
+		opts := requestOptions
+		opts.NonMissingContainerRequests = defaults
+		rl = resourcehelper.PodRequests(pod, opts)
+	}
+	return &Resource{MilliCPU: rl.Cpu().MilliValue(), Memory: rl.Memory().Value()}
 }

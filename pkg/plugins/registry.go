@@ -13,6 +13,7 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/nodeports"
 	"github.com/berthsched/berth/pkg/plugins/noderesources"
 	"github.com/berthsched/berth/pkg/plugins/nodeunschedulable"
+	"github.com/berthsched/berth/pkg/plugins/podtopologyspread"
 	"github.com/berthsched/berth/pkg/plugins/prioritysort"
 	"github.com/berthsched/berth/pkg/plugins/schedulinggates"
 	"github.com/berthsched/berth/pkg/plugins/tainttoleration"
@@ -35,6 +36,8 @@ func NewInTreeRegistry() framework.Registry {
 			func(*configv1.NodeAffinityArgs) {}, nodeaffinity.ValidateArgs)},
 		noderesources.Name: {Factory: noderesources.NewFit, Args: argsSpec(
 			noderesources.SetDefaultsFitArgs, noderesources.ValidateFitArgs)},
+		podtopologyspread.Name: {Factory: podtopologyspread.New, Args: argsSpec(
+			podtopologyspread.SetDefaultArgs, podtopologyspread.ValidateArgs)},
 		noderesources.BalancedAllocationName: {Factory: noderesources.NewBalancedAllocation, Args: argsSpec(
 			noderesources.SetDefaultsBalancedAllocationArgs, noderesources.ValidateBalancedAllocationArgs)},
 	}

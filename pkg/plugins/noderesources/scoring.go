@@ -28,6 +28,11 @@ type resourceScorer struct {
 	// strategies) a container without a cpu or memory request counts as the
 	// framework defaults, so best-effort pods still weigh on a node's score.
 	useRequested bool
+	// skipPodLevel ignores the incoming pod's pod-level resources
+	// (spec.resources). kube-scheduler v1.37's Fit scorer never turns
+	// pod-level resources on (only BalancedAllocation does), and berth
+	// scores exactly as it does; the filter always honours them.
+	skipPodLevel bool
 	score        vectorScore
 }
 
@@ -38,6 +43,7 @@ func (r *resourceScorer) podRequests(pod *v1.Pod) []int64 {
 	opts := resourcehelper.PodResourcesOptions{
 		UseStatusResources: true,
 		InPlacePodLevelResourcesVerticalScalingEnabled: true,
+		SkipPodLevelResources:                          r.skipPodLevel,
 	}
 	if !r.useRequested {
 		opts.NonMissingContainerRequests = v1.ResourceList{
@@ -119,7 +125,7 @@ func newFitScorer(s *configv1.ScoringStrategy) (*resourceScorer, error) {
 	if s == nil {
 		return nil, fmt.Errorf("scoring strategy not specified")
 	}
-	r := &resourceScorer{resources: s.Resources}
+	r := &resourceScorer{resources: s.Resources, skipPodLevel: true}
 	switch s.Type {
 	case configv1.LeastAllocated:
 		r.score = weightedScore(s.Resources, leastAllocated)
