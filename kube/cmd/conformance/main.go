@@ -1,0 +1,63 @@
+// Command conformance runs a long differential campaign: generated clusters
+// and pods evaluated by kube-scheduler v1.37's plugins and berth's, with the
+// agreement rate per plugin and a reproducer for every disagreement.
+//
+//	go run ./cmd/conformance --seeds 20000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/berthsched/berth/kube/conformance"
+)
+
+func main() {
+	seeds := flag.Int("seeds", 1000, "number of generated cases")
+	first := flag.Uint64("first-seed", 1, "first seed; seeds run first..first+seeds-1")
+	maxReport := flag.Int("max-report", 20, "disagreements printed in full (the rest are counted)")
+	strict := flag.Bool("strict", false, "count known differences as disagreements")
+	shrink := flag.Bool("shrink", true, "shrink reproducers to a minimal cluster")
+	nodes := flag.Int("max-nodes", conformance.DefaultGenOptions.MaxNodes, "nodes per cluster, at most")
+	bound := flag.Int("max-bound-pods", conformance.DefaultGenOptions.MaxBoundPods, "bound pods per node, at most")
+	pending := flag.Int("pending", conformance.DefaultGenOptions.Pending, "pending pods per case")
+	flag.Parse()
+
+	h, err := conformance.NewHarness(nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	h.Strict, h.Shrink = *strict, *shrink
+	opts := conformance.GenOptions{MaxNodes: *nodes, MaxBoundPods: *bound, Pending: *pending}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	total := 0
+	for s := *first; s < *first+uint64(*seeds); s++ {
+		ds, err := h.Run(ctx, conformance.Generate(s, opts))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		for _, d := range ds {
+			if total < *maxReport {
+				d.Format(os.Stdout)
+				fmt.Println()
+			}
+			total++
+		}
+	}
+	h.FormatStats(os.Stdout)
+	if !*strict {
+		fmt.Println("\nknown differences (not counted as disagreements; -strict counts them):")
+		for _, k := range conformance.KnownDifferences {
+			fmt.Printf("- %s (wrong: %s): %s\n", k.Plugin, k.Wrong, k.Why)
+		}
+	}
+	fmt.Printf("\n%d disagreement(s)\n", total)
+	if total > 0 {
+		os.Exit(1)
+	}
+}

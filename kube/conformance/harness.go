@@ -1,0 +1,318 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+
+	berthfw "github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins"
+)
+
+// Harness runs both schedulers' plugins on cases and compares them.
+type Harness struct {
+	plugins []Plugin
+	names   []string
+	oracle  *oracle
+	berth   *berth
+	// Stats counts agreement per plugin over every case run so far.
+	Stats map[string]*PluginStats
+	// Shrink makes reported disagreements minimal (costs re-runs).
+	Shrink bool
+	// Strict reports known differences as disagreements too.
+	Strict bool
+	// Pods, Scored and Nodes count the pending pods run, those with at least
+	// one feasible node (so scores were compared), and (pod, node) pairs.
+	Pods, Scored, Nodes int
+}
+
+// PluginStats counts, for one plugin, the (pod, cluster) cases compared and
+// those on which the two sides agreed on every node.
+type PluginStats struct {
+	Cases, Agreed int
+	// Known counts the cases whose only diffs are KnownDifferences.
+	Known int
+	// Points counts compared verdicts: (pod, node) pairs for Filter and
+	// (pod, feasible node) pairs for Score.
+	Points, PointsAgreed int
+	// Rejections counts (pod, node) pairs kube-scheduler's plugin rejected.
+	Rejections int
+}
+
+// NewHarness builds both sides from their default configurations. reg is
+// berth's registry; nil means plugins.NewInTreeRegistry().
+func NewHarness(reg berthfw.Registry) (*Harness, error) {
+	if reg == nil {
+		reg = plugins.NewInTreeRegistry()
+	}
+	h := &Harness{plugins: ActivePlugins(reg), Stats: map[string]*PluginStats{}, Shrink: true}
+	for _, p := range h.plugins {
+		h.names = append(h.names, p.Name)
+		h.Stats[p.Name] = &PluginStats{}
+	}
+	// Each side gets its own fake API server holding the namespaces that
+	// namespaceSelectors match against.
+	kc := fake.NewClientset(namespaceObjects()...)
+	o, err := newOracle(kc, informers.NewSharedInformerFactory(kc, 0))
+	if err != nil {
+		return nil, err
+	}
+	bc := fake.NewClientset(namespaceObjects()...)
+	b, err := newBerth(reg, bc, informers.NewSharedInformerFactory(bc, 0))
+	if err != nil {
+		return nil, err
+	}
+	h.oracle, h.berth = o, b
+	return h, nil
+}
+
+// Plugins returns the rows the harness compares.
+func (h *Harness) Plugins() []Plugin { return h.plugins }
+
+func namespaceObjects() []runtime.Object {
+	var out []runtime.Object
+	for _, ns := range namespaces {
+		out = append(out, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.name, Labels: ns.labels}})
+	}
+	return out
+}
+
+// Diff is one point where the sides disagree.
+type Diff struct {
+	Plugin string
+	// Point is "PreFilter", "Filter", "Score" or "Interface".
+	Point string
+	// Node is the node of a Filter or Score diff.
+	Node        string
+	Kube, Berth string
+}
+
+func (d Diff) String() string {
+	where := d.Point
+	if d.Node != "" {
+		where += " on " + d.Node
+	}
+	return fmt.Sprintf("%s %s\n  kube-scheduler: %s\n  berth:          %s", d.Plugin, where, d.Kube, d.Berth)
+}
+
+// Disagreement is a plugin's diffs for one pod with a minimal reproducer.
+type Disagreement struct {
+	Seed    uint64
+	Plugin  string
+	Diffs   []Diff
+	Pod     *corev1.Pod
+	Cluster *Cluster
+}
+
+// Run evaluates every pending pod of c, updates Stats and returns one
+// Disagreement per (pod, plugin) that disagrees.
+func (h *Harness) Run(ctx context.Context, c *Case) ([]Disagreement, error) {
+	cl, pending, err := admitCase(c.Cluster, c.Pending)
+	if err != nil {
+		return nil, fmt.Errorf("seed %d: %w", c.Seed, err)
+	}
+	k, b, err := h.load(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("seed %d: %w", c.Seed, err)
+	}
+	var out []Disagreement
+	for i, pod := range pending {
+		o := h.compare(k, b, pod)
+		diffs, points := o.diffs, o.points
+		h.Pods++
+		h.Nodes += len(k.names)
+		if o.feasible > 0 {
+			h.Scored++
+		}
+		for _, p := range h.plugins {
+			st := h.Stats[p.Name]
+			st.Cases++
+			st.Points += points[p.Name]
+			st.Rejections += o.rejections[p.Name]
+			st.PointsAgreed += points[p.Name] - countPoints(diffs[p.Name])
+			if len(diffs[p.Name]) == 0 {
+				st.Agreed++
+				continue
+			}
+			if !h.Strict && known(p.Name, diffs[p.Name], pod, cl) != nil {
+				st.Known++
+				continue
+			}
+			d := Disagreement{Seed: c.Seed, Plugin: p.Name, Diffs: diffs[p.Name], Pod: c.Pending[i], Cluster: c.Cluster}
+			if h.Shrink {
+				d, err = h.shrink(ctx, d)
+				if err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func countPoints(ds []Diff) int {
+	n := 0
+	for _, d := range ds {
+		if d.Node != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *Harness) load(ctx context.Context, c *Cluster) (*oracleSide, *berthSide, error) {
+	k, err := h.oracle.load(ctx, c, h.names)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := h.berth.load(ctx, c, h.names)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, b, nil
+}
+
+// compare evaluates one pod on both sides, returning the diffs and the
+// number of compared points per plugin.
+// outcome is what comparing one pod gives: the diffs, the number of
+// compared points and kube-scheduler's rejections per plugin, and the number
+// of feasible nodes.
+type outcome struct {
+	diffs              map[string][]Diff
+	points, rejections map[string]int
+	feasible           int
+}
+
+func (h *Harness) compare(k *oracleSide, b *berthSide, pod *corev1.Pod) outcome {
+	k.reset()
+	b.reset()
+	diffs := map[string][]Diff{}
+	points, rejections := map[string]int{}, map[string]int{}
+	feasible := map[string]bool{}
+	for _, n := range k.names {
+		feasible[n] = true
+	}
+	type impl struct{ filter, score bool }
+	kimpl, bimpl := map[string]impl{}, map[string]impl{}
+	for _, p := range h.plugins {
+		kf, ks, kok := k.Implements(p.Name)
+		bf, bs, bok := b.Implements(p.Name)
+		kimpl[p.Name], bimpl[p.Name] = impl{kf, ks}, impl{bf, bs}
+		if !kok || !bok || (p.Filter && kf != bf) || (p.Score && ks != bs) {
+			diffs[p.Name] = append(diffs[p.Name], Diff{Plugin: p.Name, Point: "Interface",
+				Kube: fmt.Sprintf("loaded=%v filter=%v score=%v", kok, kf, ks), Berth: fmt.Sprintf("loaded=%v filter=%v score=%v", bok, bf, bs)})
+		}
+	}
+	for _, p := range h.plugins {
+		if !p.Filter || !kimpl[p.Name].filter || !bimpl[p.Name].filter {
+			continue
+		}
+		kr, br := k.Filter(p.Name, pod), b.Filter(p.Name, pod)
+		points[p.Name] += len(k.names)
+		if kp, bp := skipAsSuccess(kr.PreFilter), skipAsSuccess(br.PreFilter); !kp.Equal(bp) {
+			diffs[p.Name] = append(diffs[p.Name], Diff{Plugin: p.Name, Point: "PreFilter", Kube: kp.String(), Berth: bp.String()})
+		}
+		for _, n := range k.names {
+			kv, bv := kr.Nodes[n], br.Nodes[n]
+			if kv.Rejected() {
+				delete(feasible, n)
+				rejections[p.Name]++
+			}
+			if !kv.Equal(bv) {
+				diffs[p.Name] = append(diffs[p.Name], Diff{Plugin: p.Name, Point: "Filter", Node: n, Kube: kv.String(), Berth: bv.String()})
+			}
+		}
+	}
+	nodes := sortedKeys(feasible)
+	if len(nodes) == 0 {
+		return outcome{diffs, points, rejections, 0}
+	}
+	for _, p := range h.plugins {
+		if !p.Score || !kimpl[p.Name].score || !bimpl[p.Name].score {
+			continue
+		}
+		kr, br := k.Score(p.Name, pod, nodes), b.Score(p.Name, pod, nodes)
+		points[p.Name] += len(nodes)
+		if !kr.Failure.Equal(br.Failure) {
+			diffs[p.Name] = append(diffs[p.Name], Diff{Plugin: p.Name, Point: "Score", Kube: kr.Failure.String(), Berth: br.Failure.String()})
+			continue
+		}
+		if maps.Equal(kr.Scores, br.Scores) {
+			continue
+		}
+		for _, n := range nodes {
+			if kr.Scores[n] != br.Scores[n] {
+				diffs[p.Name] = append(diffs[p.Name], Diff{Plugin: p.Name, Point: "Score", Node: n,
+					Kube: fmt.Sprintf("%d (PreScore %s)", kr.Scores[n], kr.PreScore), Berth: fmt.Sprintf("%d (PreScore %s)", br.Scores[n], br.PreScore)})
+			}
+		}
+	}
+	return outcome{diffs, points, rejections, len(nodes)}
+}
+
+func skipAsSuccess(v Verdict) Verdict {
+	if v.Code == "Skip" {
+		return success
+	}
+	return v
+}
+
+// disagrees reports whether plugin still disagrees for pod on cluster c.
+func (h *Harness) disagrees(ctx context.Context, c *Cluster, pod *corev1.Pod, plugin string) (bool, []Diff, error) {
+	cl, pending, err := admitCase(c, []*corev1.Pod{pod})
+	if err != nil {
+		return false, nil, err
+	}
+	k, b, err := h.load(ctx, cl)
+	if err != nil {
+		return false, nil, err
+	}
+	o := h.compare(k, b, pending[0])
+	return len(o.diffs[plugin]) > 0, o.diffs[plugin], nil
+}
+
+// shrink removes nodes, then pods, one at a time while the plugin still
+// disagrees, so the reproducer keeps only what the disagreement needs.
+func (h *Harness) shrink(ctx context.Context, d Disagreement) (Disagreement, error) {
+	c := &Cluster{Nodes: slices.Clone(d.Cluster.Nodes), Pods: slices.Clone(d.Cluster.Pods)}
+	for i := 0; i < len(c.Nodes); {
+		gone := c.Nodes[i].Name
+		try := &Cluster{Nodes: slices.Delete(slices.Clone(c.Nodes), i, i+1)}
+		for _, p := range c.Pods {
+			if p.Spec.NodeName != gone {
+				try.Pods = append(try.Pods, p)
+			}
+		}
+		ok, diffs, err := h.disagrees(ctx, try, d.Pod, d.Plugin)
+		if err != nil {
+			return d, err
+		}
+		if ok {
+			c, d.Diffs = try, diffs
+			continue
+		}
+		i++
+	}
+	for i := 0; i < len(c.Pods); {
+		try := &Cluster{Nodes: c.Nodes, Pods: slices.Delete(slices.Clone(c.Pods), i, i+1)}
+		ok, diffs, err := h.disagrees(ctx, try, d.Pod, d.Plugin)
+		if err != nil {
+			return d, err
+		}
+		if ok {
+			c, d.Diffs = try, diffs
+			continue
+		}
+		i++
+	}
+	d.Cluster = c
+	return d, nil
+}

@@ -1,0 +1,51 @@
+package conformance
+
+import (
+	"context"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	berthfw "github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins"
+)
+
+// lenient is a NodeUnschedulable that admits every node.
+type lenient struct{}
+
+func (lenient) Name() string { return "NodeUnschedulable" }
+
+func (lenient) Filter(context.Context, *berthfw.CycleState, *v1.Pod, *berthfw.NodeInfo) *berthfw.Status {
+	return nil
+}
+
+// TestHarnessDetectsDisagreement guards against a harness that compares
+// nothing: a berth plugin that admits cordoned nodes must be caught, and
+// shrunk to the one node that shows it.
+func TestHarnessDetectsDisagreement(t *testing.T) {
+	reg := plugins.NewInTreeRegistry()
+	reg["NodeUnschedulable"] = berthfw.Registration{Factory: func(context.Context, runtime.Object, berthfw.Handle) (berthfw.Plugin, error) {
+		return lenient{}, nil
+	}}
+	h, err := NewHarness(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := uint64(1); s <= 40; s++ {
+		ds, err := h.Run(context.Background(), Generate(s, DefaultGenOptions))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.Plugin != "NodeUnschedulable" {
+				t.Fatalf("unexpected disagreement:\n%s", d)
+			}
+			if len(d.Cluster.Nodes) != 1 || len(d.Cluster.Pods) != 0 || !d.Cluster.Nodes[0].Spec.Unschedulable {
+				t.Fatalf("reproducer not minimal:\n%s", d)
+			}
+			return
+		}
+	}
+	t.Fatal("a lenient NodeUnschedulable went unnoticed")
+}

@@ -1,0 +1,202 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	v1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config/latest"
+	kcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	kframework "k8s.io/kubernetes/pkg/scheduler/framework"
+	kplugins "k8s.io/kubernetes/pkg/scheduler/framework/plugins"
+	kruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	kmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
+)
+
+// oracle builds kube-scheduler's own plugins, as its default profile
+// configures them, over one cluster at a time.
+type oracle struct {
+	registry  kruntime.Registry
+	args      map[string]runtime.Object
+	client    kubernetes.Interface
+	informers informers.SharedInformerFactory
+}
+
+func newOracle(client kubernetes.Interface, inf informers.SharedInformerFactory) (*oracle, error) {
+	// Some plugins record metrics; the vectors are nil until registered.
+	kmetrics.Register()
+	cfg, err := latest.Default()
+	if err != nil {
+		return nil, fmt.Errorf("kube-scheduler default config: %w", err)
+	}
+	args := map[string]runtime.Object{}
+	for _, pc := range cfg.Profiles[0].PluginConfig {
+		args[pc.Name] = pc.Args
+	}
+	return &oracle{registry: kplugins.NewInTreeRegistry(), args: args, client: client, informers: inf}, nil
+}
+
+// load instantiates the named plugins over a snapshot of c.
+func (o *oracle) load(ctx context.Context, c *Cluster, names []string) (*oracleSide, error) {
+	snap := kcache.NewSnapshot(c.Pods, c.Nodes)
+	h, err := kruntime.NewFramework(ctx, nil, nil,
+		kruntime.WithClientSet(o.client),
+		kruntime.WithInformerFactory(o.informers),
+		kruntime.WithSnapshotSharedLister(snap),
+		kruntime.WithSharedDRAManager(noDeviceClasses{}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	s := &oracleSide{ctx: ctx, plugins: map[string]fwk.Plugin{}}
+	for _, n := range names {
+		factory, ok := o.registry[n]
+		if !ok {
+			continue
+		}
+		p, err := factory(ctx, o.args[n], h)
+		if err != nil {
+			return nil, fmt.Errorf("kube-scheduler plugin %s: %w", n, err)
+		}
+		s.plugins[n] = p
+	}
+	// Plugins register the informers they list from in New.
+	o.informers.Start(ctx.Done())
+	o.informers.WaitForCacheSync(ctx.Done())
+	s.nodes, err = snap.NodeInfos().List()
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(s.nodes, func(i, j int) bool { return s.nodes[i].Node().Name < s.nodes[j].Node().Name })
+	s.byName = map[string]fwk.NodeInfo{}
+	for _, ni := range s.nodes {
+		s.byName[ni.Node().Name] = ni
+		s.names = append(s.names, ni.Node().Name)
+	}
+	return s, nil
+}
+
+type oracleSide struct {
+	ctx     context.Context
+	plugins map[string]fwk.Plugin
+	nodes   []fwk.NodeInfo
+	names   []string
+	byName  map[string]fwk.NodeInfo
+	// states keeps each plugin's cycle state from Filter to Score, as one
+	// scheduling cycle does.
+	states map[string]fwk.CycleState
+}
+
+func kverdict(s *fwk.Status) Verdict {
+	if s == nil {
+		return success
+	}
+	return newVerdict(s.Code().String(), s.Reasons())
+}
+
+func (s *oracleSide) Implements(name string) (filter, score, ok bool) {
+	p, ok := s.plugins[name]
+	if !ok {
+		return false, false, false
+	}
+	_, filter = p.(fwk.FilterPlugin)
+	_, score = p.(fwk.ScorePlugin)
+	return filter, score, true
+}
+
+func (s *oracleSide) state(name string) fwk.CycleState {
+	if s.states == nil {
+		s.states = map[string]fwk.CycleState{}
+	}
+	st, ok := s.states[name]
+	if !ok {
+		st = kframework.NewCycleState()
+		s.states[name] = st
+	}
+	return st
+}
+
+func (s *oracleSide) reset() { s.states = nil }
+
+func (s *oracleSide) Filter(name string, pod *v1.Pod) FilterResult {
+	p := s.plugins[name]
+	st := s.state(name)
+	var res FilterResult
+	res.PreFilter = success
+	if pf, ok := p.(fwk.PreFilterPlugin); ok {
+		r, status := pf.PreFilter(s.ctx, st, pod, s.nodes)
+		res.PreFilter = kverdict(status)
+		if status.IsSuccess() && !r.AllNodes() {
+			res.Narrowed = sortedKeys(r.NodeNames)
+		}
+	}
+	f := p.(fwk.FilterPlugin)
+	res.Nodes = effective(name, s.names, res.PreFilter, res.Narrowed, func(n string) Verdict {
+		return kverdict(f.Filter(s.ctx, st, pod, s.byName[n]))
+	})
+	return res
+}
+
+func (s *oracleSide) Score(name string, pod *v1.Pod, nodes []string) ScoreResult {
+	p := s.plugins[name].(fwk.ScorePlugin)
+	st := s.state(name)
+	infos := make([]fwk.NodeInfo, len(nodes))
+	for i, n := range nodes {
+		infos[i] = s.byName[n]
+	}
+	res := ScoreResult{PreScore: success, Failure: success, Scores: map[string]int64{}}
+	if ps, ok := p.(fwk.PreScorePlugin); ok {
+		status := ps.PreScore(s.ctx, st, pod, infos)
+		res.PreScore = kverdict(status)
+		if status.IsSkip() || !status.IsSuccess() {
+			for _, n := range nodes {
+				res.Scores[n] = 0
+			}
+			return res
+		}
+	}
+	list := make(fwk.NodeScoreList, len(nodes))
+	for i, ni := range infos {
+		sc, status := p.Score(s.ctx, st, pod, ni)
+		if !status.IsSuccess() {
+			res.Failure = kverdict(status)
+			return res
+		}
+		list[i] = fwk.NodeScore{Name: nodes[i], Score: sc}
+	}
+	if ext := p.ScoreExtensions(); ext != nil {
+		if status := ext.NormalizeScore(s.ctx, st, pod, list); !status.IsSuccess() {
+			res.Failure = kverdict(status)
+			return res
+		}
+	}
+	for _, ns := range list {
+		res.Scores[ns.Name] = ns.Score
+	}
+	return res
+}
+
+// noDeviceClasses is a DRA manager with no DeviceClass: no extended resource
+// is backed by DRA, so NodeResourcesFit treats every one as a device-plugin
+// resource, as berth does. Other methods are never reached for such pods.
+type noDeviceClasses struct{ fwk.SharedDRAManager }
+
+func (noDeviceClasses) DeviceClassResolver() fwk.DeviceClassResolver { return noDeviceClasses{} }
+
+func (noDeviceClasses) GetDeviceClass(v1.ResourceName) *resourceapi.DeviceClass { return nil }
+
+func sortedKeys[M ~map[K]V, K ~string, V any](m M) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
