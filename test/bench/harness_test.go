@@ -1,0 +1,261 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berthsched/berth/internal/testenv"
+)
+
+// TestWorkloadsParse checks that every built-in workload loads, at every
+// scale.
+func TestWorkloadsParse(t *testing.T) {
+	ws, err := LoadWorkloads("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Basic", "NodeAffinity", "PodAntiAffinity", "TopologySpreading", "PreferredPodAffinity", "Preemption", "UnschedulableMix", "Churn"}
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Name)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("workloads = %v, want %v", got, want)
+	}
+	for _, w := range ws {
+		for _, s := range []string{ScaleFull, ScaleSmall, ScaleTiny} {
+			c, err := w.Counts(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Name == "Preemption" && c.InitialPods != 4*c.Nodes {
+				t.Errorf("Preemption %s: initialPods must be 4 x nodes to fill the cluster", s)
+			}
+			if w.Name == "PodAntiAffinity" && c.MeasuredPods > c.Nodes {
+				t.Errorf("%s %s: more measured pods than nodes", w.Name, s)
+			}
+		}
+	}
+	if n := expectedSchedulable(ws[6].MeasuredPods, 100); n != 80 {
+		t.Errorf("UnschedulableMix: %d of 100 expected schedulable, want 80", n)
+	}
+}
+
+// TestHarnessTiny runs the harness end to end at the tiny scale on three
+// workloads and checks that the report is complete and well formed (not
+// the speed).
+func TestHarnessTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts control planes and schedulers")
+	}
+	bin, err := testenv.BinDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, b := range []string{"berth", "kube-scheduler", "devcluster", "kube-apiserver"} {
+		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+			t.Skipf("%s not built (run `make build`): %v", b, err)
+		}
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	rep, err := Run(ctx, Options{
+		Scale:        ScaleTiny,
+		Workloads:    "Basic,PodAntiAffinity,Preemption",
+		OutDir:       out,
+		BinDir:       bin,
+		StallTimeout: 5 * time.Second,
+		RunTimeout:   90 * time.Second,
+		Progress:     &progress,
+	})
+	t.Log("progress:\n" + progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The files exist and the JSON round-trips with every field present.
+	data, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded Report
+	if err := json.Unmarshal(data, &decoded); err != nil {
+		t.Fatalf("results.json: %v", err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	requireKeys(t, "report", raw, Report{})
+	md, err := os.ReadFile(filepath.Join(out, "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("results.md:\n" + string(md))
+
+	if len(rep.Workloads) != 3 || len(raw["workloads"].([]any)) != 3 {
+		t.Fatalf("want 3 workloads, got %d", len(rep.Workloads))
+	}
+	for wi, w := range rep.Workloads {
+		rawW := raw["workloads"].([]any)[wi].(map[string]any)
+		requireKeys(t, w.Name, rawW, WorkloadResult{})
+		if !strings.Contains(string(md), "| "+w.Name+" |") {
+			t.Errorf("results.md has no row for %s", w.Name)
+		}
+		if w.Error != "" {
+			t.Errorf("%s: %s", w.Name, w.Error)
+			continue
+		}
+		counts, _ := mustWorkload(t, w.Name).Counts(ScaleTiny)
+		if w.MeasuredPods != counts.MeasuredPods || w.Nodes != counts.Nodes || w.InitialPods != counts.InitialPods {
+			t.Errorf("%s: sizes %d/%d/%d, want %+v", w.Name, w.Nodes, w.InitialPods, w.MeasuredPods, counts)
+		}
+		for _, key := range []string{"kubeScheduler", "berth", "ceiling"} {
+			requireKeys(t, w.Name+"."+key, rawW[key].(map[string]any), RunResult{})
+		}
+		for _, r := range []*RunResult{w.KubeScheduler, w.Berth, w.Ceiling} {
+			checkRun(t, w, r)
+		}
+		// kube-scheduler and the ceiling place every schedulable pod (the
+		// former preempting where needed) without violations.
+		for _, r := range []*RunResult{w.KubeScheduler, w.Ceiling} {
+			if r.Bound != w.ExpectedSchedulable || r.StopReason != "all-bound" {
+				t.Errorf("%s/%s: bound %d/%d (%s)", w.Name, r.Scheduler, r.Bound, w.ExpectedSchedulable, r.StopReason)
+			}
+		}
+		if v := w.KubeScheduler.Quality.Violations; v.Total != 0 {
+			t.Errorf("%s/kube-scheduler: violations %+v", w.Name, v)
+		}
+		if len(w.TargetResults) == 0 {
+			t.Errorf("%s: no target results", w.Name)
+		}
+		switch w.Name {
+		case "Basic":
+			if v := w.Berth.Quality.Violations; v.Total != 0 {
+				t.Errorf("Basic/berth: violations %+v", v)
+			}
+			if w.Berth.Bound != w.ExpectedSchedulable {
+				t.Errorf("Basic/berth: bound %d/%d", w.Berth.Bound, w.ExpectedSchedulable)
+			}
+			r := w.Ratios
+			for name, p := range map[string]*float64{
+				"berth/kube-scheduler": r.BerthVsKubeScheduler, "berth/ceiling": r.BerthVsCeiling,
+				"kube-scheduler/ceiling": r.KubeSchedulerVsCeiling, "p99": r.P99LatencyBerthVsKubeScheduler,
+				"cpu": r.CPUBerthVsKubeScheduler, "rss": r.RSSBerthVsKubeScheduler, "p50": r.BerthVsKubeSchedulerP50,
+			} {
+				if p == nil || math.IsInf(*p, 0) || math.IsNaN(*p) || *p <= 0 {
+					t.Errorf("Basic: ratio %s = %v, want a positive finite number", name, p)
+				}
+			}
+		case "Preemption":
+			if w.KubeScheduler.InitialPodsEvicted < w.ExpectedSchedulable {
+				t.Errorf("Preemption/kube-scheduler: %d victims for %d preemptors", w.KubeScheduler.InitialPodsEvicted, w.ExpectedSchedulable)
+			}
+		}
+	}
+}
+
+func checkRun(t *testing.T, w *WorkloadResult, r *RunResult) {
+	t.Helper()
+	name := w.Name + "/" + r.Scheduler
+	if r.Error != "" {
+		t.Errorf("%s: %s", name, r.Error)
+		return
+	}
+	if r.Created != w.MeasuredPods || r.ExpectedSchedulable != w.ExpectedSchedulable {
+		t.Errorf("%s: created %d expected %d, want %d and %d", name, r.Created, r.ExpectedSchedulable, w.MeasuredPods, w.ExpectedSchedulable)
+	}
+	if r.Bound+r.Pending != r.ExpectedSchedulable || r.Bound < 0 || r.Pending < 0 {
+		t.Errorf("%s: bound %d + pending %d != %d", name, r.Bound, r.Pending, r.ExpectedSchedulable)
+	}
+	switch r.StopReason {
+	case "all-bound":
+		if r.Pending != 0 {
+			t.Errorf("%s: all-bound with %d pending", name, r.Pending)
+		}
+	case "stalled", "timeout":
+	default:
+		t.Errorf("%s: stop reason %q", name, r.StopReason)
+	}
+	finite := func(what string, x float64) {
+		if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
+			t.Errorf("%s: %s = %v", name, what, x)
+		}
+	}
+	finite("durationSeconds", r.DurationSeconds)
+	finite("createSeconds", r.CreateSeconds)
+	finite("throughputAvg", r.ThroughputAvg)
+	finite("throughputP50", r.ThroughputP50)
+	if r.Bound > 0 {
+		if r.ThroughputAvg <= 0 || r.ThroughputP50 <= 0 || r.DurationSeconds <= 0 {
+			t.Errorf("%s: %d bound but throughput %v/%v over %vs", name, r.Bound, r.ThroughputAvg, r.ThroughputP50, r.DurationSeconds)
+		}
+		if r.LatencyP50Ms == nil || r.LatencyP90Ms == nil || r.LatencyP99Ms == nil {
+			t.Errorf("%s: latency percentiles missing", name)
+		} else if !(*r.LatencyP50Ms >= 0 && *r.LatencyP50Ms <= *r.LatencyP90Ms && *r.LatencyP90Ms <= *r.LatencyP99Ms) {
+			t.Errorf("%s: latency percentiles out of order: %v %v %v", name, *r.LatencyP50Ms, *r.LatencyP90Ms, *r.LatencyP99Ms)
+		}
+	} else if r.LatencyP99Ms != nil {
+		t.Errorf("%s: latency without binds", name)
+	}
+	if r.Scheduler == Ceiling {
+		if r.CPUSeconds != nil || r.PeakRSSMiB != nil || r.Quality != nil {
+			t.Errorf("%s: ceiling has process figures or quality", name)
+		}
+		return
+	}
+	if r.CPUSeconds == nil || *r.CPUSeconds < 0 || r.PeakRSSMiB == nil || *r.PeakRSSMiB <= 0 {
+		t.Errorf("%s: cpu %v rss %v", name, r.CPUSeconds, r.PeakRSSMiB)
+	}
+	if r.Quality == nil {
+		t.Errorf("%s: no quality", name)
+		return
+	}
+	v := r.Quality.Violations
+	if v.Total != v.CapacityOvercommit+v.NodeAffinity+v.PodAntiAffinity+v.PodAffinity+v.TopologySpread+v.UnschedulableBound {
+		t.Errorf("%s: violation total %d does not add up: %+v", name, v.Total, v)
+	}
+	finite("cpuRequestedCV", r.Quality.CPURequestedCV)
+	if r.Quality.CPURequestedMean <= 0 || r.Quality.CPURequestedMean > 1 {
+		t.Errorf("%s: mean requested CPU %v", name, r.Quality.CPURequestedMean)
+	}
+}
+
+// requireKeys checks that obj has a key for every json field of the struct
+// type of zero.
+func requireKeys(t *testing.T, what string, obj map[string]any, zero any) {
+	t.Helper()
+	typ := reflect.TypeOf(zero)
+	for i := range typ.NumField() {
+		tag := typ.Field(i).Tag.Get("json")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" || name == "-" || strings.Contains(opts, "omitempty") {
+			continue
+		}
+		if _, ok := obj[name]; !ok {
+			t.Errorf("%s: JSON field %q missing", what, name)
+		}
+	}
+}
+
+func mustWorkload(t *testing.T, name string) *Workload {
+	t.Helper()
+	ws, err := LoadWorkloads("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := SelectWorkloads(ws, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sel[0]
+}
