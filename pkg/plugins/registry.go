@@ -8,6 +8,7 @@ import (
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/plugins/defaultbinder"
 	"github.com/berthsched/berth/pkg/plugins/imagelocality"
+	"github.com/berthsched/berth/pkg/plugins/interpodaffinity"
 	"github.com/berthsched/berth/pkg/plugins/nodeaffinity"
 	"github.com/berthsched/berth/pkg/plugins/nodename"
 	"github.com/berthsched/berth/pkg/plugins/nodeports"
@@ -36,6 +37,8 @@ func NewInTreeRegistry() framework.Registry {
 			func(*configv1.NodeAffinityArgs) {}, nodeaffinity.ValidateArgs)},
 		noderesources.Name: {Factory: noderesources.NewFit, Args: argsSpec(
 			noderesources.SetDefaultsFitArgs, noderesources.ValidateFitArgs)},
+		interpodaffinity.Name: {Factory: interpodaffinity.New, Args: argsSpec(
+			interpodaffinity.SetDefaultArgs, interpodaffinity.ValidateArgs)},
 		podtopologyspread.Name: {Factory: podtopologyspread.New, Args: argsSpec(
 			podtopologyspread.SetDefaultArgs, podtopologyspread.ValidateArgs)},
 		noderesources.BalancedAllocationName: {Factory: noderesources.NewBalancedAllocation, Args: argsSpec(

@@ -1,0 +1,187 @@
+package interpodaffinity
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/berthsched/berth/pkg/framework"
+)
+
+// scoreMap is topology key → value → summed weight.
+type scoreMap map[string]map[string]int64
+
+// add adds weight at the node's value of key; like kube-scheduler, it
+// records the pair even when the weight is zero, which decides whether
+// NormalizeScore scales at all.
+func (m scoreMap) add(node *v1.Node, key string, weight int64) {
+	value, ok := node.Labels[key]
+	if !ok {
+		return
+	}
+	values := m[key]
+	if values == nil {
+		values = make(map[string]int64)
+		m[key] = values
+	}
+	values[value] += weight
+}
+
+// preScoreState is read by Score and NormalizeScore; never modified.
+type preScoreState struct {
+	topologyScore scoreMap
+}
+
+// Clone returns the state itself: it is read-only.
+func (s *preScoreState) Clone() framework.StateData { return s }
+
+// PreScore sums, per topology pair, the weights of every term relating the
+// pod and an existing pod: the pod's preferred terms matched by existing
+// pods, and existing pods' required affinity (weighted by
+// hardPodAffinityWeight) and preferred terms matched by the pod. Anti
+// terms subtract. Without preferred terms of its own the pod needs only
+// the nodes with pods that have affinity.
+func (pl *InterPodAffinity) PreScore(ctx context.Context, cycleState *framework.CycleState, pod *v1.Pod, _ []*framework.NodeInfo) *framework.Status {
+	a := pod.Spec.Affinity
+	hasConstraints := a != nil && ((a.PodAffinity != nil && len(a.PodAffinity.PreferredDuringSchedulingIgnoredDuringExecution) > 0) ||
+		(a.PodAntiAffinity != nil && len(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) > 0))
+	if pl.ignorePreferredTermsOfExistingPods && !hasConstraints {
+		return framework.NewStatus(framework.Skip)
+	}
+	lister := pl.handle.SnapshotSharedLister().NodeInfos()
+	var nodes []*framework.NodeInfo
+	if hasConstraints {
+		nodes = lister.List()
+	} else {
+		nodes = lister.HavePodsWithAffinityList()
+	}
+
+	pt := pl.terms.get(pod)
+	if pt.err != nil {
+		return framework.AsStatus(fmt.Errorf("failed to parse pod: %w", pt.err))
+	}
+	r := resolver{lister: pl.nsLister}
+	preferred, err := r.resolveWeighted(pt.preferredAffinity)
+	if err != nil {
+		return framework.AsStatus(fmt.Errorf("updating PreferredAffinityTerms: %w", err))
+	}
+	preferredAnti, err := r.resolveWeighted(pt.preferredAnti)
+	if err != nil {
+		return framework.AsStatus(fmt.Errorf("updating PreferredAntiAffinityTerms: %w", err))
+	}
+	memo := matchMemo{pod: pod, nsLabels: namespaceLabels(klog.FromContext(ctx), pl.nsLister, pod.Namespace)}
+	hard := int64(pl.hardPodAffinityWeight)
+
+	scores := scoreMap{}
+	for _, ni := range nodes {
+		node := ni.Node()
+		if node == nil || len(node.Labels) == 0 {
+			continue
+		}
+		pods := ni.PodsWithAffinity
+		if hasConstraints {
+			pods = ni.Pods
+		}
+		for _, pi := range pods {
+			existing := pi.Pod
+			for i := range preferred {
+				if preferred[i].matches(existing) {
+					scores.add(node, preferred[i].topologyKey, int64(preferred[i].weight))
+				}
+			}
+			for i := range preferredAnti {
+				if preferredAnti[i].matches(existing) {
+					scores.add(node, preferredAnti[i].topologyKey, -int64(preferredAnti[i].weight))
+				}
+			}
+			et := pl.terms.get(existing)
+			if et == noTerms {
+				continue
+			}
+			if hard > 0 {
+				for _, t := range et.requiredAffinity {
+					if memo.matches(t) {
+						scores.add(node, t.topologyKey, hard)
+					}
+				}
+			}
+			for _, t := range et.preferredAffinity {
+				if memo.matches(t.term) {
+					scores.add(node, t.topologyKey, int64(t.weight))
+				}
+			}
+			for _, t := range et.preferredAnti {
+				if memo.matches(t.term) {
+					scores.add(node, t.topologyKey, -int64(t.weight))
+				}
+			}
+		}
+	}
+	if len(scores) == 0 {
+		return framework.NewStatus(framework.Skip)
+	}
+	cycleState.Write(preScoreStateKey, &preScoreState{topologyScore: scores})
+	return nil
+}
+
+func getPreScoreState(cycleState *framework.CycleState) (*preScoreState, error) {
+	c, err := cycleState.Read(preScoreStateKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading %q from cycle state: %w", preScoreStateKey, err)
+	}
+	s, ok := c.(*preScoreState)
+	if !ok {
+		return nil, fmt.Errorf("%q in cycle state has type %T", preScoreStateKey, c)
+	}
+	return s, nil
+}
+
+// Score sums the weights recorded for the node's topology pairs; it is
+// negative where anti-affinity dominates and is normalised afterwards.
+func (pl *InterPodAffinity) Score(_ context.Context, cycleState *framework.CycleState, _ *v1.Pod, nodeInfo *framework.NodeInfo) (int64, *framework.Status) {
+	s, err := getPreScoreState(cycleState)
+	if err != nil {
+		return 0, framework.AsStatus(err)
+	}
+	node := nodeInfo.Node()
+	var score int64
+	for key, values := range s.topologyScore {
+		if v, ok := node.Labels[key]; ok {
+			score += values[v]
+		}
+	}
+	return score, nil
+}
+
+// ScoreExtensions returns the plugin, which normalises its scores.
+func (pl *InterPodAffinity) ScoreExtensions() framework.ScoreExtensions { return pl }
+
+// NormalizeScore maps [min, max] of the raw scores linearly onto
+// [0, MaxNodeScore], in float64 and truncated, as kube-scheduler does, so
+// that the results agree to the unit.
+func (pl *InterPodAffinity) NormalizeScore(_ context.Context, cycleState *framework.CycleState, _ *v1.Pod, scores framework.NodeScoreList) *framework.Status {
+	s, err := getPreScoreState(cycleState)
+	if err != nil {
+		return framework.AsStatus(err)
+	}
+	if len(s.topologyScore) == 0 {
+		return nil
+	}
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, sc := range scores {
+		lo = min(lo, sc.Score)
+		hi = max(hi, sc.Score)
+	}
+	diff := hi - lo
+	for i := range scores {
+		var f float64
+		if diff > 0 {
+			f = float64(framework.MaxNodeScore) * (float64(scores[i].Score-lo) / float64(diff))
+		}
+		scores[i].Score = int64(f)
+	}
+	return nil
+}
