@@ -66,6 +66,13 @@ type RunOptions struct {
 	Ready chan struct{}
 	// Listener, if set, is used instead of listening on HealthAddress.
 	Listener net.Listener
+	// Secure configures the HTTPS endpoint with delegated authn/authz
+	// (secure.go); nil or port 0 disables it.
+	Secure *SecureServingOptions
+	// WrapTransport, if set, wraps the transport of every API client
+	// berth builds (tests count responses with it); not of the
+	// TokenReview/SubjectAccessReview clients of the secure port.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 func newRunCommand() *cobra.Command {
@@ -89,7 +96,8 @@ configured profiles (default: "berth") are scheduled and bound.`,
 	f.StringVar(&o.ConfigFile, "config", "", "path to a kubescheduler.config.k8s.io/v1 KubeSchedulerConfiguration file")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "path to a kubeconfig (overrides clientConnection.kubeconfig; default: in-cluster)")
 	f.StringVar(&o.WriteConfigTo, "write-config-to", "", "write the effective configuration to this file (- for stdout) and exit")
-	f.StringVar(&o.HealthAddress, "health-address", "127.0.0.1:10351", "address for /healthz, /readyz and /metrics (plain HTTP)")
+	f.StringVar(&o.HealthAddress, "health-address", "127.0.0.1:10351", "address for plain-HTTP /healthz, /livez, /readyz and unauthenticated /metrics, for localhost and development; 0 disables (use --secure-port in clusters)")
+	o.Secure = addServingFlags(f)
 	f.BoolVar(&o.EnablePprof, "enable-pprof", false, "serve /debug/pprof on the health address")
 	f.BoolVar(&leaderElect, "leader-elect", true, "override leaderElection.leaderElect from the config")
 	f.StringVar(&o.Identity, "leader-elect-identity", "", "leader election identity (default: hostname_uuid)")
@@ -173,7 +181,10 @@ func Run(ctx context.Context, o *RunOptions, out interface{ Write([]byte) (int, 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := newServer(o, promReg, factory)
+	srv, err := newServer(o, promReg, factory)
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.serve(gctx) })
 
@@ -280,6 +291,9 @@ func restConfig(o *RunOptions, cfg *config.Config) (*rest.Config, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if o.WrapTransport != nil {
+		rc.Wrap(o.WrapTransport)
 	}
 	rc.QPS = cfg.ClientConnection.QPS
 	rc.Burst = int(cfg.ClientConnection.Burst)

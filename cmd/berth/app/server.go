@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -16,15 +17,28 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// server serves the health, readiness and metrics endpoints.
+// server serves the health, readiness and metrics endpoints: in plain
+// HTTP on --health-address (meant for localhost and development), and,
+// when --secure-port is set, over HTTPS with authentication and
+// authorization delegated to the API server (see secure.go).
 type server struct {
 	opts    *RunOptions
 	handler http.Handler
+	secure  *secureServing
 	synced  atomic.Bool
 }
 
-func newServer(o *RunOptions, reg *prometheus.Registry, _ informers.SharedInformerFactory) *server {
+// newServer builds the handlers and, if secure serving is enabled, opens
+// the HTTPS listener and the delegating authenticator and authorizer, so
+// that a bad certificate, a taken port or an unreadable kubeconfig fails
+// Run at once.
+func newServer(o *RunOptions, reg *prometheus.Registry, _ informers.SharedInformerFactory) (*server, error) {
 	s := &server{opts: o}
+	secure, err := o.Secure.apply(o.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	s.secure = secure
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
@@ -46,13 +60,34 @@ func newServer(o *RunOptions, reg *prometheus.Registry, _ informers.SharedInform
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	s.handler = mux
-	return s
+	return s, nil
 }
 
 func (s *server) setSynced() { s.synced.Store(true) }
 
-// serve runs until ctx is done. An address of "0" disables the server.
+// serve runs the plain and the secure servers until ctx is done and both
+// have shut down.
 func (s *server) serve(ctx context.Context) error {
+	if s.secure == nil {
+		return s.servePlain(ctx)
+	}
+	logger := klog.FromContext(ctx)
+	stopped, _, err := s.secure.info.Serve(s.secure.handler(s.handler), 5*time.Second, ctx.Done())
+	if err != nil {
+		closeListener(s.secure.info)
+		return fmt.Errorf("secure serving: %w", err)
+	}
+	logger.Info("Serving securely", "address", s.secure.info.Listener.Addr().String(), "pprof", s.opts.EnablePprof)
+	if err := s.servePlain(ctx); err != nil {
+		return err
+	}
+	<-stopped
+	return nil
+}
+
+// servePlain runs the plain HTTP server until ctx is done. An address of
+// "" or "0" disables it.
+func (s *server) servePlain(ctx context.Context) error {
 	ln := s.opts.Listener
 	if ln == nil {
 		if s.opts.HealthAddress == "" || s.opts.HealthAddress == "0" {
