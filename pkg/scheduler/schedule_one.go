@@ -210,25 +210,33 @@ func (s *Scheduler) findNodesThatFitPod(ctx context.Context, prof *profile.Profi
 
 func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod, diagnosis *Diagnosis, nodes []*framework.NodeInfo) ([]*framework.NodeInfo, error) {
 	numAll := len(nodes)
-	want := s.numFeasibleNodesToFind(prof.PercentageOfNodesToScore, numAll)
-	feasible := make([]*framework.NodeInfo, want)
 	if numAll == 0 {
 		return nil, nil
 	}
+	want := s.numFeasibleNodesToFind(prof.PercentageOfNodesToScore, numAll)
+	feasible := make([]*framework.NodeInfo, want)
 	start := s.nextStartNodeIndex % numAll
+	// statuses is indexed like nodes; the buffer is pooled across cycles
+	// (it is as long as the cluster) and handed back cleared.
+	statuses := getStatusBuffer(numAll)
+	defer putStatusBuffer(statuses)
+	runFilters := prof.FilterRunner(state)
 	var (
-		found     atomic.Int32
-		errMu     sync.Mutex
-		firstErr  error
-		statuses  = make([]*framework.Status, numAll)
-		processed atomic.Int32
+		found    atomic.Int32
+		errMu    sync.Mutex
+		firstErr error
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	check := func(i int) {
-		ni := nodes[(start+i)%numAll]
-		st := prof.RunFilterPlugins(ctx, state, pod, ni)
-		processed.Add(1)
+		// Parallelize only looks at ctx between chunks; stop evaluating
+		// nodes as soon as the sample is complete.
+		if int(found.Load()) >= want {
+			return
+		}
+		idx := (start + i) % numAll
+		ni := nodes[idx]
+		st := runFilters(ctx, pod, ni)
 		if st.IsSuccess() {
 			n := found.Add(1)
 			if int(n) > want {
@@ -251,21 +259,41 @@ func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, prof *profile.
 			cancel()
 			return
 		}
-		statuses[(start+i)%numAll] = st
+		statuses[idx] = st
 	}
 	profile.Parallelize(ctx, s.parallelism, numAll, check)
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	// Resume from where this cycle stopped so every node gets its turn.
-	s.nextStartNodeIndex = (start + int(processed.Load())) % numAll
+	rejected := 0
 	for i, st := range statuses {
 		if st != nil {
+			rejected++
 			diagnosis.NodeToStatus.Set(nodes[i].Node().Name, st)
 			diagnosis.UnschedulablePlugins.Insert(st.Plugin())
 		}
 	}
-	return feasible[:found.Load()], nil
+	numFeasible := int(found.Load())
+	// Resume after the nodes this cycle evaluated (feasible ones kept plus
+	// rejected ones, as kube-scheduler counts them) so every node gets its
+	// turn.
+	s.nextStartNodeIndex = (start + numFeasible + rejected) % numAll
+	return feasible[:numFeasible], nil
+}
+
+// statusBuffers recycles the per-node status slices of findNodesThatPassFilters.
+var statusBuffers sync.Pool
+
+func getStatusBuffer(n int) []*framework.Status {
+	if bp, ok := statusBuffers.Get().(*[]*framework.Status); ok && cap(*bp) >= n {
+		return (*bp)[:n]
+	}
+	return make([]*framework.Status, n)
+}
+
+func putStatusBuffer(b []*framework.Status) {
+	clear(b)
+	statusBuffers.Put(&b)
 }
 
 // numFeasibleNodesToFind is kube-scheduler's adaptive sample: all nodes in

@@ -3,6 +3,7 @@ package profile
 import (
 	"context"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -29,29 +30,31 @@ func Parallelize(ctx context.Context, workers, n int, fn func(i int)) {
 		return
 	}
 	chunks := (n + chunk - 1) / chunk
-	if workers > chunks {
-		workers = chunks
-	}
+	// The work is CPU-bound: goroutines beyond the available processors
+	// only add scheduling overhead.
+	workers = min(workers, chunks, runtime.GOMAXPROCS(0))
 	var next atomic.Int64
+	work := func() {
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= chunks || ctx.Err() != nil {
+				return
+			}
+			end := min((c+1)*chunk, n)
+			for i := c * chunk; i < end; i++ {
+				fn(i)
+			}
+		}
+	}
 	var wg sync.WaitGroup
-	wg.Add(workers)
-	for w := 0; w < workers; w++ {
+	wg.Add(workers - 1)
+	for w := 1; w < workers; w++ {
 		go func() {
 			defer wg.Done()
-			for {
-				c := int(next.Add(1) - 1)
-				if c >= chunks || ctx.Err() != nil {
-					return
-				}
-				end := (c + 1) * chunk
-				if end > n {
-					end = n
-				}
-				for i := c * chunk; i < end; i++ {
-					fn(i)
-				}
-			}
+			work()
 		}()
 	}
+	// The caller is one of the workers rather than idling in Wait.
+	work()
 	wg.Wait()
 }

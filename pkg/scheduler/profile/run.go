@@ -89,9 +89,36 @@ func (p *Profile) runPreFilter(ctx context.Context, pl framework.PreFilterPlugin
 // first non-success status, stamped with its plugin. It is called
 // concurrently for different nodes.
 func (p *Profile) RunFilterPlugins(ctx context.Context, state *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) *framework.Status {
-	for _, pl := range p.filter {
-		if _, skip := state.SkipFilterPlugins[pl.Name()]; skip {
-			continue
+	return p.runFilters(ctx, p.filter, len(state.SkipFilterPlugins) > 0, state, pod, nodeInfo)
+}
+
+// FilterRunner returns RunFilterPlugins for one pod and cycle with the
+// plugins that PreFilter skipped already left out, so that the per-node
+// call does no map lookups. Call it after RunPreFilterPlugins; the result
+// is safe for concurrent use across nodes.
+func (p *Profile) FilterRunner(state *framework.CycleState) func(ctx context.Context, pod *v1.Pod, nodeInfo *framework.NodeInfo) *framework.Status {
+	active := p.filter
+	if len(state.SkipFilterPlugins) > 0 {
+		active = make([]framework.FilterPlugin, 0, len(p.filter))
+		for _, pl := range p.filter {
+			if _, skip := state.SkipFilterPlugins[pl.Name()]; !skip {
+				active = append(active, pl)
+			}
+		}
+	}
+	return func(ctx context.Context, pod *v1.Pod, nodeInfo *framework.NodeInfo) *framework.Status {
+		return p.runFilters(ctx, active, false, state, pod, nodeInfo)
+	}
+}
+
+// runFilters runs plugins in order, skipping those in
+// state.SkipFilterPlugins when checkSkip is set.
+func (p *Profile) runFilters(ctx context.Context, plugins []framework.FilterPlugin, checkSkip bool, state *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) *framework.Status {
+	for _, pl := range plugins {
+		if checkSkip {
+			if _, skip := state.SkipFilterPlugins[pl.Name()]; skip {
+				continue
+			}
 		}
 		if st := p.runFilter(ctx, pl, state, pod, nodeInfo); !st.IsSuccess() {
 			if !st.IsRejected() {
@@ -228,8 +255,11 @@ func (p *Profile) RunScorePlugins(ctx context.Context, state *framework.CycleSta
 		}
 	}
 	out = make([]NodeScores, len(nodes))
+	// One backing array for every node's per-plugin scores instead of one
+	// allocation per node.
+	all := make([]PluginScore, len(nodes)*len(active))
 	for i, n := range nodes {
-		out[i] = NodeScores{Name: n.Node().Name, Scores: make([]PluginScore, len(active))}
+		out[i] = NodeScores{Name: n.Node().Name, Scores: all[i*len(active) : (i+1)*len(active) : (i+1)*len(active)]}
 	}
 	if len(active) == 0 {
 		return out, nil

@@ -1,0 +1,260 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/berthsched/berth/pkg/framework"
+)
+
+var podsResource = schema.GroupResource{Resource: "pods"}
+
+func TestClassifyBindError(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bindOutcome
+	}{
+		{apierrors.NewConflict(podsResource, "p", errors.New("already assigned")), bindConflict},
+		{apierrors.NewAlreadyExists(podsResource, "p"), bindConflict},
+		{apierrors.NewNotFound(podsResource, "p"), bindNotFound},
+		{apierrors.NewGone("gone"), bindNotFound},
+		{apierrors.NewServerTimeout(podsResource, "create", 1), bindTransient},
+		{apierrors.NewTimeoutError("slow", 1), bindTransient},
+		{apierrors.NewTooManyRequests("slow down", 1), bindTransient},
+		{apierrors.NewServiceUnavailable("down"), bindTransient},
+		{apierrors.NewInternalError(errors.New("etcd")), bindTransient},
+		{fmt.Errorf("wrapped: %w", context.DeadlineExceeded), bindTransient},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, bindTransient},
+		{apierrors.NewForbidden(podsResource, "p", errors.New("no")), bindError},
+		{errors.New("something else"), bindError},
+	}
+	for _, tc := range tests {
+		if got := classifyBindError(tc.err); got != tc.want {
+			t.Errorf("classifyBindError(%v) = %s, want %s", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestBindConflictIsNotRetriedAndForgetsThePod(t *testing.T) {
+	env := newTestEnv(t, envOptions{bind: func(b *v1.Binding) error {
+		return apierrors.NewConflict(podsResource, b.Name, errors.New("pod is already assigned to node \"other\""))
+	}}, node("n1", "4").Obj())
+	pod := pendingPod("p").Req("cpu", "1").Obj()
+	env.createPods(pod)
+
+	env.scheduleOne()
+
+	if got := env.bindAttempts(); got != 1 {
+		t.Errorf("bind attempts = %d, want 1 (a conflict is final)", got)
+	}
+	if env.inCache(pod) {
+		t.Error("the assumed pod is still in the cache after a conflict")
+	}
+	if a, b, u := env.queueLen(); a+b+u != 0 {
+		t.Errorf("queue = %d/%d/%d, want the pod dropped", a, b, u)
+	}
+	if got := counterValue(env.metrics.BindErrors.WithLabelValues(string(bindConflict))); got != 1 {
+		t.Errorf("bind errors{conflict} = %v, want 1", got)
+	}
+}
+
+// stepUntil steps the fake clock while the binding cycle waits on it, until
+// done reports true.
+func (e *testEnv) stepUntil(what string, done func() bool) {
+	e.t.Helper()
+	e.waitFor(what, func() bool {
+		if e.clock.HasWaiters() {
+			e.clock.Step(time.Second)
+		}
+		return done()
+	})
+}
+
+func TestBindTransientErrorIsRetried(t *testing.T) {
+	failures := 2
+	env := newTestEnv(t, envOptions{bind: func(b *v1.Binding) error {
+		if failures > 0 {
+			failures--
+			return apierrors.NewServerTimeout(podsResource, "create", 1)
+		}
+		return nil
+	}}, node("n1", "4").Obj())
+	pod := pendingPod("p").Req("cpu", "1").Obj()
+	env.createPods(pod)
+
+	env.sched.ScheduleOne(env.ctx)
+	env.stepUntil("the bind to succeed", func() bool { return len(env.boundTo()) == 1 })
+	env.sched.WaitForBinds()
+
+	if got := env.bindAttempts(); got != 3 {
+		t.Errorf("bind attempts = %d, want 3", got)
+	}
+	if got := env.boundTo()["p"]; got != "n1" {
+		t.Errorf("bound to %q, want n1", got)
+	}
+	if got := counterValue(env.metrics.BindErrors.WithLabelValues(string(bindTransient))); got != 2 {
+		t.Errorf("bind errors{transient} = %v, want 2", got)
+	}
+	if !env.inCache(pod) {
+		t.Error("the bound pod left the cache")
+	}
+}
+
+func TestBindTransientErrorGivesUpAndRequeues(t *testing.T) {
+	env := newTestEnv(t, envOptions{bind: func(b *v1.Binding) error {
+		return apierrors.NewServerTimeout(podsResource, "create", 1)
+	}}, node("n1", "4").Obj())
+	pod := pendingPod("p").Req("cpu", "1").Obj()
+	env.createPods(pod)
+
+	env.sched.ScheduleOne(env.ctx)
+	env.stepUntil("the binding cycle to give up", func() bool { _, b, _ := env.queueLen(); return b == 1 })
+	env.sched.WaitForBinds()
+
+	if got, want := env.bindAttempts(), bindRetries+1; got != want {
+		t.Errorf("bind attempts = %d, want %d", got, want)
+	}
+	if env.inCache(pod) {
+		t.Error("the assumed pod is still in the cache")
+	}
+	if got := counterValue(env.metrics.BindErrors.WithLabelValues(string(bindError))); got != 1 {
+		t.Errorf("bind errors{error} = %v, want 1", got)
+	}
+}
+
+func TestReserveFailureUnreservesAndForgets(t *testing.T) {
+	res := &reservePlugin{name: "FakeReserve", reserve: func(*v1.Pod, string) *framework.Status {
+		return framework.NewStatus(framework.Unschedulable, "no room in the reservation")
+	}}
+	env := newTestEnv(t, envOptions{extra: []fakeRegistration{register(res.name, res, nil)}}, node("n1", "4").Obj())
+	pod := pendingPod("p").Req("cpu", "1").Obj()
+	env.createPods(pod)
+
+	env.scheduleOne()
+
+	reserved, unreserved := res.calls()
+	if len(reserved) != 1 || len(unreserved) != 1 || unreserved[0] != "p@n1" {
+		t.Errorf("reserve calls %v, unreserve calls %v; want one each for p@n1", reserved, unreserved)
+	}
+	if env.inCache(pod) {
+		t.Error("the pod is still assumed after Reserve failed")
+	}
+	if got := env.bindAttempts(); got != 0 {
+		t.Errorf("bind attempts = %d, want 0", got)
+	}
+	if a, b, u := env.queueLen(); a != 0 || b != 0 || u != 1 {
+		t.Errorf("queue = %d/%d/%d, want the pod in the unschedulable pool", a, b, u)
+	}
+	if rep, _ := env.lastReport(pod); rep.msg != "no room in the reservation" {
+		t.Errorf("report message = %q", rep.msg)
+	}
+}
+
+func TestPermitWaitThenAllow(t *testing.T) {
+	pl := &permitPlugin{name: "FakePermit", timeout: time.Hour}
+	env := newTestEnv(t, envOptions{extra: []fakeRegistration{register(pl.name, pl, func(h framework.Handle) { pl.handle = h })}},
+		node("n1", "4").Obj())
+	pod := pendingPod("p").Req("cpu", "1").Obj()
+	env.createPods(pod)
+
+	env.sched.ScheduleOne(env.ctx)
+	wp := pl.handle.GetWaitingPod(string(pod.UID))
+	if wp == nil {
+		t.Fatal("the pod is not waiting on permit")
+	}
+	if wp.GetPod().Spec.NodeName != "n1" {
+		t.Errorf("waiting pod is on %q, want n1", wp.GetPod().Spec.NodeName)
+	}
+	if !env.assumed(pod) {
+		t.Error("a waiting pod must stay assumed")
+	}
+	if got := env.bindAttempts(); got != 0 {
+		t.Fatalf("bound before permit allowed it (%d attempts)", got)
+	}
+	wp.Allow(pl.name)
+	env.sched.WaitForBinds()
+	if got := env.boundTo()["p"]; got != "n1" {
+		t.Errorf("bound to %q, want n1", got)
+	}
+	// BUG (reported): GetWaitingPod returns a typed nil (*waitingPod)(nil)
+	// inside a non-nil interface, so "!= nil" is true for a pod that is not
+	// waiting; compare through reflect until profile.go is fixed.
+	if w2 := pl.handle.GetWaitingPod(string(pod.UID)); !isNilInterface(w2) {
+		t.Error("the pod is still listed as waiting after its bind")
+	}
+}
+
+func TestPermitRejectThroughHandle(t *testing.T) {
+	pl := &permitPlugin{name: "FakePermit", timeout: time.Hour}
+	env := newTestEnv(t, envOptions{extra: []fakeRegistration{register(pl.name, pl, func(h framework.Handle) { pl.handle = h })}},
+		node("n1", "4").Obj())
+	pod := pendingPod("p").Req("cpu", "1").Obj()
+	env.createPods(pod)
+
+	env.sched.ScheduleOne(env.ctx)
+	pl.handle.GetWaitingPod(string(pod.UID)).Reject(pl.name, "gang incomplete")
+	env.sched.WaitForBinds()
+
+	if got := env.bindAttempts(); got != 0 {
+		t.Errorf("bind attempts = %d, want 0", got)
+	}
+	if env.inCache(pod) {
+		t.Error("a rejected pod is still assumed")
+	}
+	if a, b, u := env.queueLen(); a+b+u != 1 {
+		t.Errorf("queue = %d/%d/%d, want the pod requeued", a, b, u)
+	}
+	if rep, _ := env.lastReport(pod); rep.msg != "gang incomplete" || rep.reason != v1.PodReasonUnschedulable {
+		t.Errorf("report = %q (%s)", rep.msg, rep.reason)
+	}
+}
+
+func TestPermitTimeoutRejects(t *testing.T) {
+	// The waiting-pod timers run on the real clock (see the report), so the
+	// timeout is short and real.
+	pl := &permitPlugin{name: "FakePermit", timeout: 20 * time.Millisecond}
+	res := &reservePlugin{name: "FakeReserve"}
+	env := newTestEnv(t, envOptions{extra: []fakeRegistration{
+		register(pl.name, pl, func(h framework.Handle) { pl.handle = h }),
+		register(res.name, res, nil),
+	}}, node("n1", "4").Obj())
+	pod := pendingPod("p").Req("cpu", "1").Obj()
+	env.createPods(pod)
+
+	env.scheduleOne()
+
+	if got := env.bindAttempts(); got != 0 {
+		t.Errorf("bind attempts = %d, want 0", got)
+	}
+	if _, unreserved := res.calls(); len(unreserved) != 1 {
+		t.Errorf("unreserve calls = %v, want one", unreserved)
+	}
+	if env.inCache(pod) {
+		t.Error("a timed-out pod is still assumed")
+	}
+	if a, b, u := env.queueLen(); a+b+u != 1 {
+		t.Errorf("queue = %d/%d/%d, want the pod requeued", a, b, u)
+	}
+	if rep, _ := env.lastReport(pod); !strings.Contains(rep.msg, "rejected due to timeout") {
+		t.Errorf("report = %q, want a permit timeout", rep.msg)
+	}
+}
+
+// isNilInterface reports whether v is nil or holds a nil pointer.
+func isNilInterface(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
