@@ -20,11 +20,11 @@ type StateData interface {
 }
 
 // CycleState carries data between the extension points of one scheduling
-// attempt of one pod. Writes happen in PreFilter/PreScore (single goroutine);
-// Filter and Score read it concurrently across nodes, hence the RWMutex.
+// attempt of one pod. Writes happen in PreFilter/PreScore (single
+// goroutine); Filter and Score read it concurrently across thousands of
+// nodes, so reads must not contend: a sync.Map serves them without locks.
 type CycleState struct {
-	mu      sync.RWMutex
-	storage map[StateKey]StateData
+	storage sync.Map // StateKey -> StateData
 
 	// SkipFilterPlugins holds the plugins whose PreFilter returned Skip.
 	SkipFilterPlugins map[string]struct{}
@@ -37,31 +37,25 @@ type CycleState struct {
 
 // NewCycleState returns an empty state.
 func NewCycleState() *CycleState {
-	return &CycleState{storage: make(map[StateKey]StateData)}
+	return &CycleState{}
 }
 
 // Read returns the data under key, or ErrNotFound.
 func (c *CycleState) Read(key StateKey) (StateData, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if v, ok := c.storage[key]; ok {
-		return v, nil
+	if v, ok := c.storage.Load(key); ok {
+		return v.(StateData), nil
 	}
 	return nil, ErrNotFound
 }
 
 // Write stores data under key, replacing any earlier value.
 func (c *CycleState) Write(key StateKey, val StateData) {
-	c.mu.Lock()
-	c.storage[key] = val
-	c.mu.Unlock()
+	c.storage.Store(key, val)
 }
 
 // Delete removes key.
 func (c *CycleState) Delete(key StateKey) {
-	c.mu.Lock()
-	delete(c.storage, key)
-	c.mu.Unlock()
+	c.storage.Delete(key)
 }
 
 // Clone deep-copies the state through each value's Clone.
@@ -70,11 +64,10 @@ func (c *CycleState) Clone() *CycleState {
 		return nil
 	}
 	out := NewCycleState()
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for k, v := range c.storage {
-		out.storage[k] = v.Clone()
-	}
+	c.storage.Range(func(k, v any) bool {
+		out.storage.Store(k, v.(StateData).Clone())
+		return true
+	})
 	out.SkipFilterPlugins = cloneSet(c.SkipFilterPlugins)
 	out.SkipScorePlugins = cloneSet(c.SkipScorePlugins)
 	out.RecordPluginMetrics = c.RecordPluginMetrics

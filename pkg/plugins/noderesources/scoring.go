@@ -3,6 +3,7 @@ package noderesources
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -67,6 +68,9 @@ func (r *resourceScorer) podRequests(pod *v1.Pod) []int64 {
 	return out
 }
 
+// scratchPool holds the per-node scratch vectors of scoreNode.
+var scratchPool = sync.Pool{New: func() any { b := make([]int64, 0, 24); return &b }}
+
 // scoreNode scores one node for a pod whose per-resource requests were
 // computed by podRequests.
 func (r *resourceScorer) scoreNode(ni *framework.NodeInfo, podReqs []int64) (int64, *framework.Status) {
@@ -74,7 +78,15 @@ func (r *resourceScorer) scoreNode(ni *framework.NodeInfo, podReqs []int64) (int
 		return 0, framework.NewStatus(framework.Error, "resources not found")
 	}
 	n := len(r.resources)
-	buf := make([]int64, 3*n)
+	// Scoring runs for every node of every pod: reuse the scratch
+	// vectors instead of allocating three per node.
+	bp := scratchPool.Get().(*[]int64)
+	defer scratchPool.Put(bp)
+	if cap(*bp) < 3*n {
+		*bp = make([]int64, 3*n)
+	}
+	buf := (*bp)[:3*n]
+	clear(buf)
 	requested, allocated, allocatable := buf[:n:n], buf[n:2*n:2*n], buf[2*n:]
 	for i, spec := range r.resources {
 		name := v1.ResourceName(spec.Name)
