@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -34,6 +35,9 @@ const (
 	bindNotFound  bindOutcome = "not_found" // pod deleted: drop
 	bindTransient bindOutcome = "transient" // retry with backoff
 	bindError     bindOutcome = "error"     // requeue with backoff
+	// bindNotAttempted: the cycle failed before the bind call (permit
+	// rejected, node gone); requeued, not counted as a bind error.
+	bindNotAttempted bindOutcome = ""
 )
 
 func classifyBindError(err error) bindOutcome {
@@ -62,22 +66,34 @@ func (s *Scheduler) bindingCycle(ctx context.Context, prof *profile.Profile, sta
 
 	fail := func(st *framework.Status, outcome bindOutcome) {
 		s.metrics.BindingDuration.WithLabelValues(metrics.ResultError).Observe(s.clock.Since(bindStart).Seconds())
-		s.metrics.BindErrors.WithLabelValues(string(outcome)).Inc()
+		if outcome != bindNotAttempted {
+			s.metrics.BindErrors.WithLabelValues(string(outcome)).Inc()
+		}
 		s.unreserveAndForget(ctx, prof, state, assumed, node)
 		// The capacity this pod held is free again: it may help others.
 		s.queue.MoveAllToActiveOrBackoffQueue(logger, framework.ClusterEvent{Resource: framework.AssignedPod, ActionType: framework.Delete, Label: "AssignedPodDelete"}, assumed, nil, nil)
 		switch outcome {
-		case bindConflict:
-			logger.Info("Pod is already bound; not retrying", "node", node, "err", st.AsError())
 		case bindNotFound:
 			logger.V(2).Info("Pod was deleted before it could be bound", "node", node)
+		case bindConflict:
+			// Never retry a bind the API server rejected because the pod
+			// is already assigned: the informer will deliver the bound pod.
+			// A conflict for any other reason (a replaced pod, a stale
+			// precondition) goes through handleFailure, which requeues the
+			// pod unless the informer shows it bound or gone.
+			if strings.Contains(st.Message(), "already assigned") {
+				logger.Info("Pod is already bound; not retrying", "node", node, "err", st.AsError())
+				return
+			}
+			logger.Info("Bind rejected with a conflict", "node", node, "err", st.AsError())
+			s.handleFailure(ctx, prof, qpi, st, cycle, start)
 		default:
 			s.handleFailure(ctx, prof, qpi, st, cycle, start)
 		}
 	}
 
 	if st := prof.WaitOnPermit(ctx, assumed); !st.IsSuccess() {
-		fail(st, bindError)
+		fail(st, bindNotAttempted)
 		return
 	}
 	// From here on the API calls must finish even if the scheduler is
@@ -86,7 +102,7 @@ func (s *Scheduler) bindingCycle(ctx context.Context, prof *profile.Profile, sta
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bindTimeout)
 	defer cancel()
 	if _, err := s.nodeLister.Get(node); apierrors.IsNotFound(err) {
-		fail(framework.NewStatus(framework.Unschedulable, fmt.Sprintf("node %q was deleted before the pod could be bound", node)), bindError)
+		fail(framework.NewStatus(framework.Unschedulable, fmt.Sprintf("node %q was deleted before the pod could be bound", node)), bindNotAttempted)
 		return
 	}
 	if st := prof.RunPreBindPlugins(ctx, state, assumed, node); !st.IsSuccess() {

@@ -83,6 +83,9 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) {
 	// Backpressure: the loop waits here, not in the API call, when too
 	// many binds are in flight.
 	if err := s.bindSem.Acquire(ctx, 1); err != nil {
+		// Shutting down: undo the reservation and leave the pod to the
+		// next leader (it is still unbound in the API).
+		prof.RejectWaitingPod(string(pod.UID), "scheduler is shutting down")
 		s.unreserveAndForget(ctx, prof, state, assumed, result.SuggestedHost)
 		return
 	}

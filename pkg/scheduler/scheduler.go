@@ -101,7 +101,10 @@ func (h *handle) SnapshotSharedLister() framework.SharedLister           { retur
 func (h *handle) ClientSet() kubernetes.Interface                        { return h.client }
 func (h *handle) SharedInformerFactory() informers.SharedInformerFactory { return h.factory }
 func (h *handle) EventRecorder() events.EventRecorder                    { return h.recorder }
-func (h *handle) GetWaitingPod(string) framework.WaitingPod              { return nil }
+
+// GetWaitingPod is never reached by plugins: each profile wraps the handle
+// with its own waiting-pod map (profile.New), which answers instead.
+func (h *handle) GetWaitingPod(string) framework.WaitingPod { return nil }
 
 // New builds the engine: profiles, cache, queue and informer handlers. It
 // does not start anything; call Run.

@@ -44,6 +44,8 @@ type Profile struct {
 	plugins    map[string]framework.Plugin
 
 	waiting *waitingPods
+	// scoreScratch is reused by RunScorePlugins across cycles.
+	scoreScratch scoreScratch
 }
 
 // Options are what New needs besides the config.
@@ -63,7 +65,13 @@ type handleWithWaiting struct {
 	w *waitingPods
 }
 
-func (h handleWithWaiting) GetWaitingPod(uid string) framework.WaitingPod { return h.w.get(uid) }
+func (h handleWithWaiting) GetWaitingPod(uid string) framework.WaitingPod {
+	// Return a true nil, not a nil *waitingPod inside the interface.
+	if wp := h.w.get(uid); wp != nil {
+		return wp
+	}
+	return nil
+}
 
 // New instantiates the profile's plugins from reg and sorts them into
 // extension points, expanding multiPoint against the interfaces each

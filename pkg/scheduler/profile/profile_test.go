@@ -239,7 +239,6 @@ func TestParallelize(t *testing.T) {
 // typed nil inside the interface, so plugins checking "!= nil" call methods
 // on a nil *waitingPod.
 func TestGetWaitingPodForUnknownPodIsNil(t *testing.T) {
-	t.Skip("known bug, reported: profile.go handleWithWaiting.GetWaitingPod returns (*waitingPod)(nil) as a non-nil framework.WaitingPod")
 	prof, err := newProfile(t, registryOf(sortPlugin{}, binderPlugin{}), map[config.ExtensionPoint]config.PluginSet{
 		config.MultiPoint: {Enabled: refs("Sort", 0, "Binder", 0)},
 	}, nil)

@@ -242,9 +242,34 @@ type NodeScores struct {
 	Scores []PluginScore
 }
 
+// scoreScratch holds RunScorePlugins' reusable buffers.
+type scoreScratch struct {
+	out   []NodeScores
+	all   []PluginScore
+	lists []framework.NodeScoreList
+}
+
+func growScores(b *[]NodeScores, n int) []NodeScores {
+	if cap(*b) < n {
+		*b = make([]NodeScores, n)
+	}
+	*b = (*b)[:n]
+	return *b
+}
+
+func growPluginScores(b *[]PluginScore, n int) []PluginScore {
+	if cap(*b) < n {
+		*b = make([]PluginScore, n)
+	}
+	*b = (*b)[:n]
+	clear(*b)
+	return *b
+}
+
 // RunScorePlugins scores every node with every non-skipped Score plugin in
 // parallel over nodes, normalises each plugin's scores, applies weights
-// and sums them. The result is aligned with nodes.
+// and sums them. The result is aligned with nodes. It is only valid until
+// the next call (its buffers are reused); callers that keep it must copy.
 func (p *Profile) RunScorePlugins(ctx context.Context, state *framework.CycleState, pod *v1.Pod, nodes []*framework.NodeInfo) (out []NodeScores, status *framework.Status) {
 	start := time.Now()
 	defer func() { p.observe(epScore, start, status) }()
@@ -254,19 +279,28 @@ func (p *Profile) RunScorePlugins(ctx context.Context, state *framework.CycleSta
 			active = append(active, s)
 		}
 	}
-	out = make([]NodeScores, len(nodes))
-	// One backing array for every node's per-plugin scores instead of one
-	// allocation per node.
-	all := make([]PluginScore, len(nodes)*len(active))
+	// The result and the per-plugin lists live in scratch buffers owned by
+	// the profile and reused by the next call: the scheduling loop is the
+	// only caller and consumes the result before its next cycle. That saves
+	// ~100 KB of garbage per pod at 500 scored nodes.
+	sc := &p.scoreScratch
+	out = growScores(&sc.out, len(nodes))
+	all := growPluginScores(&sc.all, len(nodes)*len(active))
 	for i, n := range nodes {
 		out[i] = NodeScores{Name: n.Node().Name, Scores: all[i*len(active) : (i+1)*len(active) : (i+1)*len(active)]}
 	}
 	if len(active) == 0 {
 		return out, nil
 	}
-	lists := make([]framework.NodeScoreList, len(active))
+	for len(sc.lists) < len(active) {
+		sc.lists = append(sc.lists, nil)
+	}
+	lists := sc.lists[:len(active)]
 	for i := range lists {
-		lists[i] = make(framework.NodeScoreList, len(nodes))
+		if cap(lists[i]) < len(nodes) {
+			lists[i] = make(framework.NodeScoreList, len(nodes))
+		}
+		lists[i] = lists[i][:len(nodes)]
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
