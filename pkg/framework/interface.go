@@ -258,3 +258,16 @@ type Registration struct {
 // Registry maps plugin names to registrations. main builds it explicitly
 // from the in-tree plugins plus any out-of-tree ones.
 type Registry map[string]Registration
+
+// NodeLocalPlugin is implemented by Filter and Score plugins whose verdict
+// and raw (pre-normalisation) score for a node depend only on the pod's
+// scheduling-relevant spec, the plugin's args and that node's NodeInfo —
+// nothing about other nodes or other pods elsewhere. The engine may then
+// reuse a node's verdict and raw score for the next pod with the same
+// scheduling signature until the node's NodeInfo.Generation changes, which
+// is what makes bursts of identical pods cheap. A plugin that is not sure
+// must not implement it (or return false).
+type NodeLocalPlugin interface {
+	Plugin
+	NodeLocal() bool
+}

@@ -47,6 +47,11 @@ type Metrics struct {
 	CacheSize *prometheus.GaugeVec
 	// AssumedPodsExpired counts assumed pods whose bind never showed up.
 	AssumedPodsExpired prometheus.Counter
+	// PreemptionAttempts counts preemption attempts (PostFilter runs of
+	// DefaultPreemption for pods that may preempt).
+	PreemptionAttempts prometheus.Counter
+	// PreemptionVictims is the number of victims per preemption.
+	PreemptionVictims prometheus.Histogram
 	// IsLeader is 1 while this replica holds the leader lease.
 	IsLeader prometheus.Gauge
 	// LeaderTakeoverSeconds is the time from becoming leader to being ready
@@ -114,6 +119,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "berth_cache_assumed_pods_expired_total",
 			Help: "Number of assumed pods whose binding was never observed and that expired from the cache.",
 		}),
+		PreemptionAttempts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "berth_preemption_attempts_total",
+			Help: "Number of preemption attempts.",
+		}),
+		PreemptionVictims: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "berth_preemption_victims", Buckets: prometheus.ExponentialBuckets(1, 2, 7),
+			Help: "Number of victims selected by a preemption.",
+		}),
 		IsLeader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "berth_leader_is_leader",
 			Help: "1 while this replica holds the leader lease, 0 otherwise.",
@@ -125,7 +138,8 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.ScheduleAttempts, m.SchedulingAttemptDuration, m.PodSchedulingDuration, m.PodSchedulingAttempts,
 		m.PendingPods, m.QueueIncomingPods, m.BindingDuration, m.BindErrors, m.PluginExecutionDuration,
-		m.ExtensionPointDuration, m.PluginPanics, m.CacheDrift, m.CacheSize, m.AssumedPodsExpired, m.IsLeader,
+		m.ExtensionPointDuration, m.PluginPanics, m.CacheDrift, m.CacheSize, m.AssumedPodsExpired,
+		m.PreemptionAttempts, m.PreemptionVictims, m.IsLeader,
 		m.LeaderTakeoverSeconds)
 	return m
 }

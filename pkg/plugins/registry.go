@@ -7,6 +7,7 @@ import (
 
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/plugins/defaultbinder"
+	"github.com/berthsched/berth/pkg/plugins/defaultpreemption"
 	"github.com/berthsched/berth/pkg/plugins/imagelocality"
 	"github.com/berthsched/berth/pkg/plugins/interpodaffinity"
 	"github.com/berthsched/berth/pkg/plugins/nodeaffinity"
@@ -37,6 +38,8 @@ func NewInTreeRegistry() framework.Registry {
 			func(*configv1.NodeAffinityArgs) {}, nodeaffinity.ValidateArgs)},
 		noderesources.Name: {Factory: noderesources.NewFit, Args: argsSpec(
 			noderesources.SetDefaultsFitArgs, noderesources.ValidateFitArgs)},
+		defaultpreemption.Name: {Factory: defaultpreemption.New, Args: argsSpec(
+			defaultpreemption.SetDefaultArgs, defaultpreemption.ValidateArgs)},
 		interpodaffinity.Name: {Factory: interpodaffinity.New, Args: argsSpec(
 			interpodaffinity.SetDefaultArgs, interpodaffinity.ValidateArgs)},
 		podtopologyspread.Name: {Factory: podtopologyspread.New, Args: argsSpec(

@@ -111,7 +111,11 @@ func (s *Scheduler) addEventHandlers() error {
 			return p != nil && p.Spec.NodeName == "" && !isTerminal(p) && s.responsibleFor(p)
 		},
 		Handler: cache.ResourceEventHandlerFuncs{
-			AddFunc: func(obj interface{}) { s.queue.Add(logger, podOf(obj)) },
+			AddFunc: func(obj interface{}) {
+				p := podOf(obj)
+				s.nominator.AddNominatedPod(logger, p, "")
+				s.queue.Add(logger, p)
+			},
 			UpdateFunc: func(oldObj, newObj interface{}) {
 				newP := podOf(newObj)
 				if assumed, _ := s.cache.IsAssumedPod(newP); assumed {
@@ -119,6 +123,7 @@ func (s *Scheduler) addEventHandlers() error {
 					// deliver the bound pod.
 					return
 				}
+				s.nominator.UpdateNominatedPod(logger, podOf(oldObj), newP)
 				s.queue.Update(logger, podOf(oldObj), newP)
 			},
 			DeleteFunc: func(obj interface{}) {
@@ -127,6 +132,7 @@ func (s *Scheduler) addEventHandlers() error {
 					return
 				}
 				s.queue.Delete(p)
+				s.nominator.DeleteNominatedPodIfExists(p)
 				for _, prof := range s.profiles {
 					prof.RejectWaitingPod(string(p.UID), "pod was deleted or bound elsewhere")
 				}

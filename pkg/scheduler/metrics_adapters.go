@@ -13,6 +13,12 @@ func (c cacheMetrics) CacheSize(nodes, pods, assumed int) {
 	c.m.CacheSize.WithLabelValues("assumed_pods").Set(float64(assumed))
 }
 
+// preemptionMetrics exports the preemption plugin's measurements.
+type preemptionMetrics struct{ m *metrics.Metrics }
+
+func (p preemptionMetrics) PreemptionAttempt() { p.m.PreemptionAttempts.Inc() }
+func (p preemptionMetrics) Victims(n int)      { p.m.PreemptionVictims.Observe(float64(n)) }
+
 // queueMetrics exports the queue's measurements to Prometheus.
 type queueMetrics struct{ m *metrics.Metrics }
 

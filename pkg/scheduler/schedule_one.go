@@ -118,6 +118,9 @@ func (s *Scheduler) schedulingCycle(ctx context.Context, prof *profile.Profile, 
 				logger.Error(pfStatus.AsError(), "PostFilter failed")
 			} else if pfStatus.IsSuccess() && pfRes != nil && pfRes.NominatedNodeName != "" {
 				logger.V(3).Info("PostFilter nominated a node", "node", pfRes.NominatedNodeName)
+				// Later cycles honour the nomination before the API
+				// status patch comes back through the informer.
+				s.nominator.AddNominatedPod(logger, pod, pfRes.NominatedNodeName)
 			}
 			if msg := pfStatus.Message(); msg != "" {
 				fitErr.Diagnosis.PostFilterMsg = msg
@@ -132,6 +135,7 @@ func (s *Scheduler) schedulingCycle(ctx context.Context, prof *profile.Profile, 
 	if err := s.cache.AssumePod(logger, assumed); err != nil {
 		return nil, result, framework.AsStatus(fmt.Errorf("assuming pod: %w", err))
 	}
+	s.nominator.DeleteNominatedPodIfExists(pod)
 	if st := prof.RunReservePluginsReserve(ctx, state, assumed, result.SuggestedHost); !st.IsSuccess() {
 		s.unreserveAndForget(ctx, prof, state, assumed, result.SuggestedHost)
 		return nil, result, st
@@ -162,7 +166,7 @@ func (s *Scheduler) SchedulePod(ctx context.Context, prof *profile.Profile, stat
 	if s.snapshot.NumNodes() == 0 {
 		return ScheduleResult{}, ErrNoNodesAvailable
 	}
-	feasible, diagnosis, err := s.findNodesThatFitPod(ctx, prof, state, pod)
+	feasible, feasibleIdx, diagnosis, err := s.findNodesThatFitPod(ctx, prof, state, pod)
 	if err != nil {
 		return ScheduleResult{}, err
 	}
@@ -173,7 +177,7 @@ func (s *Scheduler) SchedulePod(ctx context.Context, prof *profile.Profile, stat
 	if len(feasible) == 1 {
 		return ScheduleResult{SuggestedHost: feasible[0].Node().Name, EvaluatedNodes: evaluated, FeasibleNodes: 1}, nil
 	}
-	scores, err := s.prioritizeNodes(ctx, prof, state, pod, feasible)
+	scores, err := s.prioritizeNodes(ctx, prof, state, pod, feasible, feasibleIdx)
 	if err != nil {
 		return ScheduleResult{}, err
 	}
@@ -183,19 +187,23 @@ func (s *Scheduler) SchedulePod(ctx context.Context, prof *profile.Profile, stat
 // findNodesThatFitPod runs PreFilter, then Filter in parallel over the
 // nodes from a rotating start index, stopping once enough feasible nodes
 // are found (the adaptive sample).
-func (s *Scheduler) findNodesThatFitPod(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod) ([]*framework.NodeInfo, Diagnosis, error) {
+func (s *Scheduler) findNodesThatFitPod(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod) ([]*framework.NodeInfo, []int, Diagnosis, error) {
 	diagnosis := Diagnosis{NodeToStatus: NewNodeToStatus(), UnschedulablePlugins: sets.New[string]()}
 	allNodes := s.snapshot.List()
 	preRes, rejectors, st := prof.RunPreFilterPlugins(ctx, state, pod, allNodes)
 	if !st.IsSuccess() {
 		if !st.IsRejected() {
-			return nil, diagnosis, st.AsError()
+			return nil, nil, diagnosis, st.AsError()
 		}
 		diagnosis.NodeToStatus.SetAbsent(st)
 		diagnosis.UnschedulablePlugins = rejectors
 		diagnosis.PreFilterMsg = st.Message()
-		return nil, diagnosis, nil
+		return nil, nil, diagnosis, nil
 	}
+	// The memo is aligned with the full node list, so it only applies when
+	// PreFilter did not narrow the nodes.
+	sig, sigOK := podSignature(pod)
+	s.memo.begin(sig, prof, allNodes, sigOK && preRes.AllNodes() && s.memoAllowed(), prof.FiltersNodeLocal(state))
 	nodes := allNodes
 	if !preRes.AllNodes() {
 		nodes = make([]*framework.NodeInfo, 0, len(preRes.NodeNames))
@@ -207,17 +215,20 @@ func (s *Scheduler) findNodesThatFitPod(ctx context.Context, prof *profile.Profi
 		// Nodes the PreFilter result excluded count as unresolvable.
 		diagnosis.NodeToStatus.SetAbsent(framework.NewStatus(framework.UnschedulableAndUnresolvable, "node(s) didn't satisfy plugin(s) [PreFilterResult]"))
 	}
-	feasible, err := s.findNodesThatPassFilters(ctx, prof, state, pod, &diagnosis, nodes)
-	return feasible, diagnosis, err
+	feasible, idx, err := s.findNodesThatPassFilters(ctx, prof, state, pod, &diagnosis, nodes)
+	return feasible, idx, diagnosis, err
 }
 
-func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod, diagnosis *Diagnosis, nodes []*framework.NodeInfo) ([]*framework.NodeInfo, error) {
+func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod, diagnosis *Diagnosis, nodes []*framework.NodeInfo) ([]*framework.NodeInfo, []int, error) {
 	numAll := len(nodes)
 	if numAll == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	want := s.numFeasibleNodesToFind(prof.PercentageOfNodesToScore, numAll)
 	feasible := make([]*framework.NodeInfo, want)
+	// feasibleIdx[k] is feasible[k]'s position in nodes (for the memo).
+	feasibleIdx := make([]int, want)
+	useMemo := s.memo.active
 	start := s.nextStartNodeIndex % numAll
 	// statuses is indexed like nodes; the buffer is pooled across cycles
 	// (it is as long as the cluster) and handed back cleared.
@@ -239,7 +250,12 @@ func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, prof *profile.
 		}
 		idx := (start + i) % numAll
 		ni := nodes[idx]
-		st := runFilters(ctx, pod, ni)
+		var st *framework.Status
+		if useMemo {
+			st = s.memo.filter(idx, ni, func() *framework.Status { return runFilters(ctx, pod, ni) })
+		} else {
+			st = runFilterWithNominatedPods(ctx, s.nominator, prof, runFilters, state, pod, ni)
+		}
 		if st.IsSuccess() {
 			n := found.Add(1)
 			if int(n) > want {
@@ -247,6 +263,7 @@ func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, prof *profile.
 				found.Add(-1)
 			} else {
 				feasible[n-1] = ni
+				feasibleIdx[n-1] = idx
 				if int(n) == want {
 					cancel()
 				}
@@ -266,7 +283,7 @@ func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, prof *profile.
 	}
 	profile.Parallelize(ctx, s.parallelism, numAll, check)
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, nil, firstErr
 	}
 	rejected := 0
 	for i, st := range statuses {
@@ -281,7 +298,7 @@ func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, prof *profile.
 	// rejected ones, as kube-scheduler counts them) so every node gets its
 	// turn.
 	s.nextStartNodeIndex = (start + numFeasible + rejected) % numAll
-	return feasible[:numFeasible], nil
+	return feasible[:numFeasible], feasibleIdx[:numFeasible], nil
 }
 
 // statusBuffers recycles the per-node status slices of findNodesThatPassFilters.
@@ -326,7 +343,7 @@ func (s *Scheduler) numFeasibleNodesToFind(profilePct *int32, numAll int) int {
 	return n
 }
 
-func (s *Scheduler) prioritizeNodes(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod, nodes []*framework.NodeInfo) ([]profile.NodeScores, error) {
+func (s *Scheduler) prioritizeNodes(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod, nodes []*framework.NodeInfo, idx []int) ([]profile.NodeScores, error) {
 	if !prof.HasScorePlugins() {
 		out := make([]profile.NodeScores, len(nodes))
 		for i, n := range nodes {
@@ -337,7 +354,11 @@ func (s *Scheduler) prioritizeNodes(ctx context.Context, prof *profile.Profile, 
 	if st := prof.RunPreScorePlugins(ctx, state, pod, nodes); !st.IsSuccess() {
 		return nil, st.AsError()
 	}
-	scores, st := prof.RunScorePlugins(ctx, state, pod, nodes)
+	var memo profile.ScoreMemo
+	if s.memo.scores && idx != nil {
+		memo = scoreView{m: &s.memo, nodes: nodes, idx: idx}
+	}
+	scores, st := prof.RunScorePluginsMemo(ctx, state, pod, nodes, memo)
 	if !st.IsSuccess() {
 		return nil, st.AsError()
 	}

@@ -66,7 +66,7 @@ func TestScheduleOneUnschedulableIsRequeuedWithDiagnosis(t *testing.T) {
 		t.Fatal("no failure report queued")
 	}
 	// Sorted as strings, as kube-scheduler does.
-	const want = "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 2 Insufficient cpu."
+	const want = "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 2 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
 	if rep.msg != want || rep.reason != v1.PodReasonUnschedulable {
 		t.Errorf("report = %q (%s), want %q (%s)", rep.msg, rep.reason, want, v1.PodReasonUnschedulable)
 	}

@@ -85,6 +85,12 @@ type Scheduler struct {
 	nextStartNodeIndex       int
 	consistencyInterval      time.Duration
 
+	// memo reuses node-local verdicts and scores across identical pods
+	// (equivalence.go); only the scheduling loop touches it.
+	memo memo
+	// nominator tracks pods nominated to nodes by preemption.
+	nominator *nominator
+
 	bindSem *semaphore.Weighted
 	bindWG  sync.WaitGroup
 }
@@ -137,6 +143,7 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 		percentageOfNodesToScore: cfg.PercentageOfNodesToScore,
 		consistencyInterval:      opts.ConsistencyCheckInterval,
 		bindSem:                  semaphore.NewWeighted(int64(opts.BindConcurrency)),
+		nominator:                newNominator(),
 	}
 	s.cache = schedcache.New(opts.AssumedPodTTL, opts.Clock, cacheMetrics{opts.Metrics})
 
@@ -149,10 +156,12 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 		rec := opts.EventBroadcaster.NewRecorder(scheme.Scheme, pc.SchedulerName)
 		recorders[pc.SchedulerName] = rec
 		h := &handle{sched: s, client: opts.BindClient, factory: opts.InformerFactory, recorder: rec}
-		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: h, Metrics: opts.Metrics, Parallelism: cfg.Parallelism})
+		ph := &preemptionHandle{handle: h, nom: s.nominator, metrics: preemptionMetrics{opts.Metrics}}
+		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: ph, Metrics: opts.Metrics, Parallelism: cfg.Parallelism})
 		if err != nil {
 			return nil, err
 		}
+		ph.prof = p
 		s.profiles[pc.SchedulerName] = p
 		preEnqueue[pc.SchedulerName] = p.PreEnqueuePlugins()
 		evs, err := p.ClusterEvents(ctx)

@@ -81,3 +81,10 @@ func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.P
 
 // Name returns the plugin's name.
 func (*NodeAffinity) Name() string { return Name }
+
+var _ framework.NodeLocalPlugin = (*NodeAffinity)(nil)
+
+// NodeLocal implements framework.NodeLocalPlugin: the verdict and raw score
+// for a node depend only on the pod and that node, so the engine may reuse
+// them for identical pods until the node changes.
+func (*NodeAffinity) NodeLocal() bool { return true }

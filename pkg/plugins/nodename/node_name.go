@@ -71,3 +71,10 @@ func (*NodeName) EventsToRegister(context.Context) ([]framework.ClusterEventWith
 		{Event: framework.ClusterEvent{Resource: framework.Node, ActionType: framework.Add}},
 	}, nil
 }
+
+var _ framework.NodeLocalPlugin = (*NodeName)(nil)
+
+// NodeLocal implements framework.NodeLocalPlugin: the verdict and raw score
+// for a node depend only on the pod and that node, so the engine may reuse
+// them for identical pods until the node changes.
+func (*NodeName) NodeLocal() bool { return true }

@@ -129,3 +129,10 @@ func (*NodePorts) isSchedulableAfterPodDeleted(logger klog.Logger, pod *v1.Pod, 
 	}
 	return framework.Queue, nil
 }
+
+var _ framework.NodeLocalPlugin = (*NodePorts)(nil)
+
+// NodeLocal implements framework.NodeLocalPlugin: the verdict and raw score
+// for a node depend only on the pod and that node, so the engine may reuse
+// them for identical pods until the node changes.
+func (*NodePorts) NodeLocal() bool { return true }

@@ -159,3 +159,10 @@ func balance(requested, allocatable []int64) int64 {
 	}
 	return int64((1 - std) * float64(framework.MaxNodeScore))
 }
+
+var _ framework.NodeLocalPlugin = (*BalancedAllocation)(nil)
+
+// NodeLocal implements framework.NodeLocalPlugin: the verdict and raw score
+// for a node depend only on the pod and that node, so the engine may reuse
+// them for identical pods until the node changes.
+func (*BalancedAllocation) NodeLocal() bool { return true }

@@ -114,3 +114,10 @@ func (*NodeUnschedulable) isSchedulableAfterPodTolerationChange(logger klog.Logg
 	}
 	return framework.QueueSkip, nil
 }
+
+var _ framework.NodeLocalPlugin = (*NodeUnschedulable)(nil)
+
+// NodeLocal implements framework.NodeLocalPlugin: the verdict and raw score
+// for a node depend only on the pod and that node, so the engine may reuse
+// them for identical pods until the node changes.
+func (*NodeUnschedulable) NodeLocal() bool { return true }

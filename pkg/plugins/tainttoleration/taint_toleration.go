@@ -184,3 +184,10 @@ func (*TaintToleration) isSchedulableAfterPodTolerationChange(_ klog.Logger, pod
 	}
 	return framework.Queue, nil
 }
+
+var _ framework.NodeLocalPlugin = (*TaintToleration)(nil)
+
+// NodeLocal implements framework.NodeLocalPlugin: the verdict and raw score
+// for a node depend only on the pod and that node, so the engine may reuse
+// them for identical pods until the node changes.
+func (*TaintToleration) NodeLocal() bool { return true }

@@ -18,6 +18,8 @@ import (
 type scorer struct {
 	framework.ScorePlugin
 	weight int64
+	// nodeLocal: the plugin implements framework.NodeLocalPlugin and says so.
+	nodeLocal bool
 }
 
 // Profile is one configured plugin chain. Build it with New.
@@ -44,6 +46,8 @@ type Profile struct {
 	plugins    map[string]framework.Plugin
 
 	waiting *waitingPods
+	// nodeLocal records which plugins are framework.NodeLocalPlugin.
+	nodeLocal map[string]bool
 	// scoreScratch is reused by RunScorePlugins across cycles.
 	scoreScratch scoreScratch
 }
@@ -84,12 +88,13 @@ func New(ctx context.Context, reg framework.Registry, cfg config.Profile, opts O
 		parallelism:              opts.Parallelism,
 		PercentageOfNodesToScore: cfg.PercentageOfNodesToScore,
 		plugins:                  map[string]framework.Plugin{},
+		nodeLocal:                map[string]bool{},
 		waiting:                  newWaitingPods(),
 	}
 	if p.parallelism <= 0 {
 		p.parallelism = 16
 	}
-	p.handle = handleWithWaiting{Handle: opts.Handle, w: p.waiting}
+	p.handle = wrapHandle(opts.Handle, p.waiting)
 
 	needed := sets.New[string]()
 	for _, set := range cfg.Plugins {
@@ -107,6 +112,9 @@ func New(ctx context.Context, reg framework.Registry, cfg config.Profile, opts O
 			return nil, fmt.Errorf("profile %q: initializing plugin %q: %w", p.name, name, err)
 		}
 		p.plugins[name] = pl
+		if nl, ok := pl.(framework.NodeLocalPlugin); ok && nl.NodeLocal() {
+			p.nodeLocal[name] = true
+		}
 	}
 
 	multi := cfg.Plugins[config.MultiPoint]
@@ -207,7 +215,7 @@ func (p *Profile) add(ep config.ExtensionPoint, ref config.PluginRef) error {
 		if w == 0 {
 			w = 1
 		}
-		p.score = append(p.score, scorer{ScorePlugin: pl.(framework.ScorePlugin), weight: w})
+		p.score = append(p.score, scorer{ScorePlugin: pl.(framework.ScorePlugin), weight: w, nodeLocal: p.nodeLocal[ref.Name]})
 	case config.Reserve:
 		p.reserve = append(p.reserve, pl.(framework.ReservePlugin))
 	case config.Permit:

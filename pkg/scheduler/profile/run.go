@@ -111,6 +111,22 @@ func (p *Profile) FilterRunner(state *framework.CycleState) func(ctx context.Con
 	}
 }
 
+// FiltersNodeLocal reports whether every Filter plugin that runs for this
+// pod (after PreFilter's skips) is node-local, i.e. whether a node's
+// verdict may be reused for a pod with the same signature until the node
+// changes.
+func (p *Profile) FiltersNodeLocal(state *framework.CycleState) bool {
+	for _, pl := range p.filter {
+		if _, skip := state.SkipFilterPlugins[pl.Name()]; skip {
+			continue
+		}
+		if !p.nodeLocal[pl.Name()] {
+			return false
+		}
+	}
+	return true
+}
+
 // runFilters runs plugins in order, skipping those in
 // state.SkipFilterPlugins when checkSkip is set.
 func (p *Profile) runFilters(ctx context.Context, plugins []framework.FilterPlugin, checkSkip bool, state *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) *framework.Status {
@@ -271,13 +287,36 @@ func growPluginScores(b *[]PluginScore, n int) []PluginScore {
 // and sums them. The result is aligned with nodes. It is only valid until
 // the next call (its buffers are reused); callers that keep it must copy.
 func (p *Profile) RunScorePlugins(ctx context.Context, state *framework.CycleState, pod *v1.Pod, nodes []*framework.NodeInfo) (out []NodeScores, status *framework.Status) {
+	return p.RunScorePluginsMemo(ctx, state, pod, nodes, nil)
+}
+
+// ScoreMemo lets RunScorePluginsMemo reuse the raw scores of node-local
+// plugins (framework.NodeLocalPlugin) from an earlier pod with the same
+// scheduling signature. i indexes the nodes passed in; slot identifies
+// the plugin within the profile (stable for the profile's life).
+type ScoreMemo interface {
+	Lookup(i, slot int) (int64, bool)
+	Store(i, slot int, raw int64)
+}
+
+// MaxMemoSlots bounds the score plugins a ScoreMemo must track.
+const MaxMemoSlots = 32
+
+// RunScorePluginsMemo is RunScorePlugins with raw scores of node-local
+// plugins taken from (and saved to) memo when it is not nil.
+func (p *Profile) RunScorePluginsMemo(ctx context.Context, state *framework.CycleState, pod *v1.Pod, nodes []*framework.NodeInfo, memo ScoreMemo) (out []NodeScores, status *framework.Status) {
 	start := time.Now()
 	defer func() { p.observe(epScore, start, status) }()
 	var active []scorer
-	for _, s := range p.score {
+	var slots []int
+	for slot, s := range p.score {
 		if _, skip := state.SkipScorePlugins[s.Name()]; !skip {
 			active = append(active, s)
+			slots = append(slots, slot)
 		}
+	}
+	if len(p.score) > MaxMemoSlots {
+		memo = nil
 	}
 	// The result and the per-plugin lists live in scratch buffers owned by
 	// the profile and reused by the next call: the scheduling loop is the
@@ -307,6 +346,13 @@ func (p *Profile) RunScorePlugins(ctx context.Context, state *framework.CycleSta
 	errCh := make(chan *framework.Status, 1)
 	Parallelize(ctx, p.parallelism, len(nodes), func(i int) {
 		for j, s := range active {
+			local := memo != nil && s.nodeLocal
+			if local {
+				if raw, ok := memo.Lookup(i, slots[j]); ok {
+					lists[j][i] = framework.NodeScore{Name: out[i].Name, Score: raw}
+					continue
+				}
+			}
 			sc, st := p.runScore(ctx, s, state, pod, nodes[i])
 			if !st.IsSuccess() {
 				select {
@@ -317,6 +363,9 @@ func (p *Profile) RunScorePlugins(ctx context.Context, state *framework.CycleSta
 				return
 			}
 			lists[j][i] = framework.NodeScore{Name: out[i].Name, Score: sc}
+			if local {
+				memo.Store(i, slots[j], sc)
+			}
 		}
 	})
 	select {

@@ -182,8 +182,10 @@ func TestLeaderFailover(t *testing.T) {
 	if len(a) > 0 && firstNew.Before(lastOld) {
 		t.Errorf("the standby bound a pod at %s, before the old leader's last bind at %s", firstNew.Format("15:04:05.000"), lastOld.Format("15:04:05.000"))
 	}
-	if len(a)+len(b) < total {
-		t.Errorf("the logs account for %d binds, want %d", len(a)+len(b), total)
+	// A bind the API server accepted just before the leader was killed may
+	// have no log line; at most the binds that can be in flight at once.
+	if n := len(a) + len(b); n > total || n < total-64 {
+		t.Errorf("the logs account for %d binds, want between %d and %d", n, total-64, total)
 	}
 	t.Logf("old leader bound %d pods, new leader %d; gap between the last old and the first new bind: %v", len(a), len(b), firstNew.Sub(lastOld).Round(time.Millisecond))
 }

@@ -1,0 +1,59 @@
+package framework
+
+import (
+	"context"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// FilterRunner lets a PostFilter plugin (preemption) replay its profile's
+// filtering on hypothetical node states: "what if these pods were gone".
+// Callers pass a cloned CycleState and a cloned NodeInfo; the runner never
+// changes the snapshot.
+type FilterRunner interface {
+	// RunPreFilterExtensionAddPod tells every PreFilter plugin with
+	// extensions that podToAdd is now on nodeInfo, so their cycle state
+	// stays consistent with the (already changed) nodeInfo.
+	RunPreFilterExtensionAddPod(ctx context.Context, state *CycleState, pod *v1.Pod, podToAdd *PodInfo, nodeInfo *NodeInfo) *Status
+	// RunPreFilterExtensionRemovePod is the removal counterpart.
+	RunPreFilterExtensionRemovePod(ctx context.Context, state *CycleState, pod *v1.Pod, podToRemove *PodInfo, nodeInfo *NodeInfo) *Status
+	// RunFilterPluginsWithNominatedPods runs the profile's Filter plugins
+	// for pod on nodeInfo the way the scheduling cycle does: pods nominated
+	// to the node with a priority at least the pod's count as if they were
+	// running there, and the pod must also fit without them.
+	RunFilterPluginsWithNominatedPods(ctx context.Context, state *CycleState, pod *v1.Pod, nodeInfo *NodeInfo) *Status
+}
+
+// PodNominator reads the pods the scheduler has nominated to nodes
+// (status.nominatedNodeName, or a nomination made in memory by preemption
+// that the API has not reflected yet).
+type PodNominator interface {
+	// NominatedPodsForNode returns a copy of the list of pods nominated to
+	// the node; the PodInfos themselves are shared and read-only.
+	NominatedPodsForNode(nodeName string) []*PodInfo
+}
+
+// PreemptionMetrics receives what preemption measures. The engine exports
+// it as berth_preemption_attempts_total and berth_preemption_victims.
+type PreemptionMetrics interface {
+	// PreemptionAttempt counts one preemption evaluation.
+	PreemptionAttempt()
+	// Victims observes the number of victims chosen by one preemption.
+	Victims(n int)
+}
+
+// PreemptionHandle is the Handle a preemption plugin needs. It is a
+// separate, optional interface so the plain Handle stays small: plugins
+// that need it assert it at construction and fail with a clear error when
+// the engine does not provide it.
+type PreemptionHandle interface {
+	Handle
+	PodNominator
+	// FilterRunner returns the runner of the profile the plugin belongs
+	// to. The profile is complete only after every plugin was built, so
+	// call it at PostFilter time, not in the plugin's factory.
+	FilterRunner() FilterRunner
+	// PreemptionMetrics returns where to report preemption measurements;
+	// nil means nothing is recorded.
+	PreemptionMetrics() PreemptionMetrics
+}
