@@ -28,7 +28,44 @@ type ImageLocality struct {
 	handle framework.Handle
 }
 
-var _ framework.ScorePlugin = (*ImageLocality)(nil)
+var (
+	_ framework.ScorePlugin    = (*ImageLocality)(nil)
+	_ framework.PreScorePlugin = (*ImageLocality)(nil)
+)
+
+// preScoreKey is where PreScore leaves the pod's normalised image names.
+const preScoreKey framework.StateKey = Name + "/images"
+
+// podImages is the pod's image references, normalised once per cycle so
+// that scoring a node does no string building.
+type podImages []string
+
+// Clone implements framework.StateData; the list is never modified.
+func (p podImages) Clone() framework.StateData { return p }
+
+// PreScore normalises the pod's image names once for all nodes.
+func (pl *ImageLocality) PreScore(_ context.Context, state *framework.CycleState, pod *v1.Pod, _ []*framework.NodeInfo) *framework.Status {
+	state.Write(preScoreKey, podImages(imagesOf(pod)))
+	return nil
+}
+
+// imagesOf lists the pod's normalised image references: init containers,
+// containers and image volumes, each occurrence counted.
+func imagesOf(pod *v1.Pod) []string {
+	var out []string
+	for _, c := range pod.Spec.InitContainers {
+		out = append(out, normalizedImageName(c.Image))
+	}
+	for _, c := range pod.Spec.Containers {
+		out = append(out, normalizedImageName(c.Image))
+	}
+	for _, vol := range pod.Spec.Volumes {
+		if vol.Image != nil {
+			out = append(out, normalizedImageName(vol.Image.Reference))
+		}
+	}
+	return out
+}
 
 // New builds the plugin. It takes no arguments and needs the handle's
 // snapshot to know the number of nodes.
@@ -46,10 +83,21 @@ func New(_ context.Context, args runtime.Object, h framework.Handle) (framework.
 func (*ImageLocality) Name() string { return Name }
 
 // Score returns a value in [0, MaxNodeScore] directly; no normalisation.
-func (pl *ImageLocality) Score(_ context.Context, _ *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) (int64, *framework.Status) {
+func (pl *ImageLocality) Score(_ context.Context, state *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) (int64, *framework.Status) {
 	totalNodes := len(pl.handle.SnapshotSharedLister().NodeInfos().List())
-	sum, count := sumImageScores(nodeInfo, pod, totalNodes)
-	return calculatePriority(sum, count), nil
+	var images []string
+	if d, err := state.Read(preScoreKey); err == nil {
+		images = d.(podImages)
+	} else {
+		images = imagesOf(pod) // PreScore disabled in this profile
+	}
+	var sum int64
+	for _, img := range images {
+		if s, ok := nodeInfo.ImageStates[img]; ok {
+			sum += scaledImageScore(s, totalNodes)
+		}
+	}
+	return calculatePriority(sum, len(images)), nil
 }
 
 // ScoreExtensions returns nil: scores are already in range.
@@ -66,32 +114,6 @@ func calculatePriority(sum int64, imageCount int) int64 {
 		sum = maxThreshold
 	}
 	return framework.MaxNodeScore * (sum - minThreshold) / (maxThreshold - minThreshold)
-}
-
-// sumImageScores adds up the spread-scaled sizes of the pod's images found
-// on the node (init containers, containers and image volumes, each
-// occurrence counted) and returns how many images the pod references.
-func sumImageScores(nodeInfo *framework.NodeInfo, pod *v1.Pod, totalNodes int) (int64, int) {
-	var sum int64
-	count := 0
-	add := func(image string) {
-		count++
-		if s, ok := nodeInfo.ImageStates[normalizedImageName(image)]; ok {
-			sum += scaledImageScore(s, totalNodes)
-		}
-	}
-	for _, c := range pod.Spec.InitContainers {
-		add(c.Image)
-	}
-	for _, c := range pod.Spec.Containers {
-		add(c.Image)
-	}
-	for _, vol := range pod.Spec.Volumes {
-		if vol.Image != nil {
-			add(vol.Image.Reference)
-		}
-	}
-	return sum, count
 }
 
 // scaledImageScore is the image's size times the fraction of nodes holding
