@@ -86,7 +86,7 @@ func waitForPods(t *testing.T, c kubernetes.Interface, ns string, timeout time.D
 	t.Helper()
 	var pods []v1.Pod
 	var last string
-	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		list, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			last = err.Error()
