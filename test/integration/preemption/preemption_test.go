@@ -3,7 +3,6 @@ package preemption
 import (
 	"context"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
-	"github.com/berthsched/berth/cmd/berth/app"
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/internal/testenv"
 )
@@ -98,18 +97,7 @@ func TestPreemptionEndToEnd(t *testing.T) {
 	priorityClass(t, "berth-low", lowPriority)
 	priorityClass(t, "berth-high", highPriority)
 
-	o := &app.RunOptions{Kubeconfig: env.Kubeconfig, HealthAddress: "0", Ready: make(chan struct{}), LeaderElect: ptr.To(false)}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- app.Run(runCtx, o, io.Discard) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-o.Ready:
-	case err := <-done:
-		t.Fatalf("berth exited: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("berth not ready")
-	}
+	berthtest.Start(t, nil)
 
 	// Count the one-core slots the fleet offers; fill all but two of them
 	// with low-priority pods (half protected, half not), so that no

@@ -3,7 +3,6 @@ package scheduling
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/berthsched/berth/cmd/berth/app"
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/internal/testenv"
 )
@@ -42,43 +42,19 @@ func ensureNodes(t *testing.T) {
 	}
 }
 
-// startBerth runs berth in-process against the test cluster until the test
-// ends. Leader election is off unless the config says otherwise.
+// startBerth runs berth in-process until the test ends, with the given
+// config file contents (leader election off when there is none).
 func startBerth(t *testing.T, configYAML string) {
 	t.Helper()
-	o := &app.RunOptions{
-		Kubeconfig:    testenv.Current().Kubeconfig,
-		HealthAddress: "0",
-		Ready:         make(chan struct{}),
-	}
+	o := &app.RunOptions{}
 	if configYAML != "" {
 		path := t.TempDir() + "/config.yaml"
 		if err := os.WriteFile(path, []byte(configYAML), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		o.ConfigFile = path
-	} else {
-		off := false
-		o.LeaderElect = &off
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, o, io.Discard) }()
-	select {
-	case <-o.Ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("berth exited before becoming ready: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("berth did not become ready within 60s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("berth returned an error: %v", err)
-		}
-	})
+	berthtest.Start(t, o)
 }
 
 // waitForPods polls until cond holds for the pods of ns.

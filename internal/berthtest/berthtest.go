@@ -1,0 +1,58 @@
+// Package berthtest runs a real berth in-process for integration tests:
+// the same app.Run as `berth run`, against the test package's control
+// plane, stopped (and its error checked) when the test ends.
+package berthtest
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"k8s.io/utils/ptr"
+
+	"github.com/berthsched/berth/cmd/berth/app"
+	"github.com/berthsched/berth/internal/testenv"
+)
+
+// ReadyTimeout bounds how long Start waits for berth's informers to sync.
+const ReadyTimeout = 60 * time.Second
+
+// Start runs berth with o until t ends. Unset fields get test defaults:
+// the kubeconfig of testenv.Current(), no health endpoint, and leader
+// election off unless a config file or o.LeaderElect says otherwise. It
+// returns once berth's caches are synced.
+func Start(t testing.TB, o *app.RunOptions) {
+	t.Helper()
+	if o == nil {
+		o = &app.RunOptions{}
+	}
+	if o.Kubeconfig == "" {
+		o.Kubeconfig = testenv.Current().Kubeconfig
+	}
+	if o.HealthAddress == "" {
+		o.HealthAddress = "0"
+	}
+	if o.LeaderElect == nil && o.ConfigFile == "" {
+		o.LeaderElect = ptr.To(false)
+	}
+	o.Ready = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, o, io.Discard) }()
+	select {
+	case <-o.Ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("berth exited before becoming ready: %v", err)
+	case <-time.After(ReadyTimeout):
+		cancel()
+		t.Fatalf("berth did not become ready within %v", ReadyTimeout)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("berth returned an error: %v", err)
+		}
+	})
+}
