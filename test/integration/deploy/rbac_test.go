@@ -19,6 +19,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	v1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -145,6 +146,70 @@ func TestManifestRBAC(t *testing.T) {
 		}
 		if h := ptr.Deref(lease.Spec.HolderIdentity, ""); h != identity {
 			t.Errorf("Lease holder %q, want %q", h, identity)
+		}
+	})
+
+	t.Run("preempts", func(t *testing.T) {
+		// One 7-core low-priority pod per node, then a 7-core
+		// high-priority pod: it only fits by evicting one of them, which
+		// takes the preemption rights (delete pods, patch pods/status).
+		ns := env.CreateNamespace(t, "rbac-preempt")
+		for name, value := range map[string]int32{"rbac-low": 10, "rbac-high": 1000} {
+			_, err := env.Client.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{
+				ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}, metav1.CreateOptions{})
+			if err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatal(err)
+			}
+		}
+		nodes, err := env.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mk := func(name, class string) *v1.Pod {
+			return &v1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: name},
+				Spec: v1.PodSpec{
+					SchedulerName: "berth", PriorityClassName: class,
+					TerminationGracePeriodSeconds: ptr.To[int64](0), // no kubelet: delete at once
+					Containers: []v1.Container{{
+						Name: "c", Image: "registry.k8s.io/pause:3.10",
+						Resources: v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("7")}},
+					}},
+				},
+			}
+		}
+		for i := range nodes.Items {
+			if _, err := env.Client.CoreV1().Pods(ns).Create(ctx, mk(fmt.Sprintf("low-%d", i), "rbac-low"), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		allBound := func(want int) func(context.Context) (bool, error) {
+			return func(ctx context.Context) (bool, error) {
+				pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return false, err
+				}
+				n := 0
+				for _, p := range pods.Items {
+					if p.Spec.NodeName != "" && p.DeletionTimestamp == nil {
+						n++
+					}
+				}
+				return n == want, nil
+			}
+		}
+		if err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 60*time.Second, true, allBound(len(nodes.Items))); err != nil {
+			t.Fatalf("low-priority pods not bound: %v", err)
+		}
+		if _, err := env.Client.CoreV1().Pods(ns).Create(ctx, mk("high", "rbac-high"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+			p, err := env.Client.CoreV1().Pods(ns).Get(ctx, "high", metav1.GetOptions{})
+			return err == nil && p.Spec.NodeName != "", nil
+		})
+		if err != nil {
+			t.Fatalf("the high-priority pod was not bound by preemption: %v", err)
 		}
 	})
 
