@@ -39,6 +39,12 @@ const (
 // reads), existing pods into the cache, and binds succeed at once without
 // touching the fake's object tracker. No informer runs.
 func newBenchScheduler(b *testing.B, ctx context.Context, pct int32) *Scheduler {
+	return newBenchSchedulerWith(b, ctx, pct, nil)
+}
+
+// newBenchSchedulerWith is newBenchScheduler with the existing pods shaped
+// by existing (labels, affinity) when it is not nil.
+func newBenchSchedulerWith(b *testing.B, ctx context.Context, pct int32, existing func(i int, p *st.PodWrapper) *st.PodWrapper) *Scheduler {
 	b.Helper()
 	reg := plugins.NewInTreeRegistry()
 	cfg, err := config.Load(nil, reg)
@@ -75,8 +81,12 @@ func newBenchScheduler(b *testing.B, ctx context.Context, pct int32) *Scheduler 
 		}
 	}
 	for i := range benchExistingPods {
-		p := st.MakePod().Name(fmt.Sprintf("existing-%05d", i)).Node(fmt.Sprintf("node-%05d", i%benchNodes)).
-			Req("cpu", benchExistingCPU, "memory", benchExistingMemor).Obj()
+		w := st.MakePod().Name(fmt.Sprintf("existing-%05d", i)).Node(fmt.Sprintf("node-%05d", i%benchNodes)).
+			Req("cpu", benchExistingCPU, "memory", benchExistingMemor)
+		if existing != nil {
+			w = existing(i, w)
+		}
+		p := w.Obj()
 		if err := sched.Cache().AddPod(logger, p); err != nil {
 			b.Fatal(err)
 		}
