@@ -1,4 +1,3 @@
-// Command berth is the berth scheduler and its tools.
 package main
 
 import (

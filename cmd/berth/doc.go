@@ -1,0 +1,2 @@
+// Command berth is the berth scheduler and its tools.
+package main
