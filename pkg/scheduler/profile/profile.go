@@ -48,6 +48,9 @@ type Profile struct {
 	waiting *waitingPods
 	// nodeLocal records which plugins are framework.NodeLocalPlugin.
 	nodeLocal map[string]bool
+	// observers caches plugin-duration histogram series (observerKey ->
+	// prometheus.Observer).
+	observers sync.Map
 	// scoreScratch is reused by RunScorePlugins across cycles.
 	scoreScratch scoreScratch
 }

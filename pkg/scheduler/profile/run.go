@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
@@ -40,7 +41,26 @@ func (p *Profile) observePlugin(state *framework.CycleState, plugin, point strin
 	if p.metrics == nil || state == nil || !state.RecordPluginMetrics {
 		return
 	}
-	p.metrics.PluginExecutionDuration.WithLabelValues(plugin, point, st.Code().String()).Observe(time.Since(start).Seconds())
+	p.pluginObserver(plugin, point, st.Code()).Observe(time.Since(start).Seconds())
+}
+
+// observerKey identifies one series of berth_plugin_execution_duration_seconds.
+type observerKey struct {
+	plugin, point string
+	code          framework.Code
+}
+
+// pluginObserver returns the histogram series for the labels, resolved once:
+// in a sampled cycle it is needed for every plugin on every node, and
+// resolving labels each time cost ~15% of the cycle in the profile.
+func (p *Profile) pluginObserver(plugin, point string, code framework.Code) prometheus.Observer {
+	k := observerKey{plugin, point, code}
+	if o, ok := p.observers.Load(k); ok {
+		return o.(prometheus.Observer)
+	}
+	o := p.metrics.PluginExecutionDuration.WithLabelValues(plugin, point, code.String())
+	p.observers.Store(k, o)
+	return o
 }
 
 // RunPreFilterPlugins runs every PreFilter plugin. It returns the merged
