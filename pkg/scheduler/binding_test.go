@@ -11,6 +11,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/berthsched/berth/pkg/framework"
@@ -26,7 +27,7 @@ func TestClassifyBindError(t *testing.T) {
 		{apierrors.NewConflict(podsResource, "p", errors.New("already assigned")), bindConflict},
 		{apierrors.NewAlreadyExists(podsResource, "p"), bindConflict},
 		{apierrors.NewNotFound(podsResource, "p"), bindNotFound},
-		{apierrors.NewGone("gone"), bindNotFound},
+		{&apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonGone, Message: "gone"}}, bindNotFound},
 		{apierrors.NewServerTimeout(podsResource, "create", 1), bindTransient},
 		{apierrors.NewTimeoutError("slow", 1), bindTransient},
 		{apierrors.NewTooManyRequests("slow down", 1), bindTransient},

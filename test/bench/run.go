@@ -302,7 +302,6 @@ type bindWatcher struct {
 	expected  []bool
 	boundExp  atomic.Int64
 	done      chan struct{}
-	err       error
 	cancel    context.CancelFunc
 	evictedMu sync.Mutex
 	deleted   map[string]bool
