@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -486,7 +487,9 @@ func fmtAttrs(a authorizationv1.ResourceAttributes) string {
 	return fmt.Sprintf("%s %s %s", a.Verb, res, where)
 }
 
-// forbiddenRecorder records the requests answered 403.
+// forbiddenRecorder records the requests answered 403 by authorization.
+// A 403 from namespace lifecycle admission (an event written while a test
+// namespace is being deleted) is not an RBAC problem and is left out.
 type forbiddenRecorder struct {
 	mu   sync.Mutex
 	reqs []string
@@ -496,6 +499,12 @@ func (f *forbiddenRecorder) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
 		resp, err := rt.RoundTrip(r)
 		if err == nil && resp.StatusCode == http.StatusForbidden {
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			if bytes.Contains(body, []byte("because it is being terminated")) {
+				return resp, err
+			}
 			f.mu.Lock()
 			f.reqs = append(f.reqs, r.Method+" "+r.URL.String())
 			f.mu.Unlock()
