@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/berthsched/berth/internal/nodegen"
+	"github.com/berthsched/berth/internal/testenv"
 )
 
 const (
@@ -130,10 +131,11 @@ type berth struct {
 // /readyz answers 200. The returned berth, if not nil, must be stopped even
 // when err is not nil.
 func startBerth(ctx context.Context, bin, kubeconfig string) (*berth, error) {
-	port, err := freePort()
+	ports, err := testenv.FreePorts(1)
 	if err != nil {
 		return nil, fmt.Errorf("find a free port for berth's health address: %v", err)
 	}
+	port := ports[0]
 	dir, err := os.MkdirTemp("", "berth-demo-")
 	if err != nil {
 		return nil, err
@@ -174,9 +176,9 @@ func startBerth(ctx context.Context, bin, kubeconfig string) (*berth, error) {
 		case <-ctx.Done():
 			return b, ctx.Err()
 		case <-b.exited:
-			return b, fmt.Errorf("berth exited during startup (%v); last lines of %s:\n%s", b.waitErr, b.logPath, tail(b.logPath, 15))
+			return b, fmt.Errorf("berth exited during startup (%v); last lines of %s:\n%s", b.waitErr, b.logPath, indent(testenv.TailFile(b.logPath, 15)))
 		case <-deadline:
-			return b, fmt.Errorf("berth not ready after 60s (%s); last lines of %s:\n%s", last, b.logPath, tail(b.logPath, 15))
+			return b, fmt.Errorf("berth not ready after 60s (%s); last lines of %s:\n%s", last, b.logPath, indent(testenv.TailFile(b.logPath, 15)))
 		case <-time.After(100 * time.Millisecond):
 		}
 		resp, err := hc.Get(url)
@@ -222,24 +224,5 @@ func (b *berth) crashed() bool {
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tail returns the last n lines of the file at path.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "  " + strings.Join(lines, "\n  ")
-}
+// indent prefixes every line with two spaces, for log excerpts.
+func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }

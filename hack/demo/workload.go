@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/berthsched/berth/internal/nodegen"
+	"github.com/berthsched/berth/internal/testenv"
 )
 
 const (
@@ -204,7 +205,7 @@ func waitScheduled(ctx context.Context, u *ui, client kubernetes.Interface, sets
 			return last, ctx.Err()
 		case <-b.exited:
 			u.abort()
-			return last, fmt.Errorf("berth exited unexpectedly (%v); last lines of %s:\n%s", b.waitErr, b.logPath, tail(b.logPath, 15))
+			return last, fmt.Errorf("berth exited unexpectedly (%v); last lines of %s:\n%s", b.waitErr, b.logPath, indent(testenv.TailFile(b.logPath, 15)))
 		case <-deadline:
 			u.abort()
 			u.info("Timed out after %s; the summary below shows what was scheduled.", timeout)

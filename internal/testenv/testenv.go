@@ -147,7 +147,10 @@ func sweepStale() {
 
 // freePorts returns n distinct currently free ports on 127.0.0.1. All
 // listeners are held until every port is chosen so they differ.
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n distinct ports on 127.0.0.1 that were free a moment
+// ago (listened on and released), for test and tool processes that need to
+// be told a port up front.
+func FreePorts(n int) ([]int, error) {
 	var ports []int
 	var ls []net.Listener
 	defer func() {
@@ -201,7 +204,7 @@ func Start(opts Options) (*Env, error) {
 }
 
 func start(bin, dir string, opts Options) (*Env, error) {
-	ports, err := freePorts(3)
+	ports, err := FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -278,8 +281,12 @@ func (e *Env) waitReady() error {
 }
 
 // LogTail returns the last n lines of the devcluster log.
-func (e *Env) LogTail(n int) string {
-	data, err := os.ReadFile(e.logPath)
+func (e *Env) LogTail(n int) string { return TailFile(e.logPath, n) }
+
+// TailFile returns the last n lines of the file at path (or the read
+// error), for error messages about a child process that failed.
+func TailFile(path string, n int) string {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/berthsched/berth/internal/testenv"
 )
 
 // Scheduler names as they appear in reports.
@@ -70,10 +72,11 @@ func startScheduler(which, binDir, kubeconfig, logDir, logName string, qps float
 		// scheduling a warm-up pod instead.
 		args = []string{filepath.Join(binDir, "kube-scheduler"), "--config", cfgPath, "--secure-port=0", "-v=0"}
 	case Berth:
-		port, err := freePort()
+		ports, err := testenv.FreePorts(1)
 		if err != nil {
 			return nil, err
 		}
+		port := ports[0]
 		args = []string{filepath.Join(binDir, "berth"), "run", "--config", cfgPath, "--kubeconfig", kubeconfig,
 			"--leader-elect=false", "--health-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "-v=0"}
 	default:
@@ -107,7 +110,7 @@ func (p *process) pid() int { return p.cmd.Process.Pid }
 func (p *process) alive() error {
 	select {
 	case <-p.exited:
-		return fmt.Errorf("%s exited (%v); log tail:\n%s", p.name, p.waitErr, tailFile(p.logPath, 15))
+		return fmt.Errorf("%s exited (%v); log tail:\n%s", p.name, p.waitErr, testenv.TailFile(p.logPath, 15))
 	default:
 		return nil
 	}
@@ -177,25 +180,4 @@ func procPeakRSSMiB(pid int) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tailFile(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

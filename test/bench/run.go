@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berthsched/berth/internal/testenv"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -285,7 +286,7 @@ func (r *runner) warmUp(ctx context.Context, sched string, proc *process, binder
 	if err != nil {
 		msg := ""
 		if proc != nil {
-			msg = "; log tail:\n" + tailFile(proc.logPath, 15)
+			msg = "; log tail:\n" + testenv.TailFile(proc.logPath, 15)
 		}
 		return fmt.Errorf("warm-up pod not bound: %v%s", err, msg)
 	}
