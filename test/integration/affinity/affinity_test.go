@@ -85,11 +85,18 @@ func TestServicesWithPodAffinity(t *testing.T) {
 		return w.NodeAffinityIn(v1.LabelTopologyZone, "zone-a").
 			PodAntiAffinityTerm(st.MakeAffinityTerm(v1.LabelHostname, st.Labels("app", "edge")).Namespaces(ns).Obj())
 	})
+	createPods(t, pods)
+	// Edge pods come after the batch pods are placed: an edge pod bound
+	// in zone-a first would, by symmetry, keep every batch pod (required in
+	// zone-a) out of that zone — correctly, but the scenario would then
+	// depend on creation order.
+	waitForApp(t, batchNS, "batch", 10)
+	first := len(pods)
 	add(ns, "edge", 20, func(_ int, w *st.PodWrapper) *st.PodWrapper {
 		return w.PodAntiAffinityTerm(st.MakeAffinityTerm(v1.LabelTopologyZone, st.Labels("app", "batch")).
 			NamespaceSelector(st.Labels("team", "batch")).Obj())
 	})
-	createPods(t, pods)
+	createPods(t, pods[first:])
 
 	start := time.Now()
 	var got []v1.Pod
@@ -111,6 +118,18 @@ func TestServicesWithPodAffinity(t *testing.T) {
 		return bound == len(pods), nil
 	})
 	if err != nil {
+		for _, p := range got {
+			if p.Spec.NodeName != "" {
+				continue
+			}
+			reason := "no PodScheduled condition"
+			for _, c := range p.Status.Conditions {
+				if c.Type == v1.PodScheduled {
+					reason = c.Reason + ": " + c.Message
+				}
+			}
+			t.Logf("pending %s/%s: %s", p.Namespace, p.Name, reason)
+		}
 		t.Fatalf("waiting for %d pods to be bound: %v", len(pods), err)
 	}
 	t.Logf("%d pods bound in %v", len(pods), time.Since(start).Round(time.Millisecond))
@@ -269,5 +288,26 @@ func createPods(t *testing.T, pods []*v1.Pod) {
 	close(errs)
 	if err := <-errs; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitForApp waits until n pods of app in ns are bound.
+func waitForApp(t *testing.T, ns, app string, n int) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 45*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := testenv.Current().Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+		if err != nil {
+			return false, nil
+		}
+		bound := 0
+		for _, p := range list.Items {
+			if p.Spec.NodeName != "" {
+				bound++
+			}
+		}
+		return bound == n, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %d %s pods to be bound: %v", n, app, err)
 	}
 }
