@@ -2,6 +2,7 @@ package framework
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -83,4 +84,20 @@ func cloneSet(s map[string]struct{}) map[string]struct{} {
 		out[k] = struct{}{}
 	}
 	return out
+}
+
+// ReadState reads key and asserts its type, so that plugins do not each
+// write the same read-and-assert helper. The error names the key and, on
+// a type mismatch, both types.
+func ReadState[T StateData](c *CycleState, key StateKey) (T, error) {
+	var zero T
+	data, err := c.Read(key)
+	if err != nil {
+		return zero, fmt.Errorf("reading %q from cycle state: %w", key, err)
+	}
+	v, ok := data.(T)
+	if !ok {
+		return zero, fmt.Errorf("cycle state %q has type %T, want %T", key, data, zero)
+	}
+	return v, nil
 }

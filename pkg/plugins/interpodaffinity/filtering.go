@@ -214,15 +214,7 @@ func (pl *InterPodAffinity) RemovePod(_ context.Context, cycleState *framework.C
 }
 
 func getPreFilterState(cycleState *framework.CycleState) (*preFilterState, error) {
-	c, err := cycleState.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
-	}
-	s, ok := c.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("%q in cycle state has type %T", preFilterStateKey, c)
-	}
-	return s, nil
+	return framework.ReadState[*preFilterState](cycleState, preFilterStateKey)
 }
 
 // Filter applies the three checks in kube-scheduler's order. A failed

@@ -128,15 +128,7 @@ func (pl *InterPodAffinity) PreScore(ctx context.Context, cycleState *framework.
 }
 
 func getPreScoreState(cycleState *framework.CycleState) (*preScoreState, error) {
-	c, err := cycleState.Read(preScoreStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preScoreStateKey, err)
-	}
-	s, ok := c.(*preScoreState)
-	if !ok {
-		return nil, fmt.Errorf("%q in cycle state has type %T", preScoreStateKey, c)
-	}
-	return s, nil
+	return framework.ReadState[*preScoreState](cycleState, preScoreStateKey)
 }
 
 // Score sums the weights recorded for the node's topology pairs; it is

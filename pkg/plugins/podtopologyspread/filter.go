@@ -192,15 +192,7 @@ func (s *preFilterState) matchNum(i int, d int32, node *v1.Node) int {
 }
 
 func getPreFilterState(state *framework.CycleState) (*preFilterState, error) {
-	data, err := state.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
-	}
-	s, ok := data.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("cycle state %q has type %T, want *podtopologyspread.preFilterState", preFilterStateKey, data)
-	}
-	return s, nil
+	return framework.ReadState[*preFilterState](state, preFilterStateKey)
 }
 
 // Filter rejects the node when it lacks a constraint's topology key

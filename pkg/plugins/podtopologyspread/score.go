@@ -2,7 +2,6 @@ package podtopologyspread
 
 import (
 	"context"
-	"fmt"
 	"math"
 
 	v1 "k8s.io/api/core/v1"
@@ -121,15 +120,7 @@ func (pl *PodTopologySpread) PreScore(ctx context.Context, state *framework.Cycl
 }
 
 func getPreScoreState(state *framework.CycleState) (*preScoreState, error) {
-	data, err := state.Read(preScoreStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preScoreStateKey, err)
-	}
-	s, ok := data.(*preScoreState)
-	if !ok {
-		return nil, fmt.Errorf("cycle state %q has type %T, want *podtopologyspread.preScoreState", preScoreStateKey, data)
-	}
-	return s, nil
+	return framework.ReadState[*preScoreState](state, preScoreStateKey)
 }
 
 // Score sums, over the constraints whose key the node has, the matching
