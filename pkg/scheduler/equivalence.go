@@ -49,8 +49,8 @@ type memoEntry struct {
 	raw       [profile.MaxMemoSlots]int64
 }
 
-// valid reports whether the entry describes ni as it is now, resetting it
-// when it does not.
+// sync makes the entry describe ni as it is now, resetting it when the
+// node or its generation changed since the entry was filled.
 func (e *memoEntry) sync(ni *framework.NodeInfo) {
 	if e.ni != ni || e.gen != ni.Generation {
 		*e = memoEntry{ni: ni, gen: ni.Generation}

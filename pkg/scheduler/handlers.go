@@ -59,7 +59,6 @@ func (s *Scheduler) responsibleFor(p *v1.Pod) bool {
 
 var (
 	evAssignedPodAdd    = framework.ClusterEvent{Resource: framework.AssignedPod, ActionType: framework.Add, Label: "AssignedPodAdd"}
-	evAssignedPodUpdate = framework.ClusterEvent{Resource: framework.AssignedPod, ActionType: framework.UpdateOther, Label: "AssignedPodUpdate"}
 	evAssignedPodDelete = framework.ClusterEvent{Resource: framework.AssignedPod, ActionType: framework.Delete, Label: "AssignedPodDelete"}
 	evNodeAdd           = framework.ClusterEvent{Resource: framework.Node, ActionType: framework.Add, Label: "NodeAdd"}
 )
@@ -222,5 +221,3 @@ func conditionsEqual(a, b []v1.NodeCondition) bool {
 	}
 	return true
 }
-
-var _ = evAssignedPodUpdate

@@ -13,7 +13,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -265,5 +264,3 @@ func (s *Scheduler) CheckConsistency(ctx context.Context) int {
 	}
 	return drift
 }
-
-var _ = cache.ResourceEventHandlerFuncs{}

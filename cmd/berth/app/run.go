@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/informers"
@@ -266,7 +265,6 @@ func Run(ctx context.Context, o *RunOptions, out interface{ Write([]byte) (int, 
 	if err != nil {
 		return err
 	}
-	_ = coordinationv1.SchemeGroupVersion
 	le.Run(leCtx)
 	cancel()
 	_ = g.Wait()
@@ -332,5 +330,3 @@ func writeConfig(cfg *config.Config, path string, out interface{ Write([]byte) (
 	}
 	return os.WriteFile(path, b, 0o644)
 }
-
-var _ = http.StatusOK
