@@ -2,6 +2,7 @@ package framework
 
 import (
 	"fmt"
+	"maps"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -70,6 +71,10 @@ type NodeInfo struct {
 	Allocatable *Resource
 	// ImageStates maps every image name (all its names/tags) on the node.
 	ImageStates map[string]*ImageStateSummary
+	// PVCRefCounts counts, per "namespace/claim", the pods on the node that
+	// use the claim (generic ephemeral volumes included), so volume plugins
+	// can tell whether a claim is in use without scanning every pod.
+	PVCRefCounts map[string]int
 	// Generation increases on every change to this NodeInfo.
 	Generation int64
 }
@@ -82,6 +87,7 @@ func NewNodeInfo(pods ...*v1.Pod) *NodeInfo {
 		Allocatable:      &Resource{},
 		UsedPorts:        make(HostPortInfo),
 		ImageStates:      make(map[string]*ImageStateSummary),
+		PVCRefCounts:     make(map[string]int),
 	}
 	for _, p := range pods {
 		ni.AddPod(p)
@@ -168,6 +174,16 @@ func (n *NodeInfo) update(pi *PodInfo, sign int64) {
 		n.Requested.SubResource(pi.Requests)
 		n.NonZeroRequested.SubResource(pi.NonZeroRequests)
 	}
+	for _, v := range pi.Pod.Spec.Volumes {
+		claim := PodVolumeClaimName(pi.Pod, &v)
+		if claim == "" {
+			continue
+		}
+		key := pi.Pod.Namespace + "/" + claim
+		if n.PVCRefCounts[key] += int(sign); n.PVCRefCounts[key] <= 0 {
+			delete(n.PVCRefCounts, key)
+		}
+	}
 	for _, p := range HostPorts(pi.Pod) {
 		if sign > 0 {
 			n.UsedPorts.Add(p.HostIP, string(p.Protocol), p.HostPort)
@@ -197,7 +213,25 @@ func (n *NodeInfo) Clone() *NodeInfo {
 		NonZeroRequested:             n.NonZeroRequested.Clone(),
 		Allocatable:                  n.Allocatable.Clone(),
 		ImageStates:                  n.ImageStates,
+		PVCRefCounts:                 maps.Clone(n.PVCRefCounts),
 		Generation:                   n.Generation,
 	}
+	if out.PVCRefCounts == nil {
+		out.PVCRefCounts = map[string]int{}
+	}
 	return out
+}
+
+// PodVolumeClaimName returns the name of the PersistentVolumeClaim a pod
+// volume uses: the named claim, or for a generic ephemeral volume the
+// claim the ephemeral controller creates ("<pod>-<volume>"). It returns ""
+// for volumes that use no claim.
+func PodVolumeClaimName(pod *v1.Pod, vol *v1.Volume) string {
+	switch {
+	case vol.PersistentVolumeClaim != nil:
+		return vol.PersistentVolumeClaim.ClaimName
+	case vol.Ephemeral != nil:
+		return pod.Name + "-" + vol.Name
+	}
+	return ""
 }
