@@ -19,6 +19,8 @@ const (
 	StorageClass          EventResource = "StorageClass"
 	CSINode               EventResource = "CSINode"
 	CSIStorageCapacity    EventResource = "CSIStorageCapacity"
+	CSIDriver             EventResource = "CSIDriver"
+	VolumeAttachment      EventResource = "VolumeAttachment"
 	PodDisruptionBudget   EventResource = "PodDisruptionBudget"
 	// WildCard matches every resource.
 	WildCard EventResource = "*"
