@@ -8,6 +8,8 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	configv1 "k8s.io/kube-scheduler/config/v1"
+
+	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
 // Limits of the args, the same as kube-scheduler's so that a configuration
@@ -15,11 +17,6 @@ import (
 const (
 	// MaxResourceWeight bounds a scoring resource's weight: (0, 100].
 	MaxResourceWeight int64 = 100
-	// MaxShapeUtilization bounds a shape point's utilization: [0, 100].
-	MaxShapeUtilization int32 = 100
-	// MaxShapeScore bounds a shape point's score: [0, 10]. Scores are scaled
-	// by framework.MaxNodeScore/MaxShapeScore when the shape is evaluated.
-	MaxShapeScore int32 = 10
 )
 
 // supportedStrategies is sorted: it is the list a NotSupported error shows.
@@ -102,7 +99,7 @@ func ValidateFitArgs(args *configv1.NodeResourcesFitArgs, path *field.Path) fiel
 	case s.Type == configv1.RequestedToCapacityRatio && s.RequestedToCapacityRatio == nil:
 		errs = append(errs, field.Required(rp, "must be specified when type is RequestedToCapacityRatio"))
 	case s.Type == configv1.RequestedToCapacityRatio:
-		errs = append(errs, validateShape(s.RequestedToCapacityRatio.Shape, rp.Child("shape"))...)
+		errs = append(errs, pluginutil.ValidateShape(s.RequestedToCapacityRatio.Shape, rp.Child("shape"))...)
 	case s.RequestedToCapacityRatio != nil:
 		errs = append(errs, field.Forbidden(rp, "must be nil when type is not RequestedToCapacityRatio"))
 	}
@@ -124,33 +121,6 @@ func validateWeights(resources []configv1.ResourceSpec, path *field.Path) field.
 		if r.Weight <= 0 || r.Weight > MaxResourceWeight {
 			errs = append(errs, field.Invalid(path.Index(i).Child("weight"), r.Weight,
 				fmt.Sprintf("resource weight of %v not in valid range (0, %d]", r.Name, MaxResourceWeight)))
-		}
-	}
-	return errs
-}
-
-// validateShape checks a RequestedToCapacityRatio shape: at least one point,
-// utilizations strictly increasing (reported once, at the first offender),
-// and every point within range.
-func validateShape(shape []configv1.UtilizationShapePoint, path *field.Path) field.ErrorList {
-	if len(shape) == 0 {
-		return field.ErrorList{field.Required(path, "at least one point must be specified")}
-	}
-	var errs field.ErrorList
-	for i := 1; i < len(shape); i++ {
-		if shape[i-1].Utilization >= shape[i].Utilization {
-			errs = append(errs, field.Invalid(path.Index(i).Child("utilization"), shape[i].Utilization, "values must be sorted in increasing order"))
-			break
-		}
-	}
-	for i, p := range shape {
-		if p.Utilization < 0 || p.Utilization > MaxShapeUtilization {
-			errs = append(errs, field.Invalid(path.Index(i).Child("utilization"), p.Utilization,
-				fmt.Sprintf("not in valid range [0, %d]", MaxShapeUtilization)))
-		}
-		if p.Score < 0 || p.Score > MaxShapeScore {
-			errs = append(errs, field.Invalid(path.Index(i).Child("score"), p.Score,
-				fmt.Sprintf("not in valid range [0, %d]", MaxShapeScore)))
 		}
 	}
 	return errs

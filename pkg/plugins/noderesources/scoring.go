@@ -11,6 +11,8 @@ import (
 	configv1 "k8s.io/kube-scheduler/config/v1"
 
 	"github.com/berthsched/berth/pkg/framework"
+
+	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
 // vectorScore turns per-resource vectors, indexed like the configured
@@ -198,17 +200,13 @@ func mostAllocated(requested, capacity int64) int64 {
 // (0..MaxShapeScore) are scaled to 0..MaxNodeScore, then takes the rounded
 // weighted mean over the resources that scored above zero.
 func requestedToCapacityRatio(resources []configv1.ResourceSpec, shape []configv1.UtilizationShapePoint) vectorScore {
-	scale := framework.MaxNodeScore / int64(MaxShapeScore)
-	pts := make([]shapePoint, len(shape))
-	for i, p := range shape {
-		pts[i] = shapePoint{utilization: int64(p.Utilization), score: int64(p.Score) * scale}
-	}
+	pts := pluginutil.NewShape(shape)
 	const full = 100 // utilisation of an overcommitted or absent resource
 	perResource := func(requested, capacity int64) int64 {
 		if capacity == 0 || requested > capacity {
-			return brokenLinear(pts, full)
+			return pts.At(full)
 		}
-		return brokenLinear(pts, requested*full/capacity)
+		return pts.At(requested * full / capacity)
 	}
 	return func(requested, _, allocatable []int64) int64 {
 		var sum, weights int64
@@ -227,24 +225,4 @@ func requestedToCapacityRatio(resources []configv1.ResourceSpec, shape []configv
 		}
 		return int64(math.Round(float64(sum) / float64(weights)))
 	}
-}
-
-type shapePoint struct{ utilization, score int64 }
-
-// brokenLinear evaluates the shape at utilisation u: flat before the first
-// point and after the last, linear (integer arithmetic) in between.
-func brokenLinear(pts []shapePoint, u int64) int64 {
-	if len(pts) == 0 {
-		return 0
-	}
-	for i, p := range pts {
-		if u <= p.utilization {
-			if i == 0 {
-				return p.score
-			}
-			prev := pts[i-1]
-			return prev.score + (p.score-prev.score)*(u-prev.utilization)/(p.utilization-prev.utilization)
-		}
-	}
-	return pts[len(pts)-1].score
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/berthsched/berth/internal/st"
 	"github.com/berthsched/berth/pkg/framework"
+
+	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
 // scoreNodes runs PreScore once and Score on every node, as the engine does.
@@ -192,11 +194,11 @@ func TestFitScoreWithoutPreScore(t *testing.T) {
 }
 
 func TestBrokenLinear(t *testing.T) {
-	pts := []shapePoint{{10, 20}, {50, 100}, {80, 40}}
+	pts := pluginutil.Shape{{Utilization: 10, Score: 20}, {Utilization: 50, Score: 100}, {Utilization: 80, Score: 40}}
 	for _, tc := range []struct{ u, want int64 }{
 		{0, 20}, {10, 20}, {30, 60}, {50, 100}, {65, 70}, {80, 40}, {100, 40},
 	} {
-		if got := brokenLinear(pts, tc.u); got != tc.want {
+		if got := pts.At(tc.u); got != tc.want {
 			t.Errorf("brokenLinear(%d) = %d, want %d", tc.u, got, tc.want)
 		}
 	}
