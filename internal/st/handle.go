@@ -1,6 +1,7 @@
 package st
 
 import (
+	"context"
 	"fmt"
 
 	v1 "k8s.io/api/core/v1"
@@ -116,3 +117,16 @@ func (h *Handle) EventRecorder() events.EventRecorder { return h.Recorder }
 
 // GetWaitingPod implements framework.Handle; unit tests have none.
 func (h *Handle) GetWaitingPod(string) framework.WaitingPod { return nil }
+
+// SyncInformers starts the informers that plugins registered on the
+// handle's factory (New asks for listers) and waits until they have listed
+// the fake clientset's objects. Call it after building the plugins.
+func (h *Handle) SyncInformers(ctx context.Context) error {
+	h.Informers.Start(ctx.Done())
+	for typ, ok := range h.Informers.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("informer for %v did not sync", typ)
+		}
+	}
+	return nil
+}
