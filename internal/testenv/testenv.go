@@ -39,7 +39,21 @@ type Options struct {
 	// accounts; without it CreateNamespace creates the service account
 	// itself).
 	ControllerManager bool
+	// Provisioner runs devcluster's dynamic volume provisioner
+	// (LocalProvisioner: fake node-local volumes, CSIStorageCapacity per
+	// node and StorageClass in kube-system; see kube/provisioner). It
+	// needs ControllerManager, whose PV controller hands claims to it.
+	Provisioner bool
 }
+
+// LocalProvisioner is the provisioner name of devcluster's dynamic volume
+// provisioner, for StorageClass.provisioner (kube/provisioner.Name; the
+// main module cannot import the kube module).
+const LocalProvisioner = "local.berth.io"
+
+// LocalCapacityAnnotation on a node sets its local storage for
+// LocalProvisioner (a quantity; default 100Gi).
+const LocalCapacityAnnotation = "local.berth.io/capacity"
 
 // Env is a running control plane.
 type Env struct {
@@ -222,6 +236,9 @@ func start(bin, dir string, opts Options) (*Env, error) {
 		"--controller-manager="+strconv.FormatBool(opts.ControllerManager),
 		"--bin-dir="+bin,
 	)
+	if opts.Provisioner {
+		cmd.Args = append(cmd.Args, "--provisioner")
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -27,6 +27,9 @@ type State struct {
 	APIServerPID int `json:"apiserverPid"`
 	// ControllerManagerPID is the kube-controller-manager process id, or 0.
 	ControllerManagerPID int `json:"controllerManagerPid,omitempty"`
+	// Provisioner is the name of the dynamic volume provisioner running
+	// in the supervisor, or empty.
+	Provisioner string `json:"provisioner,omitempty"`
 	// APIServerPort is the apiserver secure port.
 	APIServerPort int `json:"apiserverPort"`
 	// EtcdPort is the etcd client port.
@@ -157,6 +160,14 @@ func Preflight(o Options) (Options, error) {
 	if RunningPID(o.Dir) != 0 {
 		return o, alreadyRunning(o.Dir)
 	}
+	if o.Provisioner {
+		if !o.ControllerManager {
+			return o, fmt.Errorf("--provisioner needs the controller manager (its PV controller hands claims to the provisioner); drop --controller-manager=false")
+		}
+		if _, err := o.provisionerOptions(); err != nil {
+			return o, err
+		}
+	}
 	bins := []string{APIServerBinary}
 	if o.ControllerManager {
 		bins = append(bins, ControllerManagerBinary)
@@ -216,6 +227,9 @@ func (o Options) serveArgs() []string {
 		"--controller-manager=" + strconv.FormatBool(o.ControllerManager),
 		"--bin-dir=" + o.BinDir,
 		"--keep-data=" + strconv.FormatBool(o.KeepData),
+		"--provisioner=" + strconv.FormatBool(o.Provisioner),
+		"--provisioner-capacity=" + o.ProvisionerCapacity,
+		"--provisioner-namespace=" + o.ProvisionerNamespace,
 	}
 }
 

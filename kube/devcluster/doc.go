@@ -39,4 +39,8 @@
 //     benchmarks measure the scheduler rather than API throttling.
 //   - Components are children with Pdeathsig=SIGKILL: killing the
 //     supervisor (even with SIGKILL) takes them down with it.
+//   - With Options.Provisioner (--provisioner), the dynamic volume
+//     provisioner of package provisioner runs as goroutines of the
+//     supervisor with the admin credentials, logging to the supervisor's
+//     output; it starts before the kubeconfig is written and stops first.
 package devcluster

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/berthsched/berth/kube/provisioner"
 )
 
 // Names of files inside the data directory.
@@ -38,6 +40,17 @@ type Options struct {
 	BinDir string
 	// KeepData keeps etcd data and certificates when the supervisor stops.
 	KeepData bool
+	// Provisioner runs the local dynamic volume provisioner (package
+	// provisioner, name provisioner.Name) inside the supervisor. It needs
+	// ControllerManager: the PV controller hands claims over to it.
+	Provisioner bool
+	// ProvisionerCapacity is the local storage of a node without the
+	// provisioner.CapacityAnnotation, as a quantity; empty means
+	// provisioner.DefaultNodeCapacity.
+	ProvisionerCapacity string
+	// ProvisionerNamespace holds the provisioner's CSIStorageCapacity
+	// objects; empty means provisioner.DefaultNamespace.
+	ProvisionerNamespace string
 }
 
 // DefaultOptions returns the options used by "devcluster up" when no flags
@@ -50,6 +63,9 @@ func DefaultOptions() Options {
 		EtcdPeerPort:      2380,
 		ControllerManager: true,
 		BinDir:            DefaultBinDir(),
+		// The flag defaults are shown in --help.
+		ProvisionerCapacity:  provisioner.DefaultNodeCapacity,
+		ProvisionerNamespace: provisioner.DefaultNamespace,
 	}
 }
 

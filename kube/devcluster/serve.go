@@ -16,6 +16,8 @@ import (
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/klog/v2"
+
+	"github.com/berthsched/berth/kube/provisioner"
 )
 
 // ControllerManagerControllers is the --controllers value for
@@ -73,9 +75,11 @@ func (c *child) stop(grace time.Duration) {
 }
 
 // Serve runs the control plane in the foreground until ctx is cancelled
-// or a component exits, then stops the controller manager, the API server
-// and etcd in that order and, unless o.KeepData (or a "down --keep-data"
-// request), removes the instance's data. Component output goes to out.
+// or a component exits, then stops the provisioner (if o.Provisioner), the
+// controller manager, the API server and etcd in that order and, unless
+// o.KeepData (or a "down --keep-data" request), removes the instance's
+// data. Component output goes to out; the provisioner, which runs in this
+// process, logs through klog.
 func Serve(ctx context.Context, o Options, out io.Writer) (err error) {
 	o, err = Preflight(o)
 	if err != nil {
@@ -144,6 +148,23 @@ func Serve(ctx context.Context, o Options, out io.Writer) (err error) {
 		defer kcm.stop(10 * time.Second)
 	}
 
+	// The provisioner starts before the kubeconfig is published, so a
+	// ready cluster has its CSIDriver and synced caches.
+	// It only stops with pctx (a panic takes the whole supervisor down).
+	if o.Provisioner {
+		pctx, stop := context.WithCancel(ctx)
+		prov, err := startProvisioner(pctx, o, pending)
+		if err != nil {
+			stop()
+			return err
+		}
+		defer func() {
+			stop()
+			prov.Wait()
+			klog.InfoS("Stopped component", "component", "provisioner")
+		}()
+	}
+
 	if err := os.WriteFile(o.path(KubeconfigFile), adminKubeconfig, 0o600); err != nil {
 		return fmt.Errorf("write kubeconfig: %v", err)
 	}
@@ -158,6 +179,9 @@ func Serve(ctx context.Context, o Options, out io.Writer) (err error) {
 	}
 	if kcm != nil {
 		st.ControllerManagerPID = kcm.cmd.Process.Pid
+	}
+	if o.Provisioner {
+		st.Provisioner = provisioner.Name
 	}
 	data, _ := json.MarshalIndent(st, "", "  ")
 	if err := writeAtomic(o.path(StateFile), data); err != nil {

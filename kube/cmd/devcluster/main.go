@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/kube/devcluster"
+	"github.com/berthsched/berth/kube/provisioner"
 )
 
 func main() {
@@ -51,6 +52,9 @@ func addClusterFlags(cmd *cobra.Command, o *devcluster.Options) {
 	f.BoolVar(&o.ControllerManager, "controller-manager", o.ControllerManager, "run kube-controller-manager")
 	f.StringVar(&o.BinDir, "bin-dir", o.BinDir, "directory holding kube-apiserver and kube-controller-manager")
 	f.BoolVar(&o.KeepData, "keep-data", o.KeepData, "keep etcd data and certificates when stopping")
+	f.BoolVar(&o.Provisioner, "provisioner", o.Provisioner, "run the dynamic volume provisioner "+provisioner.Name+" (fake local volumes, storage capacity tracking) in the supervisor")
+	f.StringVar(&o.ProvisionerCapacity, "provisioner-capacity", o.ProvisionerCapacity, "local storage of a node without the "+provisioner.CapacityAnnotation+" annotation")
+	f.StringVar(&o.ProvisionerNamespace, "provisioner-namespace", o.ProvisionerNamespace, "namespace of the provisioner's CSIStorageCapacity objects")
 }
 
 func newUpCommand() *cobra.Command {
@@ -159,6 +163,9 @@ func newStatusCommand() *cobra.Command {
 			fmt.Printf("  kube-apiserver pid %d, https://127.0.0.1:%d, %s\n", st.APIServerPID, st.APIServerPort, health)
 			if st.ControllerManagerPID > 0 {
 				fmt.Printf("  kube-controller-manager pid %d\n", st.ControllerManagerPID)
+			}
+			if st.Provisioner != "" {
+				fmt.Printf("  volume provisioner %s (in the supervisor)\n", st.Provisioner)
 			}
 			fmt.Printf("  kubeconfig %s (up since %s)\n", st.Kubeconfig, st.Started.Format(time.RFC3339))
 			return nil
