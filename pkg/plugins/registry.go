@@ -15,10 +15,13 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/nodeports"
 	"github.com/berthsched/berth/pkg/plugins/noderesources"
 	"github.com/berthsched/berth/pkg/plugins/nodeunschedulable"
+	"github.com/berthsched/berth/pkg/plugins/nodevolumelimits"
 	"github.com/berthsched/berth/pkg/plugins/podtopologyspread"
 	"github.com/berthsched/berth/pkg/plugins/prioritysort"
 	"github.com/berthsched/berth/pkg/plugins/schedulinggates"
 	"github.com/berthsched/berth/pkg/plugins/tainttoleration"
+	"github.com/berthsched/berth/pkg/plugins/volumerestrictions"
+	"github.com/berthsched/berth/pkg/plugins/volumezone"
 )
 
 // NewInTreeRegistry returns every plugin that ships with berth. Callers
@@ -26,14 +29,17 @@ import (
 // scheduler.
 func NewInTreeRegistry() framework.Registry {
 	return framework.Registry{
-		prioritysort.Name:      {Factory: prioritysort.New},
-		schedulinggates.Name:   {Factory: schedulinggates.New},
-		nodename.Name:          {Factory: nodename.New},
-		nodeunschedulable.Name: {Factory: nodeunschedulable.New},
-		nodeports.Name:         {Factory: nodeports.New},
-		tainttoleration.Name:   {Factory: tainttoleration.New},
-		imagelocality.Name:     {Factory: imagelocality.New},
-		defaultbinder.Name:     {Factory: defaultbinder.New},
+		prioritysort.Name:       {Factory: prioritysort.New},
+		schedulinggates.Name:    {Factory: schedulinggates.New},
+		nodename.Name:           {Factory: nodename.New},
+		nodeunschedulable.Name:  {Factory: nodeunschedulable.New},
+		nodeports.Name:          {Factory: nodeports.New},
+		tainttoleration.Name:    {Factory: tainttoleration.New},
+		imagelocality.Name:      {Factory: imagelocality.New},
+		defaultbinder.Name:      {Factory: defaultbinder.New},
+		volumerestrictions.Name: {Factory: volumerestrictions.New},
+		nodevolumelimits.Name:   {Factory: nodevolumelimits.New},
+		volumezone.Name:         {Factory: volumezone.New},
 		nodeaffinity.Name: {Factory: nodeaffinity.New, Args: argsSpec(
 			func(*configv1.NodeAffinityArgs) {}, nodeaffinity.ValidateArgs)},
 		noderesources.Name: {Factory: noderesources.NewFit, Args: argsSpec(
