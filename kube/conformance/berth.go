@@ -7,8 +7,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
 
 	"github.com/berthsched/berth/internal/st"
@@ -19,24 +17,25 @@ import (
 
 // berth builds berth's plugins with the args of berth's default profile.
 type berth struct {
-	registry  berthfw.Registry
-	args      map[string]runtime.Object
-	client    kubernetes.Interface
-	informers informers.SharedInformerFactory
+	registry berthfw.Registry
+	args     map[string]runtime.Object
 }
 
-func newBerth(reg berthfw.Registry, client kubernetes.Interface, inf informers.SharedInformerFactory) (*berth, error) {
+func newBerth(reg berthfw.Registry) (*berth, error) {
 	cfg, err := config.Load(nil, reg)
 	if err != nil {
 		return nil, fmt.Errorf("berth default config: %w", err)
 	}
-	return &berth{registry: reg, args: cfg.Profiles[0].PluginArgs, client: client, informers: inf}, nil
+	return &berth{registry: reg, args: cfg.Profiles[0].PluginArgs}, nil
 }
 
-func (b *berth) load(ctx context.Context, c *Cluster, names []string) (*berthSide, error) {
+// load is oracle.load for berth's plugins.
+func (b *berth) load(ctx context.Context, c *Cluster, names []string) (loaded, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	client, inf := newAPI(c)
+	s := &berthSide{ctx: ctx, plugins: map[string]berthfw.Plugin{}, stop: func() { cancel(); inf.Shutdown() }}
 	snap := cache.NewSnapshot(c.Pods, c.Nodes)
-	h := &st.Handle{Lister: snap, Client: b.client, Informers: b.informers, Recorder: &events.FakeRecorder{}}
-	s := &berthSide{ctx: ctx, plugins: map[string]berthfw.Plugin{}}
+	h := &st.Handle{Lister: snap, Client: client, Informers: inf, Recorder: &events.FakeRecorder{}}
 	for _, n := range names {
 		reg, ok := b.registry[n]
 		if !ok {
@@ -44,12 +43,13 @@ func (b *berth) load(ctx context.Context, c *Cluster, names []string) (*berthSid
 		}
 		p, err := reg.Factory(ctx, b.args[n], h)
 		if err != nil {
+			s.close()
 			return nil, fmt.Errorf("berth plugin %s: %w", n, err)
 		}
 		s.plugins[n] = p
 	}
-	b.informers.Start(ctx.Done())
-	b.informers.WaitForCacheSync(ctx.Done())
+	inf.Start(ctx.Done())
+	inf.WaitForCacheSync(ctx.Done())
 	s.nodes = append([]*berthfw.NodeInfo(nil), snap.NodeInfos().List()...)
 	sort.Slice(s.nodes, func(i, j int) bool { return s.nodes[i].Node().Name < s.nodes[j].Node().Name })
 	s.byName = map[string]*berthfw.NodeInfo{}
@@ -62,6 +62,7 @@ func (b *berth) load(ctx context.Context, c *Cluster, names []string) (*berthSid
 
 type berthSide struct {
 	ctx     context.Context
+	stop    func()
 	plugins map[string]berthfw.Plugin
 	nodes   []*berthfw.NodeInfo
 	names   []string
@@ -99,6 +100,10 @@ func (s *berthSide) state(name string) *berthfw.CycleState {
 }
 
 func (s *berthSide) reset() { s.states = nil }
+
+func (s *berthSide) nodeNames() []string { return s.names }
+
+func (s *berthSide) close() { s.stop() }
 
 func (s *berthSide) Filter(name string, pod *v1.Pod) FilterResult {
 	p := s.plugins[name]

@@ -15,11 +15,14 @@ type GenOptions struct {
 	MaxNodes     int // nodes per cluster, at least 1
 	MaxBoundPods int // pods bound per node
 	Pending      int // pending pods per case
+	// Storage is the chance that a case has a storage scenario (see
+	// addStorage); 0 generates none.
+	Storage float64
 }
 
 // DefaultGenOptions keeps a case small enough to read and large enough for
 // spreading and normalisation to matter.
-var DefaultGenOptions = GenOptions{MaxNodes: 8, MaxBoundPods: 5, Pending: 10}
+var DefaultGenOptions = GenOptions{MaxNodes: 8, MaxBoundPods: 5, Pending: 10, Storage: 0.75}
 
 // Generate returns the case for seed: a cluster and pending pods. The same
 // seed always gives the same case.
@@ -40,6 +43,9 @@ func Generate(seed uint64, opts GenOptions) *Case {
 	for range opts.Pending {
 		c.Pending = append(c.Pending, g.pendingPod())
 	}
+	// Storage comes last, from its own random stream: the nodes and pods
+	// above are the same with or without it.
+	addStorage(c, g, opts.Storage)
 	return c
 }
 

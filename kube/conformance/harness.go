@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
 	berthfw "github.com/berthsched/berth/pkg/framework"
@@ -20,8 +22,8 @@ import (
 type Harness struct {
 	plugins []Plugin
 	names   []string
-	oracle  *oracle
-	berth   *berth
+	oracle  loader
+	berth   loader
 	// Stats counts agreement per plugin over every case run so far.
 	Stats map[string]*PluginStats
 	// Shrink makes reported disagreements minimal (costs re-runs).
@@ -44,6 +46,14 @@ type PluginStats struct {
 	Points, PointsAgreed int
 	// Rejections counts (pod, node) pairs kube-scheduler's plugin rejected.
 	Rejections int
+	// Scored counts the cases whose scores were compared, NonZero those
+	// where kube-scheduler's plugin gave some node a non-zero score.
+	Scored, NonZero int
+	// Reasons and BerthReasons count, per "Code: reason" (names in the
+	// reason masked, see reasonKeys), the cases in which some node got that
+	// verdict from kube-scheduler's and berth's plugin: which branches of
+	// the plugin the generated cases exercised on each side.
+	Reasons, BerthReasons map[string]int
 }
 
 // NewHarness builds both sides from their default configurations. reg is
@@ -55,22 +65,58 @@ func NewHarness(reg berthfw.Registry) (*Harness, error) {
 	h := &Harness{plugins: ActivePlugins(reg), Stats: map[string]*PluginStats{}, Shrink: true}
 	for _, p := range h.plugins {
 		h.names = append(h.names, p.Name)
-		h.Stats[p.Name] = &PluginStats{}
+		h.Stats[p.Name] = &PluginStats{Reasons: map[string]int{}, BerthReasons: map[string]int{}}
 	}
-	// Each side gets its own fake API server holding the namespaces that
-	// namespaceSelectors match against.
-	kc := fake.NewClientset(namespaceObjects()...)
-	o, err := newOracle(kc, informers.NewSharedInformerFactory(kc, 0))
+	o, err := newOracle()
 	if err != nil {
 		return nil, err
 	}
-	bc := fake.NewClientset(namespaceObjects()...)
-	b, err := newBerth(reg, bc, informers.NewSharedInformerFactory(bc, 0))
+	b, err := newBerth(reg)
 	if err != nil {
 		return nil, err
 	}
 	h.oracle, h.berth = o, b
 	return h, nil
+}
+
+// NewSelfHarness compares kube-scheduler's plugins with a second copy of
+// themselves, over rows (nil: every row of Plugins). Its coverage
+// (FormatCoverage) shows what the generated cases exercise before berth has
+// a plugin, and any disagreement means the harness or kube-scheduler is not
+// deterministic.
+func NewSelfHarness(rows []Plugin) (*Harness, error) {
+	if rows == nil {
+		rows = Plugins
+	}
+	h := &Harness{plugins: rows, Stats: map[string]*PluginStats{}, Shrink: true}
+	for _, p := range h.plugins {
+		h.names = append(h.names, p.Name)
+		h.Stats[p.Name] = &PluginStats{Reasons: map[string]int{}, BerthReasons: map[string]int{}}
+	}
+	o, err := newOracle()
+	if err != nil {
+		return nil, err
+	}
+	h.oracle, h.berth = o, o
+	return h, nil
+}
+
+// newAPI returns a fake API server holding c's objects, the namespaces that
+// namespaceSelectors match against, the nodes and the bound pods, and an
+// informer factory over it. Each side of each load gets its own: storage
+// objects differ per case, and a fresh informer needs no waiting for
+// deletions to propagate.
+func newAPI(c *Cluster) (kubernetes.Interface, informers.SharedInformerFactory) {
+	objs := namespaceObjects()
+	for _, n := range c.Nodes {
+		objs = append(objs, n)
+	}
+	for _, p := range c.Pods {
+		objs = append(objs, p)
+	}
+	objs = append(objs, c.Objects...)
+	client := fake.NewClientset(objs...)
+	return client, informers.NewSharedInformerFactory(client, 0)
 }
 
 // Plugins returns the rows the harness compares.
@@ -122,12 +168,18 @@ func (h *Harness) Run(ctx context.Context, c *Case) ([]Disagreement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seed %d: %w", c.Seed, err)
 	}
+	outcomes := make([]outcome, len(pending))
+	for i, pod := range pending {
+		outcomes[i] = h.compare(k, b, pod)
+	}
+	k.close()
+	b.close()
 	var out []Disagreement
 	for i, pod := range pending {
-		o := h.compare(k, b, pod)
+		o := outcomes[i]
 		diffs, points := o.diffs, o.points
 		h.Pods++
-		h.Nodes += len(k.names)
+		h.Nodes += len(k.nodeNames())
 		if o.feasible > 0 {
 			h.Scored++
 		}
@@ -136,6 +188,18 @@ func (h *Harness) Run(ctx context.Context, c *Case) ([]Disagreement, error) {
 			st.Cases++
 			st.Points += points[p.Name]
 			st.Rejections += o.rejections[p.Name]
+			for r := range o.reasons[p.Name] {
+				st.Reasons[r]++
+			}
+			for r := range o.berthReasons[p.Name] {
+				st.BerthReasons[r]++
+			}
+			if o.scored[p.Name] {
+				st.Scored++
+			}
+			if o.nonZero[p.Name] {
+				st.NonZero++
+			}
 			st.PointsAgreed += points[p.Name] - countPoints(diffs[p.Name])
 			if len(diffs[p.Name]) == 0 {
 				st.Agreed++
@@ -168,36 +232,71 @@ func countPoints(ds []Diff) int {
 	return n
 }
 
-func (h *Harness) load(ctx context.Context, c *Cluster) (*oracleSide, *berthSide, error) {
+func (h *Harness) load(ctx context.Context, c *Cluster) (loaded, loaded, error) {
 	k, err := h.oracle.load(ctx, c, h.names)
 	if err != nil {
 		return nil, nil, err
 	}
 	b, err := h.berth.load(ctx, c, h.names)
 	if err != nil {
+		k.close()
 		return nil, nil, err
 	}
 	return k, b, nil
 }
 
-// compare evaluates one pod on both sides, returning the diffs and the
-// number of compared points per plugin.
 // outcome is what comparing one pod gives: the diffs, the number of
 // compared points and kube-scheduler's rejections per plugin, and the number
-// of feasible nodes.
+// of feasible nodes; for coverage, the verdict reasons each side gave (see
+// reasonKeys) and whether scores were compared and some was non-zero.
 type outcome struct {
-	diffs              map[string][]Diff
-	points, rejections map[string]int
-	feasible           int
+	diffs                 map[string][]Diff
+	points, rejections    map[string]int
+	feasible              int
+	reasons, berthReasons map[string]map[string]bool
+	scored, nonZero       map[string]bool
 }
 
-func (h *Harness) compare(k *oracleSide, b *berthSide, pod *corev1.Pod) outcome {
+// masks hide the names in a reason ("persistentvolumeclaim \"claim-3\" not
+// found", "PVC team-a/pending-4-vol-0 was not created for pod ...") so that
+// reasons count by kind.
+var masks = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`"[^"]*"`), `"…"`},
+	{regexp.MustCompile(`\b(PVC|pod) [a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9.-]*`), `$1 …/…`},
+}
+
+// reasonKeys adds the keys of a non-success verdict ("Code: reason", names masked) to into.
+func reasonKeys(v Verdict, into map[string]bool) {
+	if v.Code == "Success" {
+		return
+	}
+	if len(v.Reasons) == 0 {
+		into[v.Code] = true
+		return
+	}
+	for _, r := range v.Reasons {
+		for _, m := range masks {
+			r = m.re.ReplaceAllString(r, m.with)
+		}
+		into[v.Code+": "+r] = true
+	}
+}
+
+// compare evaluates one pod on both sides.
+
+func (h *Harness) compare(k, b loaded, pod *corev1.Pod) outcome {
 	k.reset()
 	b.reset()
 	diffs := map[string][]Diff{}
 	points, rejections := map[string]int{}, map[string]int{}
+	out := outcome{diffs: diffs, points: points, rejections: rejections,
+		reasons: map[string]map[string]bool{}, berthReasons: map[string]map[string]bool{},
+		scored: map[string]bool{}, nonZero: map[string]bool{}}
 	feasible := map[string]bool{}
-	for _, n := range k.names {
+	for _, n := range k.nodeNames() {
 		feasible[n] = true
 	}
 	type impl struct{ filter, score bool }
@@ -216,24 +315,28 @@ func (h *Harness) compare(k *oracleSide, b *berthSide, pod *corev1.Pod) outcome 
 			continue
 		}
 		kr, br := k.Filter(p.Name, pod), b.Filter(p.Name, pod)
-		points[p.Name] += len(k.names)
+		points[p.Name] += len(k.nodeNames())
+		out.reasons[p.Name], out.berthReasons[p.Name] = map[string]bool{}, map[string]bool{}
 		if kp, bp := skipAsSuccess(kr.PreFilter), skipAsSuccess(br.PreFilter); !kp.Equal(bp) {
 			diffs[p.Name] = append(diffs[p.Name], Diff{Plugin: p.Name, Point: "PreFilter", Kube: kp.String(), Berth: bp.String()})
 		}
-		for _, n := range k.names {
+		for _, n := range k.nodeNames() {
 			kv, bv := kr.Nodes[n], br.Nodes[n]
+			reasonKeys(kv, out.reasons[p.Name])
+			reasonKeys(bv, out.berthReasons[p.Name])
 			if kv.Rejected() {
 				delete(feasible, n)
 				rejections[p.Name]++
 			}
-			if !kv.Equal(bv) {
+			if !kv.equalFor(p.Name, bv) {
 				diffs[p.Name] = append(diffs[p.Name], Diff{Plugin: p.Name, Point: "Filter", Node: n, Kube: kv.String(), Berth: bv.String()})
 			}
 		}
 	}
 	nodes := sortedKeys(feasible)
+	out.feasible = len(nodes)
 	if len(nodes) == 0 {
-		return outcome{diffs, points, rejections, 0}
+		return out
 	}
 	for _, p := range h.plugins {
 		if !p.Score || !kimpl[p.Name].score || !bimpl[p.Name].score {
@@ -241,6 +344,12 @@ func (h *Harness) compare(k *oracleSide, b *berthSide, pod *corev1.Pod) outcome 
 		}
 		kr, br := k.Score(p.Name, pod, nodes), b.Score(p.Name, pod, nodes)
 		points[p.Name] += len(nodes)
+		out.scored[p.Name] = true
+		for _, sc := range kr.Scores {
+			if sc != 0 {
+				out.nonZero[p.Name] = true
+			}
+		}
 		if !kr.Failure.Equal(br.Failure) {
 			diffs[p.Name] = append(diffs[p.Name], Diff{Plugin: p.Name, Point: "Score", Kube: kr.Failure.String(), Berth: br.Failure.String()})
 			continue
@@ -255,7 +364,7 @@ func (h *Harness) compare(k *oracleSide, b *berthSide, pod *corev1.Pod) outcome 
 			}
 		}
 	}
-	return outcome{diffs, points, rejections, len(nodes)}
+	return out
 }
 
 func skipAsSuccess(v Verdict) Verdict {
@@ -276,16 +385,19 @@ func (h *Harness) disagrees(ctx context.Context, c *Cluster, pod *corev1.Pod, pl
 		return false, nil, err
 	}
 	o := h.compare(k, b, pending[0])
+	k.close()
+	b.close()
 	return len(o.diffs[plugin]) > 0, o.diffs[plugin], nil
 }
 
-// shrink removes nodes, then pods, one at a time while the plugin still
-// disagrees, so the reproducer keeps only what the disagreement needs.
+// shrink removes nodes, then pods, then storage objects, one at a time
+// while the plugin still disagrees, so the reproducer keeps only what the
+// disagreement needs.
 func (h *Harness) shrink(ctx context.Context, d Disagreement) (Disagreement, error) {
-	c := &Cluster{Nodes: slices.Clone(d.Cluster.Nodes), Pods: slices.Clone(d.Cluster.Pods)}
+	c := &Cluster{Nodes: slices.Clone(d.Cluster.Nodes), Pods: slices.Clone(d.Cluster.Pods), Objects: slices.Clone(d.Cluster.Objects)}
 	for i := 0; i < len(c.Nodes); {
 		gone := c.Nodes[i].Name
-		try := &Cluster{Nodes: slices.Delete(slices.Clone(c.Nodes), i, i+1)}
+		try := &Cluster{Nodes: slices.Delete(slices.Clone(c.Nodes), i, i+1), Objects: c.Objects}
 		for _, p := range c.Pods {
 			if p.Spec.NodeName != gone {
 				try.Pods = append(try.Pods, p)
@@ -302,7 +414,19 @@ func (h *Harness) shrink(ctx context.Context, d Disagreement) (Disagreement, err
 		i++
 	}
 	for i := 0; i < len(c.Pods); {
-		try := &Cluster{Nodes: c.Nodes, Pods: slices.Delete(slices.Clone(c.Pods), i, i+1)}
+		try := &Cluster{Nodes: c.Nodes, Pods: slices.Delete(slices.Clone(c.Pods), i, i+1), Objects: c.Objects}
+		ok, diffs, err := h.disagrees(ctx, try, d.Pod, d.Plugin)
+		if err != nil {
+			return d, err
+		}
+		if ok {
+			c, d.Diffs = try, diffs
+			continue
+		}
+		i++
+	}
+	for i := 0; i < len(c.Objects); {
+		try := &Cluster{Nodes: c.Nodes, Pods: c.Pods, Objects: slices.Delete(slices.Clone(c.Objects), i, i+1)}
 		ok, diffs, err := h.disagrees(ctx, try, d.Pod, d.Plugin)
 		if err != nil {
 			return d, err

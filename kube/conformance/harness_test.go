@@ -39,7 +39,7 @@ func TestHarnessDetectsDisagreement(t *testing.T) {
 		}
 		for _, d := range ds {
 			if d.Plugin != "NodeUnschedulable" {
-				t.Fatalf("unexpected disagreement:\n%s", d)
+				continue // TestConformance reports these
 			}
 			if len(d.Cluster.Nodes) != 1 || len(d.Cluster.Pods) != 0 || !d.Cluster.Nodes[0].Spec.Unschedulable {
 				t.Fatalf("reproducer not minimal:\n%s", d)

@@ -9,13 +9,12 @@ import (
 	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config/latest"
 	kcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	kframework "k8s.io/kubernetes/pkg/scheduler/framework"
 	kplugins "k8s.io/kubernetes/pkg/scheduler/framework/plugins"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodevolumelimits"
 	kruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	kmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 )
@@ -23,13 +22,11 @@ import (
 // oracle builds kube-scheduler's own plugins, as its default profile
 // configures them, over one cluster at a time.
 type oracle struct {
-	registry  kruntime.Registry
-	args      map[string]runtime.Object
-	client    kubernetes.Interface
-	informers informers.SharedInformerFactory
+	registry kruntime.Registry
+	args     map[string]runtime.Object
 }
 
-func newOracle(client kubernetes.Interface, inf informers.SharedInformerFactory) (*oracle, error) {
+func newOracle() (*oracle, error) {
 	// Some plugins record metrics; the vectors are nil until registered.
 	kmetrics.Register()
 	cfg, err := latest.Default()
@@ -40,22 +37,29 @@ func newOracle(client kubernetes.Interface, inf informers.SharedInformerFactory)
 	for _, pc := range cfg.Profiles[0].PluginConfig {
 		args[pc.Name] = pc.Args
 	}
-	return &oracle{registry: kplugins.NewInTreeRegistry(), args: args, client: client, informers: inf}, nil
+	return &oracle{registry: kplugins.NewInTreeRegistry(), args: args}, nil
 }
 
-// load instantiates the named plugins over a snapshot of c.
-func (o *oracle) load(ctx context.Context, c *Cluster, names []string) (*oracleSide, error) {
+// load instantiates the named plugins over a snapshot of c, with a fresh
+// fake API server and informer factory holding c's API objects. The caller
+// must close the returned side.
+func (o *oracle) load(ctx context.Context, c *Cluster, names []string) (loaded, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	client, inf := newAPI(c)
+	s := &oracleSide{ctx: ctx, plugins: map[string]fwk.Plugin{}, stop: func() { cancel(); inf.Shutdown() }}
 	snap := kcache.NewSnapshot(c.Pods, c.Nodes)
 	h, err := kruntime.NewFramework(ctx, nil, nil,
-		kruntime.WithClientSet(o.client),
-		kruntime.WithInformerFactory(o.informers),
+		kruntime.WithClientSet(client),
+		kruntime.WithInformerFactory(inf),
 		kruntime.WithSnapshotSharedLister(snap),
 		kruntime.WithSharedDRAManager(noDeviceClasses{}),
+		// As kube-scheduler's scheduler.New wires it.
+		kruntime.WithSharedCSIManager(nodevolumelimits.NewCSIManager(inf.Storage().V1().CSINodes().Lister())),
 	)
 	if err != nil {
+		s.close()
 		return nil, err
 	}
-	s := &oracleSide{ctx: ctx, plugins: map[string]fwk.Plugin{}}
 	for _, n := range names {
 		factory, ok := o.registry[n]
 		if !ok {
@@ -63,15 +67,17 @@ func (o *oracle) load(ctx context.Context, c *Cluster, names []string) (*oracleS
 		}
 		p, err := factory(ctx, o.args[n], h)
 		if err != nil {
+			s.close()
 			return nil, fmt.Errorf("kube-scheduler plugin %s: %w", n, err)
 		}
 		s.plugins[n] = p
 	}
 	// Plugins register the informers they list from in New.
-	o.informers.Start(ctx.Done())
-	o.informers.WaitForCacheSync(ctx.Done())
+	inf.Start(ctx.Done())
+	inf.WaitForCacheSync(ctx.Done())
 	s.nodes, err = snap.NodeInfos().List()
 	if err != nil {
+		s.close()
 		return nil, err
 	}
 	sort.Slice(s.nodes, func(i, j int) bool { return s.nodes[i].Node().Name < s.nodes[j].Node().Name })
@@ -85,6 +91,7 @@ func (o *oracle) load(ctx context.Context, c *Cluster, names []string) (*oracleS
 
 type oracleSide struct {
 	ctx     context.Context
+	stop    func()
 	plugins map[string]fwk.Plugin
 	nodes   []fwk.NodeInfo
 	names   []string
@@ -124,6 +131,11 @@ func (s *oracleSide) state(name string) fwk.CycleState {
 }
 
 func (s *oracleSide) reset() { s.states = nil }
+
+func (s *oracleSide) nodeNames() []string { return s.names }
+
+// close stops the side's informers.
+func (s *oracleSide) close() { s.stop() }
 
 func (s *oracleSide) Filter(name string, pod *v1.Pod) FilterResult {
 	p := s.plugins[name]

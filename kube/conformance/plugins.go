@@ -27,6 +27,10 @@ var Plugins = []Plugin{
 	{Name: "ImageLocality", Score: true},
 	{Name: "InterPodAffinity", Filter: true, Score: true},
 	{Name: "PodTopologySpread", Filter: true, Score: true},
+	{Name: "VolumeRestrictions", Filter: true},
+	{Name: "NodeVolumeLimits", Filter: true},
+	{Name: "VolumeBinding", Filter: true, Score: true},
+	{Name: "VolumeZone", Filter: true},
 }
 
 // ActivePlugins returns the rows of Plugins whose plugin is in reg.

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"sigs.k8s.io/yaml"
 )
@@ -14,8 +17,8 @@ import (
 // sides, then the nodes, the pods bound to them and the pending pod as YAML
 // (as generated, before API defaulting).
 func (d Disagreement) Format(w io.Writer) {
-	fmt.Fprintf(w, "=== %s disagrees (seed %d, pod %s/%s; %d node(s), %d bound pod(s) after shrinking)\n",
-		d.Plugin, d.Seed, d.Pod.Namespace, d.Pod.Name, len(d.Cluster.Nodes), len(d.Cluster.Pods))
+	fmt.Fprintf(w, "=== %s disagrees (seed %d, pod %s/%s; %d node(s), %d bound pod(s), %d storage object(s) after shrinking)\n",
+		d.Plugin, d.Seed, d.Pod.Namespace, d.Pod.Name, len(d.Cluster.Nodes), len(d.Cluster.Pods), len(d.Cluster.Objects))
 	for _, df := range d.Diffs {
 		fmt.Fprintln(w, df.String())
 	}
@@ -26,6 +29,9 @@ func (d Disagreement) Format(w io.Writer) {
 	for _, p := range d.Cluster.Pods {
 		writeYAML(w, "bound pod", p)
 	}
+	for _, o := range d.Cluster.Objects {
+		writeYAML(w, kindOf(o), o)
+	}
 	writeYAML(w, "pending pod", d.Pod)
 }
 
@@ -33,6 +39,15 @@ func (d Disagreement) String() string {
 	var b strings.Builder
 	d.Format(&b)
 	return b.String()
+}
+
+// kindOf names a storage object's kind for the reproducer.
+func kindOf(o runtime.Object) string {
+	t := reflect.TypeOf(o)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
 }
 
 func writeYAML(w io.Writer, what string, obj any) {
@@ -115,6 +130,35 @@ func (h *Harness) FormatStats(w io.Writer) {
 	for _, n := range names {
 		s := h.Stats[n]
 		fmt.Fprintf(w, "%-34s %9d %9d %7.3f%% %7d %11d %11d %7.3f%% %10d\n", n, s.Cases, s.Agreed, pct(s.Agreed, s.Cases), s.Known, s.Points, s.PointsAgreed, pct(s.PointsAgreed, s.Points), s.Rejections)
+	}
+}
+
+// FormatCoverage writes, per plugin, the verdicts each side gave and in how
+// many cases (pending pods) at least one node got them, and for score
+// plugins the cases whose scores were compared and those with a non-zero
+// kube-scheduler score. A reason only one side ever gave shows 0 on the
+// other side; a reason kube-scheduler never gave was not exercised.
+func (h *Harness) FormatCoverage(w io.Writer) {
+	for _, p := range h.plugins {
+		s := h.Stats[p.Name]
+		fmt.Fprintf(w, "%s: %d cases", p.Name, s.Cases)
+		if p.Score {
+			fmt.Fprintf(w, ", %d scored, %d with a non-zero score", s.Scored, s.NonZero)
+		}
+		fmt.Fprintln(w)
+		keys := map[string]bool{}
+		for k := range s.Reasons {
+			keys[k] = true
+		}
+		for k := range s.BerthReasons {
+			keys[k] = true
+		}
+		if len(keys) > 0 {
+			fmt.Fprintf(w, "  %9s %9s  verdict\n", "kube", "berth")
+		}
+		for _, k := range sortedKeys(keys) {
+			fmt.Fprintf(w, "  %9d %9d  %s\n", s.Reasons[k], s.BerthReasons[k], k)
+		}
 	}
 }
 

@@ -18,15 +18,22 @@ func main() {
 	nodes := flag.Int("max-nodes", conformance.DefaultGenOptions.MaxNodes, "nodes per cluster, at most")
 	bound := flag.Int("max-bound-pods", conformance.DefaultGenOptions.MaxBoundPods, "bound pods per node, at most")
 	pending := flag.Int("pending", conformance.DefaultGenOptions.Pending, "pending pods per case")
+	storage := flag.Float64("storage", conformance.DefaultGenOptions.Storage, "chance that a case has a storage scenario (0 for none)")
+	self := flag.Bool("self", false, "compare kube-scheduler's plugins with themselves, every row (shows coverage before berth has a plugin)")
+	coverage := flag.Bool("coverage", true, "print the verdicts each side gave per plugin")
 	flag.Parse()
 
-	h, err := conformance.NewHarness(nil)
+	newHarness := func() (*conformance.Harness, error) { return conformance.NewHarness(nil) }
+	if *self {
+		newHarness = func() (*conformance.Harness, error) { return conformance.NewSelfHarness(nil) }
+	}
+	h, err := newHarness()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	h.Strict, h.Shrink = *strict, *shrink
-	opts := conformance.GenOptions{MaxNodes: *nodes, MaxBoundPods: *bound, Pending: *pending}
+	opts := conformance.GenOptions{MaxNodes: *nodes, MaxBoundPods: *bound, Pending: *pending, Storage: *storage}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	total := 0
@@ -37,6 +44,9 @@ func main() {
 			os.Exit(2)
 		}
 		for _, d := range ds {
+			if total+1 >= *maxReport {
+				h.Shrink = false // the rest are only counted
+			}
 			if total < *maxReport {
 				d.Format(os.Stdout)
 				fmt.Println()
@@ -45,6 +55,10 @@ func main() {
 		}
 	}
 	h.FormatStats(os.Stdout)
+	if *coverage {
+		fmt.Println("\nverdicts per plugin (cases with at least one node given each):")
+		h.FormatCoverage(os.Stdout)
+	}
 	if !*strict {
 		fmt.Println("\nknown differences (not counted as disagreements; -strict counts them):")
 		for _, k := range conformance.KnownDifferences {
