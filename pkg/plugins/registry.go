@@ -20,6 +20,7 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/prioritysort"
 	"github.com/berthsched/berth/pkg/plugins/schedulinggates"
 	"github.com/berthsched/berth/pkg/plugins/tainttoleration"
+	"github.com/berthsched/berth/pkg/plugins/volumebinding"
 	"github.com/berthsched/berth/pkg/plugins/volumerestrictions"
 	"github.com/berthsched/berth/pkg/plugins/volumezone"
 )
@@ -50,6 +51,8 @@ func NewInTreeRegistry() framework.Registry {
 			interpodaffinity.SetDefaultArgs, interpodaffinity.ValidateArgs)},
 		podtopologyspread.Name: {Factory: podtopologyspread.New, Args: argsSpec(
 			podtopologyspread.SetDefaultArgs, podtopologyspread.ValidateArgs)},
+		volumebinding.Name: {Factory: volumebinding.New, Args: argsSpec(
+			volumebinding.SetDefaultArgs, volumebinding.ValidateArgs)},
 		noderesources.BalancedAllocationName: {Factory: noderesources.NewBalancedAllocation, Args: argsSpec(
 			noderesources.SetDefaultsBalancedAllocationArgs, noderesources.ValidateBalancedAllocationArgs)},
 	}
