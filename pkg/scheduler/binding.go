@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -23,9 +24,40 @@ import (
 // one binding cycle before the pod goes back to the queue.
 const bindRetries = 3
 
-// bindTimeout bounds the API part of one binding cycle (PreBind, Bind with
-// retries, PostBind).
+// bindTimeout bounds the API part of one binding cycle after PreBind (Bind
+// with retries, PostBind).
 const bindTimeout = 2 * time.Minute
+
+// preBindTimeout is a backstop for PreBind: plugins bound their own waits
+// (VolumeBinding's bindTimeoutSeconds, 10 minutes by default), this only
+// guarantees that no pod stays assumed forever.
+const preBindTimeout = 30 * time.Minute
+
+// bindSlot is a binding cycle's hold on the bind concurrency limit. The
+// slot is given up while PreBind waits (for volumes to be provisioned, say)
+// so that slow storage never stalls the binding of every other pod.
+type bindSlot struct {
+	sem  *semaphore.Weighted
+	held bool
+}
+
+func (b *bindSlot) release() {
+	if b.held {
+		b.sem.Release(1)
+		b.held = false
+	}
+}
+
+func (b *bindSlot) acquire(ctx context.Context) error {
+	if b.held {
+		return nil
+	}
+	if err := b.sem.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	b.held = true
+	return nil
+}
 
 // bindOutcome classifies a failed bind.
 type bindOutcome string
@@ -60,7 +92,7 @@ func classifyBindError(err error) bindOutcome {
 // bindingCycle waits on Permit, runs PreBind, binds (retrying transient
 // errors) and PostBind. Any failure undoes the reservation and either
 // drops the pod (already bound elsewhere, or deleted) or requeues it.
-func (s *Scheduler) bindingCycle(ctx context.Context, prof *profile.Profile, state *framework.CycleState, qpi *framework.QueuedPodInfo, assumed *v1.Pod, node string, cycle int64, start time.Time) {
+func (s *Scheduler) bindingCycle(ctx context.Context, slot *bindSlot, prof *profile.Profile, state *framework.CycleState, qpi *framework.QueuedPodInfo, assumed *v1.Pod, node string, cycle int64, start time.Time) {
 	logger := klog.FromContext(ctx)
 	bindStart := s.clock.Now()
 
@@ -99,17 +131,23 @@ func (s *Scheduler) bindingCycle(ctx context.Context, prof *profile.Profile, sta
 	// From here on the API calls must finish even if the scheduler is
 	// shutting down (a graceful stop completes in-flight binds), but
 	// never hang forever.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bindTimeout)
-	defer cancel()
 	if _, err := s.nodeLister.Get(node); apierrors.IsNotFound(err) {
 		fail(framework.NewStatus(framework.Unschedulable, fmt.Sprintf("node %q was deleted before the pod could be bound", node)), bindNotAttempted)
 		return
 	}
-	if st := prof.RunPreBindPlugins(ctx, state, assumed, node); !st.IsSuccess() {
+	preCtx, preCancel := context.WithTimeout(context.WithoutCancel(ctx), preBindTimeout)
+	defer preCancel()
+	slot.release()
+	st := prof.RunPreBindPlugins(preCtx, state, assumed, node)
+	if err := slot.acquire(preCtx); err != nil && st.IsSuccess() {
+		st = framework.AsStatus(fmt.Errorf("waiting for a bind slot: %w", err))
+	}
+	if !st.IsSuccess() {
 		fail(st, bindError)
 		return
 	}
-	var st *framework.Status
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bindTimeout)
+	defer cancel()
 	for attempt := 0; ; attempt++ {
 		st = prof.RunBindPlugins(ctx, state, assumed, node)
 		if st.IsSuccess() {

@@ -221,3 +221,57 @@ func conditionsEqual(a, b []v1.NodeCondition) bool {
 	}
 	return true
 }
+
+// storageInformer returns the informer of a storage resource plugins may
+// register events for. It is only called for resources some plugin asked
+// for, so a profile without volume plugins never lists them (nor needs
+// RBAC for them).
+func (s *Scheduler) storageInformer(res framework.EventResource) cache.SharedIndexInformer {
+	f := s.informerFactory
+	switch res {
+	case framework.PersistentVolume:
+		return f.Core().V1().PersistentVolumes().Informer()
+	case framework.PersistentVolumeClaim:
+		return f.Core().V1().PersistentVolumeClaims().Informer()
+	case framework.StorageClass:
+		return f.Storage().V1().StorageClasses().Informer()
+	case framework.CSINode:
+		return f.Storage().V1().CSINodes().Informer()
+	case framework.CSIDriver:
+		return f.Storage().V1().CSIDrivers().Informer()
+	case framework.CSIStorageCapacity:
+		return f.Storage().V1().CSIStorageCapacities().Informer()
+	case framework.VolumeAttachment:
+		return f.Storage().V1().VolumeAttachments().Informer()
+	}
+	return nil
+}
+
+// addStorageEventHandlers turns changes of the storage objects the
+// profiles' plugins registered for into queue events.
+func (s *Scheduler) addStorageEventHandlers(registered map[framework.EventResource]bool) error {
+	logger := klog.Background()
+	for _, res := range []framework.EventResource{framework.PersistentVolume, framework.PersistentVolumeClaim, framework.StorageClass,
+		framework.CSINode, framework.CSIDriver, framework.CSIStorageCapacity, framework.VolumeAttachment} {
+		if !registered[res] {
+			continue
+		}
+		inf := s.storageInformer(res)
+		move := func(act framework.ActionType, label string, oldObj, newObj interface{}) {
+			s.queue.MoveAllToActiveOrBackoffQueue(logger, framework.ClusterEvent{Resource: res, ActionType: act, Label: string(res) + label}, oldObj, newObj, nil)
+		}
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj interface{}) { move(framework.Add, "Add", nil, obj) },
+			UpdateFunc: func(oldObj, newObj interface{}) { move(framework.UpdateOther, "Update", oldObj, newObj) },
+			DeleteFunc: func(obj interface{}) {
+				if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					obj = d.Obj
+				}
+				move(framework.Delete, "Delete", obj, nil)
+			},
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

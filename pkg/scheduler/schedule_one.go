@@ -92,8 +92,9 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) {
 	s.bindWG.Add(1)
 	go func() {
 		defer s.bindWG.Done()
-		defer s.bindSem.Release(1)
-		s.bindingCycle(ctx, prof, state, qpi, assumed, result.SuggestedHost, cycle, start)
+		slot := &bindSlot{sem: s.bindSem, held: true}
+		defer slot.release()
+		s.bindingCycle(ctx, slot, prof, state, qpi, assumed, result.SuggestedHost, cycle, start)
 	}()
 }
 

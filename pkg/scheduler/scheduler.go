@@ -190,6 +190,17 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 	if err := s.addEventHandlers(); err != nil {
 		return nil, err
 	}
+	registered := map[framework.EventResource]bool{}
+	for _, byPlugin := range clusterEvents {
+		for _, evs := range byPlugin {
+			for _, e := range evs {
+				registered[e.Event.Resource] = true
+			}
+		}
+	}
+	if err := s.addStorageEventHandlers(registered); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
