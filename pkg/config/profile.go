@@ -15,7 +15,7 @@ import (
 
 // DefaultMultiPoint is berth's default plugin set, enabled through
 // multiPoint in this order (the order kube-scheduler v1.37 uses), with
-// kube-scheduler's default score weights. Names missing from the registry
+// kube-scheduler's default score weights, plus berth's StorageLocality. Names missing from the registry
 // are skipped, so the default grows as plugins are added.
 var DefaultMultiPoint = []PluginRef{
 	{Name: "SchedulingGates"},
@@ -35,6 +35,8 @@ var DefaultMultiPoint = []PluginRef{
 	{Name: "DefaultPreemption"},
 	{Name: "NodeResourcesBalancedAllocation", Weight: 1},
 	{Name: "ImageLocality", Weight: 1},
+	// berth's own: storage-aware scoring for pods with claims.
+	{Name: "StorageLocality", Weight: 1},
 	{Name: "DefaultBinder"},
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/podtopologyspread"
 	"github.com/berthsched/berth/pkg/plugins/prioritysort"
 	"github.com/berthsched/berth/pkg/plugins/schedulinggates"
+	"github.com/berthsched/berth/pkg/plugins/storagelocality"
 	"github.com/berthsched/berth/pkg/plugins/tainttoleration"
 	"github.com/berthsched/berth/pkg/plugins/volumebinding"
 	"github.com/berthsched/berth/pkg/plugins/volumerestrictions"
@@ -51,6 +52,8 @@ func NewInTreeRegistry() framework.Registry {
 			interpodaffinity.SetDefaultArgs, interpodaffinity.ValidateArgs)},
 		podtopologyspread.Name: {Factory: podtopologyspread.New, Args: argsSpec(
 			podtopologyspread.SetDefaultArgs, podtopologyspread.ValidateArgs)},
+		storagelocality.Name: {Factory: storagelocality.New, Args: argsSpec(
+			storagelocality.SetDefaultArgs, storagelocality.ValidateArgs)},
 		volumebinding.Name: {Factory: volumebinding.New, Args: argsSpec(
 			volumebinding.SetDefaultArgs, volumebinding.ValidateArgs)},
 		noderesources.BalancedAllocationName: {Factory: noderesources.NewBalancedAllocation, Args: argsSpec(
