@@ -53,9 +53,10 @@
 //     Available, Bound, Released, Pending or Failed; sometimes being deleted.
 //   - PersistentVolumeClaims: bound (both ways, bind-completed, sometimes not
 //     yet complete), bound to a volume that is gone or Lost, naming a volume
-//     the controller has not bound, unbound (class, size, access modes,
-//     volume mode, selector, selected-node annotation), being deleted;
-//     some available volumes pre-bound to unbound claims.
+//     the controller has not bound, unbound (class, sometimes also the beta
+//     storage-class annotation, size, access modes, volume mode, selector,
+//     selected-node annotation), being deleted; some available volumes
+//     pre-bound to unbound claims.
 //   - pods: a third of the bound pods and two thirds of the pending pods get
 //     one to three volumes: the namespace's claims (or a missing one), a
 //     claim of the pod's own (pending pods; usually provisionable, what
@@ -78,7 +79,11 @@
 // another, Verdict.equalFor), and VolumeBinding scores with the first
 // CSIStorageCapacity its lister returns and binds the first of equally small
 // volumes (the generator never makes two capacities of a class match one
-// node, and volume sizes differ).
+// node, and volume sizes differ). VolumeBinding's Score panics on a matching
+// capacity with a maximum volume size and no capacity, and on a provisioned
+// claim whose class only the beta annotation names; the generator makes
+// neither. A panic on either side becomes a "Panic" verdict, a
+// disagreement, rather than the end of the run.
 //
 // Adding a plugin to the comparison is one row in Plugins; a row whose plugin
 // berth's registry does not (yet) have is skipped.

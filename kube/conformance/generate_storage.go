@@ -194,7 +194,7 @@ func (s *storageGen) storageClasses() {
 		if s.chance(0.3) {
 			// One term, or a zone term OR-ed with a hostname term (terms
 			// must differ).
-			zone := v1.TopologySelectorTerm{MatchLabelExpressions: []v1.TopologySelectorLabelRequirement{{Key: zoneKey, Values: s.someZones()}}}
+			zone := v1.TopologySelectorTerm{MatchLabelExpressions: []v1.TopologySelectorLabelRequirement{{Key: pick(s.gen, zoneKey, zoneKey, zoneKey, betaZoneKey), Values: s.someZones()}}}
 			host := v1.TopologySelectorTerm{MatchLabelExpressions: []v1.TopologySelectorLabelRequirement{{Key: hostnameKey, Values: s.someHosts()}}}
 			switch {
 			case s.chance(0.55):
@@ -378,6 +378,13 @@ func (s *storageGen) pv(i int) *v1.PersistentVolume {
 				t.MatchExpressions = []v1.NodeSelectorRequirement{{Key: hostnameKey, Operator: v1.NodeSelectorOpIn, Values: s.someHosts()}}
 			case s.chance(0.2):
 				t.MatchExpressions = []v1.NodeSelectorRequirement{{Key: betaZoneKey, Operator: v1.NodeSelectorOpIn, Values: s.someZones()}}
+			case s.chance(0.15):
+				// Other operators: not in a zone, or on a label some nodes
+				// lack.
+				t.MatchExpressions = []v1.NodeSelectorRequirement{pick(s.gen,
+					v1.NodeSelectorRequirement{Key: zoneKey, Operator: v1.NodeSelectorOpNotIn, Values: s.someZones()},
+					v1.NodeSelectorRequirement{Key: gkeZoneKey, Operator: v1.NodeSelectorOpExists},
+					v1.NodeSelectorRequirement{Key: betaZoneKey, Operator: v1.NodeSelectorOpDoesNotExist})}
 			default:
 				t.MatchExpressions = []v1.NodeSelectorRequirement{{Key: zoneKey, Operator: v1.NodeSelectorOpIn, Values: s.someZones()}}
 				if s.chance(0.2) {
@@ -395,6 +402,9 @@ func (s *storageGen) pv(i int) *v1.PersistentVolume {
 		if len(z) > 1 {
 			v = z[0] + "__" + z[1]
 		}
+		if s.chance(0.05) {
+			v = "" // not a zone list: VolumeZone ignores the label
+		}
 		pv.Labels[pick(s.gen, zoneKey, zoneKey, betaZoneKey)] = v
 	}
 	if s.chance(0.15) {
@@ -402,6 +412,10 @@ func (s *storageGen) pv(i int) *v1.PersistentVolume {
 	}
 	if s.chance(0.4) {
 		pv.Labels["tier"] = pick(s.gen, "gold", "silver")
+	}
+	if s.chance(0.05) {
+		// The beta annotation, which takes precedence over the field.
+		pv.Annotations = map[string]string{v1.BetaStorageClassAnnotation: pick(s.gen, classNames...)}
 	}
 	if pv.Spec.CSI != nil && s.chance(0.05) {
 		pv.Spec.VolumeAttributesClassName = ptr.To("gold-vac")
@@ -481,6 +495,15 @@ func (s *storageGen) claim(i int) *v1.PersistentVolumeClaim {
 		Name: fmt.Sprintf("claim-%d", i), Namespace: pick(s.gen, namespaces...).name, UID: s.uid(), Annotations: map[string]string{},
 	}}
 	pvc.Spec = s.claimSpec()
+	if s.chance(0.05) {
+		// The beta annotation, which takes precedence over the field.
+		// Never without the field: kube-scheduler v1.37's VolumeBinding
+		// Score groups provisioned claims by *spec.storageClassName.
+		pvc.Annotations[v1.BetaStorageClassAnnotation] = pick(s.gen, claimClassNames...)
+		if pvc.Spec.StorageClassName == nil {
+			pvc.Spec.StorageClassName = ptr.To(pick(s.gen, claimClassNames...))
+		}
+	}
 	pvc.Status.Phase = v1.ClaimPending
 	switch r := s.r.Float64(); {
 	case r < 0.35:

@@ -314,7 +314,7 @@ func (h *Harness) compare(k, b loaded, pod *corev1.Pod) outcome {
 		if !p.Filter || !kimpl[p.Name].filter || !bimpl[p.Name].filter {
 			continue
 		}
-		kr, br := k.Filter(p.Name, pod), b.Filter(p.Name, pod)
+		kr, br := safeFilter(k, p.Name, pod), safeFilter(b, p.Name, pod)
 		points[p.Name] += len(k.nodeNames())
 		out.reasons[p.Name], out.berthReasons[p.Name] = map[string]bool{}, map[string]bool{}
 		if kp, bp := skipAsSuccess(kr.PreFilter), skipAsSuccess(br.PreFilter); !kp.Equal(bp) {
@@ -342,7 +342,7 @@ func (h *Harness) compare(k, b loaded, pod *corev1.Pod) outcome {
 		if !p.Score || !kimpl[p.Name].score || !bimpl[p.Name].score {
 			continue
 		}
-		kr, br := k.Score(p.Name, pod, nodes), b.Score(p.Name, pod, nodes)
+		kr, br := safeScore(k, p.Name, pod, nodes), safeScore(b, p.Name, pod, nodes)
 		points[p.Name] += len(nodes)
 		out.scored[p.Name] = true
 		for _, sc := range kr.Scores {
@@ -365,6 +365,37 @@ func (h *Harness) compare(k, b loaded, pod *corev1.Pod) outcome {
 		}
 	}
 	return out
+}
+
+// panicked is the verdict of a plugin that panicked: a disagreement (or, on
+// both sides, an agreement) rather than the end of the campaign.
+func panicked(r any) Verdict {
+	return Verdict{Code: "Panic", Reasons: []string{fmt.Sprint(r)}}
+}
+
+// safeFilter is s.Filter with a panic turned into a Panic verdict on every
+// node.
+func safeFilter(s loaded, name string, pod *corev1.Pod) (res FilterResult) {
+	defer func() {
+		if r := recover(); r != nil {
+			v := panicked(r)
+			res = FilterResult{PreFilter: v, Nodes: map[string]Verdict{}}
+			for _, n := range s.nodeNames() {
+				res.Nodes[n] = v
+			}
+		}
+	}()
+	return s.Filter(name, pod)
+}
+
+// safeScore is s.Score with a panic turned into a Panic failure.
+func safeScore(s loaded, name string, pod *corev1.Pod, nodes []string) (res ScoreResult) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = ScoreResult{PreScore: success, Failure: panicked(r), Scores: map[string]int64{}}
+		}
+	}()
+	return s.Score(name, pod, nodes)
 }
 
 func skipAsSuccess(v Verdict) Verdict {

@@ -76,7 +76,7 @@ func (v Verdict) equalFor(plugin string, o Verdict) bool {
 
 // Rejected reports whether the verdict rejects the pod.
 func (v Verdict) Rejected() bool {
-	return v.Code == "Unschedulable" || v.Code == "UnschedulableAndUnresolvable" || v.Code == "Error"
+	return v.Code == "Unschedulable" || v.Code == "UnschedulableAndUnresolvable" || v.Code == "Error" || v.Code == "Panic"
 }
 
 func (v Verdict) String() string {
