@@ -271,3 +271,14 @@ type NodeLocalPlugin interface {
 	Plugin
 	NodeLocal() bool
 }
+
+// FailureExplainer is implemented by Filter plugins that can say more
+// about why a pod fits nowhere than their per-node reasons do, e.g. which
+// of the pod's claims no node can satisfy. When the pod fits no node and
+// the plugin rejected it somewhere, the engine appends the explanation to
+// the failure message (the PodScheduled condition and the event), so
+// "why is my pod pending?" names the object to fix.
+type FailureExplainer interface {
+	Plugin
+	ExplainFailure(state *CycleState, pod *v1.Pod) string
+}

@@ -79,6 +79,9 @@ type Diagnosis struct {
 	PreFilterMsg string
 	// PostFilterMsg is what PostFilter (preemption) reported.
 	PostFilterMsg string
+	// Details are the rejecting plugins' own explanations
+	// (framework.FailureExplainer), e.g. the claim no node can satisfy.
+	Details []string
 }
 
 // FitError is the error of a pod that fits no node.
@@ -113,6 +116,12 @@ func (f *FitError) Error() string {
 		sort.Strings(parts)
 		if len(parts) > 0 {
 			msg += " " + strings.Join(parts, ", ") + "."
+		}
+	}
+	for _, d := range f.Diagnosis.Details {
+		msg += " " + d
+		if !strings.HasSuffix(d, ".") {
+			msg += "."
 		}
 	}
 	if f.Diagnosis.PostFilterMsg != "" {

@@ -25,6 +25,7 @@ func TestFitErrorError(t *testing.T) {
 		absent     *framework.Status
 		preFilter  string
 		postFilter string
+		details    []string
 		want       string
 	}{
 		{
@@ -94,6 +95,14 @@ func TestFitErrorError(t *testing.T) {
 			want:       "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
 		},
 		{
+			name:       "plugin details go between the histogram and preemption",
+			numAll:     1,
+			statuses:   map[string]*framework.Status{"n1": unresolvable("node(s) did not have enough free storage")},
+			details:    []string{`VolumeBinding: claim "ns/data" requests 5Gi (1 node)`},
+			postFilter: "preemption: not eligible",
+			want:       `0/1 nodes are available: 1 node(s) did not have enough free storage. VolumeBinding: claim "ns/data" requests 5Gi (1 node). preemption: not eligible`,
+		},
+		{
 			name:   "no nodes",
 			numAll: 0,
 			want:   "0/0 nodes are available:",
@@ -111,7 +120,7 @@ func TestFitErrorError(t *testing.T) {
 			fe := &FitError{
 				Pod:         st.MakePod().Name("p").Obj(),
 				NumAllNodes: tc.numAll,
-				Diagnosis:   Diagnosis{NodeToStatus: m, UnschedulablePlugins: sets.New[string](), PreFilterMsg: tc.preFilter, PostFilterMsg: tc.postFilter},
+				Diagnosis:   Diagnosis{NodeToStatus: m, UnschedulablePlugins: sets.New[string](), PreFilterMsg: tc.preFilter, PostFilterMsg: tc.postFilter, Details: tc.details},
 			}
 			if diff := cmp.Diff(tc.want, fe.Error()); diff != "" {
 				t.Errorf("Error() mismatch (-want +got):\n%s", diff)

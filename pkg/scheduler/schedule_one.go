@@ -172,6 +172,7 @@ func (s *Scheduler) SchedulePod(ctx context.Context, prof *profile.Profile, stat
 		return ScheduleResult{}, err
 	}
 	if len(feasible) == 0 {
+		diagnosis.Details = prof.ExplainFailure(state, pod, diagnosis.UnschedulablePlugins)
 		return ScheduleResult{}, &FitError{Pod: pod, NumAllNodes: s.snapshot.NumNodes(), Diagnosis: diagnosis}
 	}
 	evaluated := len(feasible) + diagnosis.NodeToStatus.Len()

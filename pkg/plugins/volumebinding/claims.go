@@ -162,7 +162,12 @@ func (pl *VolumeBinding) classify(pod *v1.Pod) (*podClaims, error) {
 // findPodVolumes decides, for one node, whether the pod's claims can be
 // satisfied there and how: the static PVs to bind and the claims to
 // provision. Reasons are the node's rejection; err is an internal error.
-func (pl *VolumeBinding) findPodVolumes(logger klog.Logger, claims *podClaims, node *v1.Node) (*podVolumes, []string, error) {
+// note, when not nil, is told which claim made the node fail and why, for
+// ExplainFailure.
+func (pl *VolumeBinding) findPodVolumes(logger klog.Logger, claims *podClaims, node *v1.Node, note func(claim, why string)) (*podVolumes, []string, error) {
+	if note == nil {
+		note = func(string, string) {}
+	}
 	plan := &podVolumes{}
 	boundOK, pvsExist := true, true
 	unboundOK, enoughSpace := true, true
@@ -184,7 +189,7 @@ func (pl *VolumeBinding) findPodVolumes(logger klog.Logger, claims *podClaims, n
 		return r
 	}
 	if len(claims.bound) > 0 {
-		if boundOK, pvsExist, err = pl.checkBound(logger, claims.bound, node); err != nil {
+		if boundOK, pvsExist, err = pl.checkBound(logger, claims.bound, node, note); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -202,6 +207,7 @@ func (pl *VolumeBinding) findPodVolumes(logger klog.Logger, claims *podClaims, n
 		// node can host the pod now.
 		if selected != node.Name {
 			unboundOK = false
+			note(pvcKey(pvc), fmt.Sprintf("is being provisioned for node %q (annotation %s)", selected, volume.AnnSelectedNode))
 			return plan, reasons(), nil
 		}
 		toProvision = append(toProvision, pvc)
@@ -215,7 +221,7 @@ func (pl *VolumeBinding) findPodVolumes(logger klog.Logger, claims *podClaims, n
 		toProvision = append(toProvision, rest...)
 	}
 	if len(toProvision) > 0 {
-		unboundOK, enoughSpace, plan.dynamic, err = pl.checkProvisioning(logger, toProvision, claims.capacities, node)
+		unboundOK, enoughSpace, plan.dynamic, err = pl.checkProvisioning(logger, toProvision, claims.capacities, node, note)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -225,12 +231,13 @@ func (pl *VolumeBinding) findPodVolumes(logger klog.Logger, claims *podClaims, n
 
 // checkBound reports whether the PVs of the bound claims admit the node,
 // and whether they all exist.
-func (pl *VolumeBinding) checkBound(logger klog.Logger, claims []*v1.PersistentVolumeClaim, node *v1.Node) (affinityOK, exist bool, err error) {
+func (pl *VolumeBinding) checkBound(logger klog.Logger, claims []*v1.PersistentVolumeClaim, node *v1.Node, note func(claim, why string)) (affinityOK, exist bool, err error) {
 	csiNode := pl.csiNode(node.Name)
 	for _, pvc := range claims {
 		pv, err := pl.pvs.Get(pvc.Spec.VolumeName)
 		if err != nil {
 			if apierrors.IsNotFound(err) {
+				note(pvcKey(pvc), fmt.Sprintf("is bound to PersistentVolume %q, which does not exist", pvc.Spec.VolumeName))
 				return true, false, nil
 			}
 			return true, false, err
@@ -240,6 +247,7 @@ func (pl *VolumeBinding) checkBound(logger klog.Logger, claims []*v1.PersistentV
 		}
 		if err := volume.CheckNodeAffinity(pv, node.Labels); err != nil {
 			logger.V(5).Info("Bound volume does not admit node", "pv", pv.Name, "node", node.Name, "err", err)
+			note(pvcKey(pvc), fmt.Sprintf("is bound to PersistentVolume %q, whose node affinity does not admit the node", pv.Name))
 			return false, true, nil
 		}
 	}
@@ -277,7 +285,7 @@ func matchStatic(claims []*v1.PersistentVolumeClaim, candidates map[string][]*v1
 // node: the class must name a provisioner, its allowedTopologies must admit
 // the node and, when the driver tracks capacity, some CSIStorageCapacity
 // the node can reach must hold each claim.
-func (pl *VolumeBinding) checkProvisioning(logger klog.Logger, claims []*v1.PersistentVolumeClaim, caps capacities, node *v1.Node) (ok, enoughSpace bool, plan []*provision, err error) {
+func (pl *VolumeBinding) checkProvisioning(logger klog.Logger, claims []*v1.PersistentVolumeClaim, caps capacities, node *v1.Node, note func(claim, why string)) (ok, enoughSpace bool, plan []*provision, err error) {
 	for _, pvc := range claims {
 		className := volume.GetPersistentVolumeClaimClass(pvc)
 		if className == "" {
@@ -289,9 +297,11 @@ func (pl *VolumeBinding) checkProvisioning(logger klog.Logger, claims []*v1.Pers
 		}
 		if class.Provisioner == "" || class.Provisioner == volume.NotSupportedProvisioner {
 			logger.V(5).Info("Storage class cannot provision", "storageClass", className, "pvc", klog.KObj(pvc))
+			note(pvcKey(pvc), fmt.Sprintf("matches no available PersistentVolume (class %q, %s, access modes %v) and class %q cannot provision one", className, requestOf(pvc), pvc.Spec.AccessModes, className))
 			return false, true, nil, nil
 		}
 		if !matchTopology(class.AllowedTopologies, node.Labels) {
+			note(pvcKey(pvc), fmt.Sprintf("cannot be provisioned outside class %q's allowedTopologies", className))
 			return false, true, nil, nil
 		}
 		sufficient, capacity, err := pl.capacityFor(pvc, class, caps, node)
@@ -299,6 +309,7 @@ func (pl *VolumeBinding) checkProvisioning(logger klog.Logger, claims []*v1.Pers
 			return false, false, nil, err
 		}
 		if !sufficient {
+			note(pvcKey(pvc), fmt.Sprintf("requests %s of class %q: no CSIStorageCapacity the node reaches holds it", requestOf(pvc), className))
 			return true, false, nil, nil
 		}
 		plan = append(plan, &provision{pvc: pvc, capacity: capacity})
@@ -433,3 +444,10 @@ var migratedPlugins = sets.New(
 	"kubernetes.io/cinder",
 	"kubernetes.io/portworx-volume",
 )
+
+func requestOf(pvc *v1.PersistentVolumeClaim) string {
+	if q, ok := pvc.Spec.Resources.Requests[v1.ResourceStorage]; ok {
+		return q.String()
+	}
+	return "no size"
+}

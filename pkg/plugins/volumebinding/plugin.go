@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +75,7 @@ var (
 	_ framework.ReservePlugin     = (*VolumeBinding)(nil)
 	_ framework.PreBindPlugin     = (*VolumeBinding)(nil)
 	_ framework.EnqueueExtensions = (*VolumeBinding)(nil)
+	_ framework.FailureExplainer  = (*VolumeBinding)(nil)
 )
 
 // SetDefaultArgs fills bindTimeoutSeconds (600) and the capacity scoring
@@ -165,6 +168,13 @@ type stateData struct {
 	hasStatic bool
 	// allBound is set by Reserve when nothing is left for PreBind to do.
 	allBound bool
+	// why records, per claim, why it made nodes fail and on how many.
+	why map[string]*claimFailure
+}
+
+type claimFailure struct {
+	why   string
+	nodes int
 }
 
 // Clone shares the state: preemption's what-if runs never change volume
@@ -176,6 +186,54 @@ func (d *stateData) plan(node string) (*podVolumes, bool) {
 	defer d.mu.Unlock()
 	p, ok := d.byNode[node]
 	return p, ok
+}
+
+func (d *stateData) note(claim, why string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.why == nil {
+		d.why = map[string]*claimFailure{}
+	}
+	f := d.why[claim]
+	if f == nil {
+		f = &claimFailure{}
+		d.why[claim] = f
+	}
+	f.why = why
+	f.nodes++
+}
+
+// ExplainFailure names the claims that kept the pod off nodes, for the
+// pod's failure message ("why is my pod pending?").
+func (pl *VolumeBinding) ExplainFailure(state *framework.CycleState, pod *v1.Pod) string {
+	s, err := framework.ReadState[*stateData](state, stateKey)
+	if err != nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.why))
+	for k := range s.why {
+		keys = append(keys, k)
+	}
+	// The claim that failed on the most nodes first.
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := s.why[keys[i]], s.why[keys[j]]
+		if a.nodes != b.nodes {
+			return a.nodes > b.nodes
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		f := s.why[k]
+		unit := "nodes"
+		if f.nodes == 1 {
+			unit = "node"
+		}
+		parts = append(parts, fmt.Sprintf("claim %q %s (%d %s)", k, f.why, f.nodes, unit))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // PreFilter reads the pod's claims. Pods without claims skip the plugin;
@@ -211,7 +269,7 @@ func (pl *VolumeBinding) Filter(ctx context.Context, state *framework.CycleState
 		return framework.AsStatus(err)
 	}
 	node := ni.Node()
-	plan, reasons, err := pl.findPodVolumes(klog.FromContext(ctx), s.claims, node)
+	plan, reasons, err := pl.findPodVolumes(klog.FromContext(ctx), s.claims, node, s.note)
 	if err != nil {
 		return framework.AsStatus(err)
 	}

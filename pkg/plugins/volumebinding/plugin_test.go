@@ -539,3 +539,23 @@ var (
 	negativeTimeout                   = int64(-1)
 	configv1VolumeBindingArgsNegative = configv1.VolumeBindingArgs{BindTimeoutSeconds: &negativeTimeout}
 )
+
+func TestExplainFailureNamesTheClaim(t *testing.T) {
+	e := newEnv(t, local, claim("big", "local", "500Gi"), claim("fits", "local", "1Gi"),
+		st.MakeCSIDriver("local.example.com").StorageCapacity(true).Obj(),
+		capacityOn("local", "node-a", "100Gi"), capacityOn("local", "node-b", "100Gi"))
+	pod := st.MakePod().Name("p").Namespace(ns).PVC("fits").PVC("big").Obj()
+	state, verdicts := e.filter(t, pod)
+	if got := feasible(verdicts); len(got) != 0 {
+		t.Fatalf("feasible = %v, want none", got)
+	}
+	got := e.pl.ExplainFailure(state, pod)
+	want := `claim "default/big" requests 500Gi of class "local": no CSIStorageCapacity the node reaches holds it (2 nodes); ` +
+		`claim "default/fits" requests 1Gi of class "local": no CSIStorageCapacity the node reaches holds it (1 node)`
+	if got != want {
+		t.Errorf("ExplainFailure = %q, want %q", got, want)
+	}
+	if other := st.MakePod().Name("q").Namespace(ns).Obj(); e.pl.ExplainFailure(framework.NewCycleState(), other) != "" {
+		t.Error("a pod without VolumeBinding state should get no explanation")
+	}
+}

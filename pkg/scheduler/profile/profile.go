@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
 
@@ -331,3 +332,20 @@ func (p *Profile) recoverPanic(ctx context.Context, plugin, point string, st **f
 }
 
 var stackPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// ExplainFailure collects the explanations of the given Filter plugins
+// that implement framework.FailureExplainer, in filter order, each
+// prefixed by the plugin's name.
+func (p *Profile) ExplainFailure(state *framework.CycleState, pod *v1.Pod, plugins sets.Set[string]) []string {
+	var out []string
+	for _, pl := range p.filter {
+		fe, ok := pl.(framework.FailureExplainer)
+		if !ok || !plugins.Has(pl.Name()) {
+			continue
+		}
+		if msg := fe.ExplainFailure(state, pod); msg != "" {
+			out = append(out, pl.Name()+": "+msg)
+		}
+	}
+	return out
+}
