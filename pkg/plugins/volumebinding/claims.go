@@ -14,6 +14,7 @@ import (
 	"k8s.io/component-helpers/storage/ephemeral"
 	"k8s.io/component-helpers/storage/volume"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 )
 
 // Reasons a node is rejected, word for word kube-scheduler's.
@@ -36,7 +37,8 @@ type podClaims struct {
 	delayed []*v1.PersistentVolumeClaim
 	// immediate are unbound claims the PV controller should have bound.
 	immediate []*v1.PersistentVolumeClaim
-	// candidates are the PVs of each delayed claim's class.
+	// candidates are, per delayed claim, the PVs of its class that could
+	// match it on some node (candidatesFor).
 	candidates map[string][]*v1.PersistentVolume
 	// capacities is the CSIStorageCapacity index as of PreFilter.
 	capacities capacities
@@ -145,16 +147,19 @@ func (pl *VolumeBinding) classify(pod *v1.Pod) (*podClaims, error) {
 	if len(out.delayed) > 0 {
 		out.capacities = pl.capacities.current()
 	}
+	byClass := map[string][]*v1.PersistentVolume{}
 	for _, pvc := range out.delayed {
 		class := volume.GetPersistentVolumeClaimClass(pvc)
-		if _, ok := out.candidates[class]; ok {
-			continue
+		pvs, ok := byClass[class]
+		if !ok {
+			if pvs, err := pl.pvs.ByIndex(classIndex, class); err != nil {
+				return nil, err
+			} else {
+				byClass[class] = pvs
+			}
+			pvs = byClass[class]
 		}
-		pvs, err := pl.pvs.ByIndex(classIndex, class)
-		if err != nil {
-			return nil, err
-		}
-		out.candidates[class] = pvs
+		out.candidates[pvcKey(pvc)] = candidatesFor(pvc, pvs)
 	}
 	return out, nil
 }
@@ -266,7 +271,7 @@ func matchStatic(claims []*v1.PersistentVolumeClaim, candidates map[string][]*v1
 	chosen := map[string]*v1.PersistentVolume{}
 	allMatched = true
 	for _, pvc := range sorted {
-		pv, err := volume.FindMatchingVolume(pvc, candidates[volume.GetPersistentVolumeClaimClass(pvc)], node, chosen, true, true)
+		pv, err := volume.FindMatchingVolume(pvc, candidates[pvcKey(pvc)], node, chosen, true, true)
 		if err != nil {
 			return false, nil, nil, err
 		}
@@ -450,4 +455,46 @@ func requestOf(pvc *v1.PersistentVolumeClaim) string {
 		return q.String()
 	}
 	return "no size"
+}
+
+// candidatesFor keeps the PVs that volume.FindMatchingVolume could return
+// for the claim on some node: it drops, once per pod instead of once per
+// node, every PV that the node-independent checks (taken by another claim,
+// too small, volume mode, attributes class, terminating, not Available,
+// selector, class, access modes) would skip anyway. PVs pre-bound to the
+// claim are kept whatever their phase, as FindMatchingVolume returns them
+// first. Order is preserved, so the match per node is the same.
+func candidatesFor(pvc *v1.PersistentVolumeClaim, pvs []*v1.PersistentVolume) []*v1.PersistentVolume {
+	requested := pvc.Spec.Resources.Requests[v1.ResourceStorage]
+	class := volume.GetPersistentVolumeClaimClass(pvc)
+	vac := ptr.Deref(pvc.Spec.VolumeAttributesClassName, "")
+	var selector labels.Selector
+	if pvc.Spec.Selector != nil {
+		sel, err := metav1.LabelSelectorAsSelector(pvc.Spec.Selector)
+		if err != nil {
+			// FindMatchingVolume reports the bad selector; keep every PV so
+			// it gets to.
+			return pvs
+		}
+		selector = sel
+	}
+	out := make([]*v1.PersistentVolume, 0, 4)
+	for _, pv := range pvs {
+		boundToClaim := volume.IsVolumeBoundToClaim(pv, pvc)
+		if pv.Spec.ClaimRef != nil && !boundToClaim {
+			continue
+		}
+		size := pv.Spec.Capacity[v1.ResourceStorage]
+		if size.Cmp(requested) < 0 || volume.CheckVolumeModeMismatches(&pvc.Spec, &pv.Spec) ||
+			vac != ptr.Deref(pv.Spec.VolumeAttributesClassName, "") || pv.DeletionTimestamp != nil {
+			continue
+		}
+		if !boundToClaim && (pv.Status.Phase != v1.VolumeAvailable ||
+			(selector != nil && !selector.Matches(labels.Set(pv.Labels))) ||
+			volume.GetPersistentVolumeClass(pv) != class || !volume.CheckAccessModes(pvc, pv)) {
+			continue
+		}
+		out = append(out, pv)
+	}
+	return out
 }
