@@ -21,7 +21,6 @@ import (
 // Harness runs both schedulers' plugins on cases and compares them.
 type Harness struct {
 	plugins []Plugin
-	names   []string
 	oracle  loader
 	berth   loader
 	// Stats counts agreement per plugin over every case run so far.
@@ -64,7 +63,6 @@ func NewHarness(reg berthfw.Registry) (*Harness, error) {
 	}
 	h := &Harness{plugins: ActivePlugins(reg), Stats: map[string]*PluginStats{}, Shrink: true}
 	for _, p := range h.plugins {
-		h.names = append(h.names, p.Name)
 		h.Stats[p.Name] = &PluginStats{Reasons: map[string]int{}, BerthReasons: map[string]int{}}
 	}
 	o, err := newOracle()
@@ -90,7 +88,6 @@ func NewSelfHarness(rows []Plugin) (*Harness, error) {
 	}
 	h := &Harness{plugins: rows, Stats: map[string]*PluginStats{}, Shrink: true}
 	for _, p := range h.plugins {
-		h.names = append(h.names, p.Name)
 		h.Stats[p.Name] = &PluginStats{Reasons: map[string]int{}, BerthReasons: map[string]int{}}
 	}
 	o, err := newOracle()
@@ -164,13 +161,13 @@ func (h *Harness) Run(ctx context.Context, c *Case) ([]Disagreement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seed %d: %w", c.Seed, err)
 	}
-	k, b, err := h.load(ctx, cl)
+	k, b, err := h.load(ctx, cl, h.plugins)
 	if err != nil {
 		return nil, fmt.Errorf("seed %d: %w", c.Seed, err)
 	}
 	outcomes := make([]outcome, len(pending))
 	for i, pod := range pending {
-		outcomes[i] = h.compare(k, b, pod)
+		outcomes[i] = h.compare(k, b, pod, h.plugins)
 	}
 	k.close()
 	b.close()
@@ -232,12 +229,17 @@ func countPoints(ds []Diff) int {
 	return n
 }
 
-func (h *Harness) load(ctx context.Context, c *Cluster) (loaded, loaded, error) {
-	k, err := h.oracle.load(ctx, c, h.names)
+// load loads the rows' plugins on both sides.
+func (h *Harness) load(ctx context.Context, c *Cluster, rows []Plugin) (loaded, loaded, error) {
+	names := make([]string, len(rows))
+	for i, p := range rows {
+		names[i] = p.Name
+	}
+	k, err := h.oracle.load(ctx, c, names)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := h.berth.load(ctx, c, h.names)
+	b, err := h.berth.load(ctx, c, names)
 	if err != nil {
 		k.close()
 		return nil, nil, err
@@ -287,7 +289,7 @@ func reasonKeys(v Verdict, into map[string]bool) {
 
 // compare evaluates one pod on both sides.
 
-func (h *Harness) compare(k, b loaded, pod *corev1.Pod) outcome {
+func (h *Harness) compare(k, b loaded, pod *corev1.Pod, rows []Plugin) outcome {
 	k.reset()
 	b.reset()
 	diffs := map[string][]Diff{}
@@ -301,7 +303,7 @@ func (h *Harness) compare(k, b loaded, pod *corev1.Pod) outcome {
 	}
 	type impl struct{ filter, score bool }
 	kimpl, bimpl := map[string]impl{}, map[string]impl{}
-	for _, p := range h.plugins {
+	for _, p := range rows {
 		kf, ks, kok := k.Implements(p.Name)
 		bf, bs, bok := b.Implements(p.Name)
 		kimpl[p.Name], bimpl[p.Name] = impl{kf, ks}, impl{bf, bs}
@@ -310,7 +312,7 @@ func (h *Harness) compare(k, b loaded, pod *corev1.Pod) outcome {
 				Kube: fmt.Sprintf("loaded=%v filter=%v score=%v", kok, kf, ks), Berth: fmt.Sprintf("loaded=%v filter=%v score=%v", bok, bf, bs)})
 		}
 	}
-	for _, p := range h.plugins {
+	for _, p := range rows {
 		if !p.Filter || !kimpl[p.Name].filter || !bimpl[p.Name].filter {
 			continue
 		}
@@ -338,7 +340,7 @@ func (h *Harness) compare(k, b loaded, pod *corev1.Pod) outcome {
 	if len(nodes) == 0 {
 		return out
 	}
-	for _, p := range h.plugins {
+	for _, p := range rows {
 		if !p.Score || !kimpl[p.Name].score || !bimpl[p.Name].score {
 			continue
 		}
@@ -405,68 +407,79 @@ func skipAsSuccess(v Verdict) Verdict {
 	return v
 }
 
-// disagrees reports whether plugin still disagrees for pod on cluster c.
-func (h *Harness) disagrees(ctx context.Context, c *Cluster, pod *corev1.Pod, plugin string) (bool, []Diff, error) {
+// disagrees reports whether plugin still disagrees for pod on cluster c,
+// comparing rows only.
+func (h *Harness) disagrees(ctx context.Context, c *Cluster, pod *corev1.Pod, plugin string, rows []Plugin) (bool, []Diff, error) {
 	cl, pending, err := admitCase(c, []*corev1.Pod{pod})
 	if err != nil {
 		return false, nil, err
 	}
-	k, b, err := h.load(ctx, cl)
+	k, b, err := h.load(ctx, cl, rows)
 	if err != nil {
 		return false, nil, err
 	}
-	o := h.compare(k, b, pending[0])
+	o := h.compare(k, b, pending[0], rows)
 	k.close()
 	b.close()
 	return len(o.diffs[plugin]) > 0, o.diffs[plugin], nil
 }
 
-// shrink removes nodes, then pods, then storage objects, one at a time
-// while the plugin still disagrees, so the reproducer keeps only what the
-// disagreement needs.
+// shrink removes nodes, then bound pods, then storage objects (all at once
+// first, then one at a time) while the plugin still disagrees, so the
+// reproducer keeps only what the disagreement needs. A disagreement with no
+// Score diff depends on the plugin alone, which is all that is loaded then;
+// a Score diff depends on every filter (they choose the nodes scored).
 func (h *Harness) shrink(ctx context.Context, d Disagreement) (Disagreement, error) {
+	rows := h.plugins
+	if !slices.ContainsFunc(d.Diffs, func(df Diff) bool { return df.Point == "Score" }) {
+		rows = slices.DeleteFunc(slices.Clone(h.plugins), func(p Plugin) bool { return p.Name != d.Plugin })
+	}
 	c := &Cluster{Nodes: slices.Clone(d.Cluster.Nodes), Pods: slices.Clone(d.Cluster.Pods), Objects: slices.Clone(d.Cluster.Objects)}
+	// try keeps try as the reproducer if the plugin still disagrees on it.
+	try := func(try *Cluster) (bool, error) {
+		ok, diffs, err := h.disagrees(ctx, try, d.Pod, d.Plugin, rows)
+		if ok {
+			c, d.Diffs = try, diffs
+		}
+		return ok, err
+	}
 	for i := 0; i < len(c.Nodes); {
 		gone := c.Nodes[i].Name
-		try := &Cluster{Nodes: slices.Delete(slices.Clone(c.Nodes), i, i+1), Objects: c.Objects}
+		next := &Cluster{Nodes: slices.Delete(slices.Clone(c.Nodes), i, i+1), Objects: c.Objects}
 		for _, p := range c.Pods {
 			if p.Spec.NodeName != gone {
-				try.Pods = append(try.Pods, p)
+				next.Pods = append(next.Pods, p)
 			}
 		}
-		ok, diffs, err := h.disagrees(ctx, try, d.Pod, d.Plugin)
-		if err != nil {
+		if ok, err := try(next); err != nil {
+			return d, err
+		} else if !ok {
+			i++
+		}
+	}
+	if len(c.Pods) > 1 {
+		if _, err := try(&Cluster{Nodes: c.Nodes, Objects: c.Objects}); err != nil {
 			return d, err
 		}
-		if ok {
-			c, d.Diffs = try, diffs
-			continue
-		}
-		i++
 	}
 	for i := 0; i < len(c.Pods); {
-		try := &Cluster{Nodes: c.Nodes, Pods: slices.Delete(slices.Clone(c.Pods), i, i+1), Objects: c.Objects}
-		ok, diffs, err := h.disagrees(ctx, try, d.Pod, d.Plugin)
-		if err != nil {
+		if ok, err := try(&Cluster{Nodes: c.Nodes, Pods: slices.Delete(slices.Clone(c.Pods), i, i+1), Objects: c.Objects}); err != nil {
+			return d, err
+		} else if !ok {
+			i++
+		}
+	}
+	if len(c.Objects) > 1 {
+		if _, err := try(&Cluster{Nodes: c.Nodes, Pods: c.Pods}); err != nil {
 			return d, err
 		}
-		if ok {
-			c, d.Diffs = try, diffs
-			continue
-		}
-		i++
 	}
 	for i := 0; i < len(c.Objects); {
-		try := &Cluster{Nodes: c.Nodes, Pods: c.Pods, Objects: slices.Delete(slices.Clone(c.Objects), i, i+1)}
-		ok, diffs, err := h.disagrees(ctx, try, d.Pod, d.Plugin)
-		if err != nil {
+		if ok, err := try(&Cluster{Nodes: c.Nodes, Pods: c.Pods, Objects: slices.Delete(slices.Clone(c.Objects), i, i+1)}); err != nil {
 			return d, err
+		} else if !ok {
+			i++
 		}
-		if ok {
-			c, d.Diffs = try, diffs
-			continue
-		}
-		i++
 	}
 	d.Cluster = c
 	return d, nil
