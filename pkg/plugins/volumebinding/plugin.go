@@ -330,7 +330,14 @@ func (pl *VolumeBinding) Score(ctx context.Context, state *framework.CycleState,
 			if p.capacity == nil {
 				continue
 			}
-			u := at(volume.GetPersistentVolumeClaimClass(p.pvc))
+			// Grouped by spec.storageClassName, as kube-scheduler does
+			// (a claim naming its class only by the beta annotation
+			// would crash upstream; berth falls back to it).
+			class := volume.GetPersistentVolumeClaimClass(p.pvc)
+			if p.pvc.Spec.StorageClassName != nil {
+				class = *p.pvc.Spec.StorageClassName
+			}
+			u := at(class)
 			if p.capacity.Capacity != nil {
 				u.capacity = p.capacity.Capacity.Value()
 			}
