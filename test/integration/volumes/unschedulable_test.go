@@ -46,7 +46,9 @@ func TestUnsatisfiableClaims(t *testing.T) {
 
 	msg := waitUnschedulable(t, ns, "huge", time.Minute,
 		fmt.Sprintf("0/%d nodes are available", len(nodes)),
-		fmt.Sprintf("%d %s", untainted(nodes), volumebinding.ReasonNotEnoughSpace))
+		fmt.Sprintf("%d %s", untainted(nodes), volumebinding.ReasonNotEnoughSpace),
+		// berth names the claim, which kube-scheduler does not.
+		fmt.Sprintf(`VolumeBinding: claim "%s/huge" requests 1Ti of class %q: no CSIStorageCapacity the node reaches holds it (%d nodes).`, ns, class, untainted(nodes)))
 	t.Logf("huge: %s", msg)
 	pvc := getClaim(t, ns, "huge")
 	if pvc.Status.Phase != v1.ClaimPending || pvc.Spec.VolumeName != "" {
