@@ -4,8 +4,10 @@
 //
 // It
 //
-//  1. starts a throw-away control plane (bin/devcluster via internal/testenv)
-//     and prints its kubeconfig so you can look around with kubectl;
+//  1. starts a throw-away control plane (bin/devcluster via internal/testenv:
+//     etcd, kube-apiserver, kube-controller-manager and devcluster's
+//     node-local volume provisioner local.berth.io) and prints its
+//     kubeconfig so you can look around with kubectl;
 //  2. creates a fleet of synthetic nodes (mixed general-purpose machines
 //     plus a few GPU machines, over three zones) and taints a handful of
 //     them dedicated=infra:NoSchedule;
@@ -17,8 +19,21 @@
 //     pods that cannot be scheduled at all;
 //  5. waits until every schedulable pod is bound and the others are
 //     marked PodScheduled=False;
-//  6. prints where the pods landed, per-zone CPU use, why the pending pods
-//     are pending, and a few of berth's own metrics.
+//  6. prints where the pods landed, per-zone CPU use and why the pending
+//     pods are pending;
+//  7. runs a stateful part: a WaitForFirstConsumer StorageClass "local" of
+//     the local.berth.io provisioner limited to zone-a and zone-b (the
+//     provisioner publishes a CSIStorageCapacity per node it reaches,
+//     100Gi each), a StatefulSet "db" of 6 replicas with a 10Gi claim
+//     each, and a pod "huge" whose 5Ti claim fits no node. berth picks a
+//     node per replica, the provisioner creates a local PV on it and the
+//     PV controller binds the claim; the demo prints each replica's node,
+//     zone, claim, PV and berth.io/bound-at stamp, the zones without a
+//     replica, and the PodScheduled message of "huge", which names the
+//     claim that kept it off every node;
+//  8. prints a few of berth's own metrics.
+//
+// No kubelet runs, so pods are only bound, never started.
 //
 // Everything is torn down on exit, including on Ctrl-C: berth gets SIGTERM
 // (SIGKILL after 10s) and the control plane is stopped and its directory

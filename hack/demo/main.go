@@ -88,9 +88,11 @@ func run(ctx context.Context, o options) (err error) {
 	}
 
 	// 1. Control plane.
-	ui.step("Starting a local control plane (etcd + kube-apiserver via %s)", filepath.Join(binDir, "devcluster"))
+	ui.step("Starting a local control plane (etcd, kube-apiserver, kube-controller-manager and the %s volume provisioner via %s)", testenv.LocalProvisioner, filepath.Join(binDir, "devcluster"))
 	t := time.Now()
-	env, err := testenv.Start(testenv.Options{ControllerManager: false})
+	// kube-controller-manager runs the StatefulSet controller and the PV
+	// controller, which hands the stateful part's claims to the provisioner.
+	env, err := testenv.Start(testenv.Options{ControllerManager: true, Provisioner: true})
 	if err != nil {
 		if ctx.Err() != nil {
 			return errInterrupted
@@ -113,6 +115,7 @@ func run(ctx context.Context, o options) (err error) {
 	ui.info("  export KUBECONFIG=%s", env.Kubeconfig)
 	ui.info("  kubectl get nodes -L topology.kubernetes.io/zone,node.kubernetes.io/instance-type")
 	ui.info("  kubectl get pods -n %s -o wide", namespace)
+	ui.info("  kubectl get pvc -n %s", namespace)
 	if !o.hold {
 		ui.info("It is torn down when the demo ends; run with -hold to keep it until Ctrl-C.")
 	}
@@ -181,6 +184,20 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	printSummary(sets, pods, nodes)
+	if waitErr != nil {
+		printMetrics(ctx, b.addr)
+		return waitErr
+	}
+
+	// 7. Stateful workload: claims provisioned on the nodes berth picks.
+	res, waitErr := runStateful(ctx, ui, env.Client, nodes, b, o.timeout)
+	if waitErr != nil && ctx.Err() != nil {
+		return interrupted()
+	}
+	if res == nil {
+		return waitErr
+	}
+	printStateful(res, nodes)
 	printMetrics(ctx, b.addr)
 	if waitErr != nil {
 		return waitErr

@@ -120,8 +120,8 @@ func requireNodeLabel(key string, values ...string) *v1.Affinity {
 }
 
 // createWorkload creates the namespace, its default ServiceAccount (the
-// ServiceAccount admission plugin wants it and no controller manager runs)
-// and the pods.
+// ServiceAccount admission plugin wants it, and kube-controller-manager's
+// serviceaccount controller may not have created it yet) and the pods.
 func createWorkload(ctx context.Context, u *ui, client kubernetes.Interface, sets []*workload) error {
 	total := 0
 	for _, w := range sets {
