@@ -168,14 +168,11 @@ type stateData struct {
 	hasStatic bool
 	// allBound is set by Reserve when nothing is left for PreBind to do.
 	allBound bool
-	// why records, per claim, why it made nodes fail and on how many.
-	why map[string]*claimFailure
+	// failures counts, per claim and reason, the nodes the claim failed on.
+	failures map[claimReason]int
 }
 
-type claimFailure struct {
-	why   string
-	nodes int
-}
+type claimReason struct{ claim, why string }
 
 // Clone shares the state: preemption's what-if runs never change volume
 // plans, and Reserve must see what Filter found.
@@ -191,20 +188,15 @@ func (d *stateData) plan(node string) (*podVolumes, bool) {
 func (d *stateData) note(claim, why string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.why == nil {
-		d.why = map[string]*claimFailure{}
+	if d.failures == nil {
+		d.failures = map[claimReason]int{}
 	}
-	f := d.why[claim]
-	if f == nil {
-		f = &claimFailure{}
-		d.why[claim] = f
-	}
-	f.why = why
-	f.nodes++
+	d.failures[claimReason{claim, why}]++
 }
 
-// ExplainFailure names the claims that kept the pod off nodes, for the
-// pod's failure message ("why is my pod pending?").
+// ExplainFailure names the claims that kept the pod off nodes, each reason
+// with the number of nodes it applied to, most nodes first, for the pod's
+// failure message ("why is my pod pending?").
 func (pl *VolumeBinding) ExplainFailure(state *framework.CycleState, pod *v1.Pod) string {
 	s, err := framework.ReadState[*stateData](state, stateKey)
 	if err != nil {
@@ -212,26 +204,28 @@ func (pl *VolumeBinding) ExplainFailure(state *framework.CycleState, pod *v1.Pod
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keys := make([]string, 0, len(s.why))
-	for k := range s.why {
+	keys := make([]claimReason, 0, len(s.failures))
+	for k := range s.failures {
 		keys = append(keys, k)
 	}
-	// The claim that failed on the most nodes first.
 	sort.Slice(keys, func(i, j int) bool {
-		a, b := s.why[keys[i]], s.why[keys[j]]
-		if a.nodes != b.nodes {
-			return a.nodes > b.nodes
+		a, b := s.failures[keys[i]], s.failures[keys[j]]
+		if a != b {
+			return a > b
 		}
-		return keys[i] < keys[j]
+		if keys[i].claim != keys[j].claim {
+			return keys[i].claim < keys[j].claim
+		}
+		return keys[i].why < keys[j].why
 	})
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		f := s.why[k]
+		n := s.failures[k]
 		unit := "nodes"
-		if f.nodes == 1 {
+		if n == 1 {
 			unit = "node"
 		}
-		parts = append(parts, fmt.Sprintf("claim %q %s (%d %s)", k, f.why, f.nodes, unit))
+		parts = append(parts, fmt.Sprintf("claim %q %s (%d %s)", k.claim, k.why, n, unit))
 	}
 	return strings.Join(parts, "; ")
 }

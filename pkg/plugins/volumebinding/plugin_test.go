@@ -555,6 +555,16 @@ func TestExplainFailureNamesTheClaim(t *testing.T) {
 	if got != want {
 		t.Errorf("ExplainFailure = %q, want %q", got, want)
 	}
+	// Two reasons for one claim are counted apart.
+	e = newEnv(t, twoZones, st.MakeCSIDriver("csi.example.com").StorageCapacity(true).Obj(), claim("big", "two-zones", "500Gi"),
+		capacityOn("two-zones", "node-a", "100Gi"), capacityOn("two-zones", "node-b", "100Gi"))
+	pod = st.MakePod().Name("p").Namespace(ns).PVC("big").Obj()
+	state, _ = e.filter(t, pod)
+	want = `claim "default/big" requests 500Gi of class "two-zones": no CSIStorageCapacity the node reaches holds it (2 nodes); ` +
+		`claim "default/big" cannot be provisioned outside class "two-zones"'s allowedTopologies (1 node)`
+	if got := e.pl.ExplainFailure(state, pod); got != want {
+		t.Errorf("ExplainFailure = %q, want %q", got, want)
+	}
 	if other := st.MakePod().Name("q").Namespace(ns).Obj(); e.pl.ExplainFailure(framework.NewCycleState(), other) != "" {
 		t.Error("a pod without VolumeBinding state should get no explanation")
 	}
