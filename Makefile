@@ -25,6 +25,9 @@ export BERTH_BIN_DIR := $(BIN)
 
 # SCALE=small shrinks every benchmark workload for a quick run.
 SCALE ?= full
+# WORKLOADS restricts make bench to some workloads (comma-separated names,
+# e.g. WORKLOADS=StatefulVolumes); empty runs them all.
+WORKLOADS ?=
 # SEEDS sets the length of a randomized conformance campaign.
 SEEDS ?= 20000
 
@@ -61,7 +64,7 @@ demo: build
 # berth vs stock kube-scheduler vs the raw bind ceiling, same control plane,
 # one run; writes bench-results/results.{md,json}. See docs/benchmarks.md.
 bench: build
-	$(GO) run ./test/bench/cmd/berth-bench --scale $(SCALE) --out bench-results/
+	$(GO) run ./test/bench/cmd/berth-bench --scale $(SCALE) --workloads "$(WORKLOADS)" --out bench-results/
 
 # A long randomized differential campaign against kube-scheduler's own
 # plugins; prints the agreement rate per plugin.

@@ -176,8 +176,8 @@ func runWorkload(ctx context.Context, o Options, w *Workload, logDir string) *Wo
 		fmt.Fprintf(o.Progress, "[%s] %s\n", w.Name, fmt.Sprintf(format, args...))
 	}
 	t0 := time.Now()
-	logf("starting a fresh control plane")
-	env, err := testenv.Start(testenv.Options{})
+	logf("starting a fresh control plane (controller manager: %v, provisioner: %v)", w.ControllerManager, w.Provisioner)
+	env, err := testenv.Start(testenv.Options{ControllerManager: w.ControllerManager, Provisioner: w.Provisioner})
 	if err != nil {
 		wr.Error = fmt.Sprintf("start control plane: %v", err)
 		return wr
@@ -211,6 +211,12 @@ func runWorkload(ctx context.Context, o Options, w *Workload, logDir string) *Wo
 	if err := h.loadNodes(ctx); err != nil {
 		wr.Error = err.Error()
 		return wr
+	}
+	if w.Storage != nil {
+		if err := h.setupStorage(ctx); err != nil {
+			wr.Error = err.Error()
+			return wr
+		}
 	}
 	for _, s := range o.Schedulers {
 		if ctx.Err() != nil {

@@ -21,7 +21,7 @@ func TestWorkloadsParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"Basic", "NodeAffinity", "PodAntiAffinity", "TopologySpreading", "PreferredPodAffinity", "Preemption", "UnschedulableMix", "Churn"}
+	want := []string{"Basic", "NodeAffinity", "PodAntiAffinity", "TopologySpreading", "PreferredPodAffinity", "Preemption", "UnschedulableMix", "Churn", "StatefulVolumes"}
 	var got []string
 	for _, w := range ws {
 		got = append(got, w.Name)
@@ -41,6 +41,19 @@ func TestWorkloadsParse(t *testing.T) {
 			if w.Name == "PodAntiAffinity" && c.MeasuredPods > c.Nodes {
 				t.Errorf("%s %s: more measured pods than nodes", w.Name, s)
 			}
+			if w.Name == "StatefulVolumes" {
+				// Every static-volume pod needs a PV of its own: one per
+				// hdd node (every fourth).
+				static := 0
+				for i := range c.MeasuredPods {
+					if groupFor(w.MeasuredPods, i).Name == "static-volume" {
+						static++
+					}
+				}
+				if pvs := c.Nodes / 4 * w.Storage.StaticVolumes.PerNode; static > pvs {
+					t.Errorf("StatefulVolumes %s: %d static-volume pods for %d static PVs", s, static, pvs)
+				}
+			}
 		}
 	}
 	if n := expectedSchedulable(ws[6].MeasuredPods, 100); n != 80 {
@@ -48,7 +61,7 @@ func TestWorkloadsParse(t *testing.T) {
 	}
 }
 
-// TestHarnessTiny runs the harness end to end at the tiny scale on three
+// TestHarnessTiny runs the harness end to end at the tiny scale on four
 // workloads and checks that the report is complete and well formed (not
 // the speed).
 func TestHarnessTiny(t *testing.T) {
@@ -65,12 +78,12 @@ func TestHarnessTiny(t *testing.T) {
 		}
 	}
 	out := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var progress strings.Builder
 	rep, err := Run(ctx, Options{
 		Scale:        ScaleTiny,
-		Workloads:    "Basic,PodAntiAffinity,Preemption",
+		Workloads:    "Basic,PodAntiAffinity,Preemption,StatefulVolumes",
 		OutDir:       out,
 		BinDir:       bin,
 		StallTimeout: 5 * time.Second,
@@ -102,8 +115,8 @@ func TestHarnessTiny(t *testing.T) {
 	}
 	t.Log("results.md:\n" + string(md))
 
-	if len(rep.Workloads) != 3 || len(raw["workloads"].([]any)) != 3 {
-		t.Fatalf("want 3 workloads, got %d", len(rep.Workloads))
+	if len(rep.Workloads) != 4 || len(raw["workloads"].([]any)) != 4 {
+		t.Fatalf("want 4 workloads, got %d", len(rep.Workloads))
 	}
 	for wi, w := range rep.Workloads {
 		rawW := raw["workloads"].([]any)[wi].(map[string]any)
@@ -155,6 +168,15 @@ func TestHarnessTiny(t *testing.T) {
 				if p == nil || math.IsInf(*p, 0) || math.IsNaN(*p) || *p <= 0 {
 					t.Errorf("Basic: ratio %s = %v, want a positive finite number", name, p)
 				}
+			}
+		case "StatefulVolumes":
+			// berth has VolumeBinding: every claim bound, on a node its
+			// PV admits, within the nodes' capacities.
+			if v := w.Berth.Quality.Violations; v.Total != 0 {
+				t.Errorf("StatefulVolumes/berth: violations %+v", v)
+			}
+			if w.Berth.Bound != w.ExpectedSchedulable {
+				t.Errorf("StatefulVolumes/berth: bound %d/%d", w.Berth.Bound, w.ExpectedSchedulable)
 			}
 		case "Preemption":
 			if w.KubeScheduler.InitialPodsEvicted < w.ExpectedSchedulable {
@@ -221,7 +243,8 @@ func checkRun(t *testing.T, w *WorkloadResult, r *RunResult) {
 		return
 	}
 	v := r.Quality.Violations
-	if v.Total != v.CapacityOvercommit+v.NodeAffinity+v.PodAntiAffinity+v.PodAffinity+v.TopologySpread+v.UnschedulableBound {
+	if v.Total != v.CapacityOvercommit+v.NodeAffinity+v.PodAntiAffinity+v.PodAffinity+v.TopologySpread+v.UnschedulableBound+
+		v.VolumeUnbound+v.VolumeNodeAffinity+v.StorageCapacity {
 		t.Errorf("%s: violation total %d does not add up: %+v", name, v.Total, v)
 	}
 	finite("cpuRequestedCV", r.Quality.CPURequestedCV)

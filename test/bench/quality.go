@@ -37,6 +37,15 @@ type Violations struct {
 	// UnschedulableBound counts measured pods designed to fit nowhere that
 	// were bound anyway.
 	UnschedulableBound int `json:"unschedulableBound"`
+	// VolumeUnbound counts bound pods with a PersistentVolumeClaim that
+	// is missing, not Bound, or whose PV is not bound back to it.
+	VolumeUnbound int `json:"volumeUnbound"`
+	// VolumeNodeAffinity counts bound pods with a claim whose PV's node
+	// affinity does not admit the pod's node.
+	VolumeNodeAffinity int `json:"volumeNodeAffinity"`
+	// StorageCapacity counts nodes whose volumes from the local
+	// provisioner add up to more than the node's local capacity.
+	StorageCapacity int `json:"storageCapacity"`
 	// MaxTopologySkew is the largest final skew seen per topology key of a
 	// hard spread constraint (informative; compare with maxSkew).
 	MaxTopologySkew map[string]int `json:"maxTopologySkew"`
@@ -52,8 +61,9 @@ type Quality struct {
 	CPURequestedMean float64 `json:"cpuRequestedMean"`
 }
 
-// evaluateQuality inspects the bound, non-terminating pods on nodes.
-func evaluateQuality(nodes []v1.Node, pods []v1.Pod, unschedulableByDesign func(*v1.Pod) bool) Quality {
+// evaluateQuality inspects the bound, non-terminating pods on nodes; st,
+// if not nil, adds the storage checks.
+func evaluateQuality(nodes []v1.Node, pods []v1.Pod, unschedulableByDesign func(*v1.Pod) bool, st *storageState) Quality {
 	var q Quality
 	v := &q.Violations
 	v.MaxTopologySkew = map[string]int{}
@@ -134,6 +144,12 @@ func evaluateQuality(nodes []v1.Node, pods []v1.Pod, unschedulableByDesign func(
 		if unschedulableByDesign != nil && unschedulableByDesign(p) {
 			v.UnschedulableBound++
 		}
+		if st != nil {
+			st.podViolations(p, nodeByName[p.Spec.NodeName], v)
+		}
+	}
+	if st != nil {
+		v.StorageCapacity = st.overCapacityNodes()
 	}
 
 	// Inter-pod (anti-)affinity.
@@ -308,7 +324,8 @@ func evaluateQuality(nodes []v1.Node, pods []v1.Pod, unschedulableByDesign func(
 		}
 	}
 
-	v.Total = v.CapacityOvercommit + v.NodeAffinity + v.PodAntiAffinity + v.PodAffinity + v.TopologySpread + v.UnschedulableBound
+	v.Total = v.CapacityOvercommit + v.NodeAffinity + v.PodAntiAffinity + v.PodAffinity + v.TopologySpread + v.UnschedulableBound +
+		v.VolumeUnbound + v.VolumeNodeAffinity + v.StorageCapacity
 	return q
 }
 

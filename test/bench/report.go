@@ -241,6 +241,9 @@ func violationsString(v Violations) string {
 		parts = append(parts, fmt.Sprintf("%d spread (max skew %s)", v.TopologySpread, strings.Join(sk, ", ")))
 	}
 	add(v.UnschedulableBound, "unschedulable-bound")
+	add(v.VolumeUnbound, "volume-unbound")
+	add(v.VolumeNodeAffinity, "volume-node-affinity")
+	add(v.StorageCapacity, "storage-capacity")
 	return fmt.Sprintf("**%d**: %s", v.Total, strings.Join(parts, ", "))
 }
 

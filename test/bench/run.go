@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 )
 
@@ -77,6 +79,9 @@ type runner struct {
 	logDir     string
 	logf       func(string, ...any)
 	nodes      []v1.Node
+	// nodeCapacity is the local provisioner's capacity of every node, by
+	// hostname (workloads with storage).
+	nodeCapacity map[string]int64
 }
 
 func (r *runner) loadNodes(ctx context.Context) error {
@@ -85,6 +90,8 @@ func (r *runner) loadNodes(ctx context.Context) error {
 		return fmt.Errorf("list nodes: %v", err)
 	}
 	r.nodes = list.Items
+	// By name, which is by nodegen index: storage patterns follow it.
+	sort.Slice(r.nodes, func(i, j int) bool { return r.nodes[i].Name < r.nodes[j].Name })
 	if len(r.nodes) == 0 {
 		return errors.New("no nodes")
 	}
@@ -224,36 +231,69 @@ func (r *runner) createInitialPods(ctx context.Context, ns string) error {
 	return err
 }
 
-// ceilingBinder binds pods it is handed to nodes chosen round-robin.
+// ceilingBinder binds pods it is handed to nodes chosen round-robin; pods
+// with claims go through vol (the volume handshake) first.
 type ceilingBinder struct {
 	client kubernetes.Interface
 	nodes  []v1.Node
+	vol    *ceilingVolumes
 	ch     chan bindItem
 	next   atomic.Int64
 	wg     sync.WaitGroup
+	cancel context.CancelFunc
 }
 
-type bindItem struct{ ns, name string }
+type bindItem struct {
+	ns, name string
+	claims   []*v1.PersistentVolumeClaim
+}
 
-func newCeilingBinder(ctx context.Context, client kubernetes.Interface, nodes []v1.Node, workers, capacity int) *ceilingBinder {
-	b := &ceilingBinder{client: client, nodes: nodes, ch: make(chan bindItem, capacity)}
+func newCeilingBinder(ctx context.Context, client kubernetes.Interface, nodes []v1.Node, vol *ceilingVolumes, workers, capacity int) *ceilingBinder {
+	ctx, cancel := context.WithCancel(ctx)
+	b := &ceilingBinder{client: client, nodes: nodes, vol: vol, ch: make(chan bindItem, capacity), cancel: cancel}
+	bind := func(item bindItem, node string) {
+		bd := &v1.Binding{ObjectMeta: metav1.ObjectMeta{Name: item.name, Namespace: item.ns},
+			Target: v1.ObjectReference{Kind: "Node", Name: node}}
+		_ = retry(ctx, func() error { return b.client.CoreV1().Pods(item.ns).Bind(ctx, bd, metav1.CreateOptions{}) })
+	}
 	for range workers {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
 			for item := range b.ch {
-				node := b.nodes[int(b.next.Add(1)-1)%len(b.nodes)].Name
-				bd := &v1.Binding{ObjectMeta: metav1.ObjectMeta{Name: item.name, Namespace: item.ns},
-					Target: v1.ObjectReference{Kind: "Node", Name: node}}
-				_ = retry(ctx, func() error { return b.client.CoreV1().Pods(item.ns).Bind(ctx, bd, metav1.CreateOptions{}) })
+				if len(item.claims) == 0 || b.vol == nil {
+					bind(item, b.nodes[int(b.next.Add(1)-1)%len(b.nodes)].Name)
+					continue
+				}
+				node, err := b.vol.prepare(ctx, item.claims)
+				if err != nil {
+					klog.ErrorS(err, "Ceiling: volume handshake failed; pod left unbound", "pod", klog.KRef(item.ns, item.name))
+					continue
+				}
+				// Wait for the PV controller without holding a worker.
+				b.wg.Add(1)
+				go func() {
+					defer b.wg.Done()
+					for _, c := range item.claims {
+						if b.vol.waiter.wait(ctx, c.Name) != nil {
+							return
+						}
+					}
+					bind(item, node)
+				}()
 			}
 		}()
 	}
 	return b
 }
 
-func (b *ceilingBinder) push(ns, name string) { b.ch <- bindItem{ns, name} }
-func (b *ceilingBinder) close()               { close(b.ch); b.wg.Wait() }
+func (b *ceilingBinder) push(ns, name string, claims []*v1.PersistentVolumeClaim) {
+	b.ch <- bindItem{ns, name, claims}
+}
+
+// close ends the binder once the run is over: queued items and volume
+// waits still outstanding are abandoned.
+func (b *ceilingBinder) close() { close(b.ch); b.cancel(); b.wg.Wait() }
 
 // warmUp creates a pod for the scheduler under test and waits until it is
 // bound: the scheduler's informers are synced and it is scheduling.
@@ -268,7 +308,7 @@ func (r *runner) warmUp(ctx context.Context, sched string, proc *process, binder
 		return fmt.Errorf("create warm-up pod: %v", err)
 	}
 	if binder != nil {
-		binder.push(warmupNS, name)
+		binder.push(warmupNS, name, nil)
 	}
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
 		if proc != nil {
@@ -426,9 +466,19 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 	if err := r.ensureNamespace(ctx, ns); err != nil {
 		return res, err
 	}
-	defer r.cleanup(ns, say)
+	defer r.cleanup(ns, sched, say)
 	if err := r.createInitialPods(ctx, ns); err != nil {
 		return res, err
+	}
+	var static []staticPV
+	if r.w.Storage != nil {
+		var err error
+		if static, err = r.createStaticVolumes(ctx, sched); err != nil {
+			return res, err
+		}
+		if err := r.waitCapacities(ctx); err != nil {
+			return res, err
+		}
 	}
 
 	n := r.counts.MeasuredPods
@@ -442,7 +492,18 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 	var binder *ceilingBinder
 	switch sched {
 	case Ceiling:
-		binder = newCeilingBinder(ctx, r.client, r.nodes, r.o.BindWorkers, n+churnMax+2)
+		var vol *ceilingVolumes
+		if r.w.Storage != nil {
+			// The claim informer must stop with the run: an open watch
+			// holds the API server's shutdown up.
+			vctx, vcancel := context.WithCancel(ctx)
+			defer vcancel()
+			var err error
+			if vol, err = newCeilingVolumes(vctx, r.client, r.w, ns, r.nodes, r.nodeCapacity, static); err != nil {
+				return res, err
+			}
+		}
+		binder = newCeilingBinder(ctx, r.client, r.nodes, vol, r.o.BindWorkers, n+churnMax+2)
 	default:
 		var err error
 		proc, err = startScheduler(sched, r.o.BinDir, r.kubeconfig, r.logDir, strings.ToLower(r.w.Name)+"-"+sched, r.o.QPS, r.o.Burst)
@@ -493,13 +554,19 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 		defer close(createDone)
 		createErr = parallel(mctx, n, r.o.CreateWorkers, func(ctx context.Context, i int) error {
 			p := buildPod(&groups[i].Template, ns, fmt.Sprintf("%s%06d", measuredPrefix, i), schedName)
+			// Claims first, as the StatefulSet controller does; the pod's
+			// latency starts at its own create.
+			claims, err := createClaims(ctx, r.client, groups[i], p)
+			if err != nil {
+				return err
+			}
 			createAt[i] = int64(time.Since(base))
 			if err := retry(ctx, func() error { _, err := pods.Create(ctx, p, metav1.CreateOptions{}); return err }); err != nil {
 				return fmt.Errorf("create measured pod %s: %v", p.Name, err)
 			}
 			created.Add(1)
 			if binder != nil && expected[i] {
-				binder.push(ns, p.Name)
+				binder.push(ns, p.Name, claims)
 			}
 			return nil
 		})
@@ -546,7 +613,7 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 					if _, err := pods.Create(mctx, p, metav1.CreateOptions{}); err == nil {
 						churnCreated.Add(1)
 						if binder != nil {
-							binder.push(ns, p.Name)
+							binder.push(ns, p.Name, nil)
 						}
 					}
 				}()
@@ -663,10 +730,16 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 	}
 	res.InitialPodsEvicted = max(r.counts.InitialPods-remainingInitial-res.ChurnDeleted, 0)
 	if sched != Ceiling {
+		var st *storageState
+		if r.w.Storage != nil {
+			if st, err = r.storageState(ctx, ns); err != nil {
+				return res, err
+			}
+		}
 		q := evaluateQuality(r.nodes, list.Items, func(p *v1.Pod) bool {
 			i, ok := podIndex(p.Name, measuredPrefix)
 			return ok && i < n && !expected[i]
-		})
+		}, st)
 		res.Quality = &q
 	}
 	say("%s: %d/%d bound, %.1f pods/s avg, %.0f pods/s p50, p99 %s", res.StopReason, res.Bound, res.ExpectedSchedulable,
@@ -700,10 +773,17 @@ func perSecondP50(binds []int64, avg float64) float64 {
 
 // cleanup deletes every pod of the run's namespace (immediately: zero grace
 // period) and waits until they are gone, so the next run starts with empty
-// nodes.
-func (r *runner) cleanup(ns string, say func(string, ...any)) {
+// nodes; then, for workloads with storage, the run's claims and volumes.
+func (r *runner) cleanup(ns, sched string, say func(string, ...any)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if r.w.Storage != nil {
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), storageSettleTimeout+time.Minute)
+			defer scancel()
+			r.cleanupStorage(sctx, ns, sched, say)
+		}()
+	}
 	pods := r.client.CoreV1().Pods(ns)
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{}); err != nil {

@@ -10,9 +10,12 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/berthsched/berth/internal/nodegen"
+	"github.com/berthsched/berth/internal/testenv"
 )
 
 //go:embed workloads/*.yaml
@@ -51,6 +54,55 @@ type Workload struct {
 	Scales map[string]Counts `json:"scales"`
 	// Targets are reported against, never asserted.
 	Targets Targets `json:"targets"`
+	// ControllerManager runs kube-controller-manager in the workload's
+	// control plane, for every scheduler's run (its PV controller binds
+	// claims).
+	ControllerManager bool `json:"controllerManager,omitempty"`
+	// Provisioner runs devcluster's dynamic volume provisioner
+	// (testenv.LocalProvisioner, with storage capacity tracking) in the
+	// control plane; it needs ControllerManager.
+	Provisioner bool `json:"provisioner,omitempty"`
+	// Storage, if set, creates StorageClasses and node capacities once per
+	// control plane, and static PersistentVolumes afresh for every run;
+	// pod groups may then carry claim templates.
+	Storage *Storage `json:"storage,omitempty"`
+}
+
+// Storage describes the volumes side of a workload.
+type Storage struct {
+	// Classes are created with the control plane (metadata.name and the
+	// spec fields are used).
+	Classes []storagev1.StorageClass `json:"classes"`
+	// NodeCapacities set the local storage of each node for the local
+	// provisioner (the testenv.LocalCapacityAnnotation), assigned by node
+	// index with the same weighted round-robin as pod groups; an empty
+	// capacity leaves the node without the annotation (the provisioner's
+	// default, 100Gi).
+	NodeCapacities []NodeCapacity `json:"nodeCapacities,omitempty"`
+	// StaticVolumes are local PersistentVolumes created before every run
+	// (and deleted after it), as a static local-volume provisioner would
+	// publish the disks of some nodes.
+	StaticVolumes *StaticVolumes `json:"staticVolumes,omitempty"`
+}
+
+// NodeCapacity is one weighted entry of Storage.NodeCapacities.
+type NodeCapacity struct {
+	Weight int `json:"weight"`
+	// Capacity is a quantity ("0" means no local storage); empty: no
+	// annotation.
+	Capacity string `json:"capacity,omitempty"`
+}
+
+// StaticVolumes describes pre-created local PersistentVolumes.
+type StaticVolumes struct {
+	// StorageClassName of the volumes; it must be one of Storage.Classes.
+	StorageClassName string `json:"storageClassName"`
+	// NodeSelector picks the nodes with volumes (node labels; empty: all).
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// PerNode volumes on each selected node.
+	PerNode int `json:"perNode"`
+	// Sizes are cycled over the volumes of a node.
+	Sizes []string `json:"sizes"`
 }
 
 // NodeSpec describes the nodes created with nodegen.
@@ -70,6 +122,11 @@ type PodGroup struct {
 	// sets the name, namespace, schedulerName, a zero grace period and
 	// automountServiceAccountToken=false.
 	Template v1.Pod `json:"template"`
+	// Claims are claim templates, like a StatefulSet's
+	// volumeClaimTemplates: for pod P and template T the harness creates
+	// the claim "T-P" just before the pod and gives the pod a volume named
+	// T that uses it. Measured pods only.
+	Claims []v1.PersistentVolumeClaim `json:"claims,omitempty"`
 }
 
 // Churn knobs.
@@ -163,6 +220,9 @@ func (w *Workload) validate() error {
 			}
 		}
 	}
+	if err := w.validateStorage(); err != nil {
+		return fmt.Errorf("%s: %v", w.Name, err)
+	}
 	for _, s := range []string{ScaleFull, ScaleSmall, ScaleTiny} {
 		c, ok := w.Scales[s]
 		if !ok {
@@ -176,6 +236,87 @@ func (w *Workload) validate() error {
 		}
 	}
 	return nil
+}
+
+func (w *Workload) validateStorage() error {
+	if w.Provisioner && !w.ControllerManager {
+		return fmt.Errorf("provisioner needs controllerManager (its PV controller hands claims to the provisioner)")
+	}
+	for _, g := range w.InitialPods {
+		if len(g.Claims) > 0 {
+			return fmt.Errorf("initial pod group %q has claims; only measured pods may", g.Name)
+		}
+	}
+	st := w.Storage
+	classes := map[string]*storagev1.StorageClass{}
+	if st != nil {
+		for i := range st.Classes {
+			c := &st.Classes[i]
+			if c.Name == "" || c.Provisioner == "" {
+				return fmt.Errorf("storage class #%d needs metadata.name and provisioner", i)
+			}
+			if c.Provisioner == testenv.LocalProvisioner && !w.Provisioner {
+				return fmt.Errorf("storage class %s uses %s: set provisioner: true", c.Name, testenv.LocalProvisioner)
+			}
+			classes[c.Name] = c
+		}
+		for _, nc := range st.NodeCapacities {
+			if nc.Weight <= 0 {
+				return fmt.Errorf("nodeCapacities entries need a positive weight")
+			}
+			if nc.Capacity != "" {
+				if q, err := resource.ParseQuantity(nc.Capacity); err != nil || q.Sign() < 0 {
+					return fmt.Errorf("node capacity %q is not a non-negative quantity", nc.Capacity)
+				}
+			}
+		}
+		if sv := st.StaticVolumes; sv != nil {
+			if classes[sv.StorageClassName] == nil {
+				return fmt.Errorf("staticVolumes.storageClassName %q is not one of storage.classes", sv.StorageClassName)
+			}
+			if sv.PerNode <= 0 || len(sv.Sizes) == 0 {
+				return fmt.Errorf("staticVolumes needs a positive perNode and at least one size")
+			}
+			for _, sz := range sv.Sizes {
+				if q, err := resource.ParseQuantity(sz); err != nil || q.Sign() <= 0 {
+					return fmt.Errorf("static volume size %q is not a positive quantity", sz)
+				}
+			}
+		}
+	}
+	for _, g := range w.MeasuredPods {
+		for _, c := range g.Claims {
+			if c.Name == "" {
+				return fmt.Errorf("pod group %q: claim templates need metadata.name", g.Name)
+			}
+			if c.Spec.StorageClassName == nil || classes[*c.Spec.StorageClassName] == nil {
+				return fmt.Errorf("pod group %q: claim %s must name one of storage.classes", g.Name, c.Name)
+			}
+			if q, ok := c.Spec.Resources.Requests[v1.ResourceStorage]; !ok || q.Sign() <= 0 {
+				return fmt.Errorf("pod group %q: claim %s needs a storage request", g.Name, c.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// nodeCapacityFor returns the capacity annotation of node i ("" = none).
+func (st *Storage) nodeCapacityFor(i int) string {
+	total := 0
+	for _, nc := range st.NodeCapacities {
+		total += nc.Weight
+	}
+	if total == 0 {
+		return ""
+	}
+	slot := i % total
+	for _, nc := range st.NodeCapacities {
+		if slot < nc.Weight {
+			return nc.Capacity
+		}
+		slot -= nc.Weight
+	}
+	return ""
 }
 
 // Counts returns the counts at scale.
