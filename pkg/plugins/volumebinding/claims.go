@@ -39,7 +39,7 @@ type podClaims struct {
 	immediate []*v1.PersistentVolumeClaim
 	// candidates are, per delayed claim, the PVs of its class that could
 	// match it on some node (candidatesFor).
-	candidates map[string][]*v1.PersistentVolume
+	candidates map[string]*candidates
 	// capacities is the CSIStorageCapacity index as of PreFilter.
 	capacities capacities
 }
@@ -143,7 +143,7 @@ func (pl *VolumeBinding) classify(pod *v1.Pod) (*podClaims, error) {
 			out.immediate = append(out.immediate, pvc)
 		}
 	}
-	out.candidates = map[string][]*v1.PersistentVolume{}
+	out.candidates = map[string]*candidates{}
 	if len(out.delayed) > 0 {
 		out.capacities = pl.capacities.current()
 	}
@@ -262,7 +262,7 @@ func (pl *VolumeBinding) checkBound(logger klog.Logger, claims []*v1.PersistentV
 // matchStatic picks, smallest claims first, the smallest available PV of
 // each claim's class that fits it and admits the node. Claims without a
 // match are returned for provisioning.
-func matchStatic(claims []*v1.PersistentVolumeClaim, candidates map[string][]*v1.PersistentVolume, node *v1.Node) (allMatched bool, bindings []*staticBinding, unmatched []*v1.PersistentVolumeClaim, err error) {
+func matchStatic(claims []*v1.PersistentVolumeClaim, cands map[string]*candidates, node *v1.Node) (allMatched bool, bindings []*staticBinding, unmatched []*v1.PersistentVolumeClaim, err error) {
 	sorted := append([]*v1.PersistentVolumeClaim(nil), claims...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		a, b := sorted[i].Spec.Resources.Requests[v1.ResourceStorage], sorted[j].Spec.Resources.Requests[v1.ResourceStorage]
@@ -271,7 +271,7 @@ func matchStatic(claims []*v1.PersistentVolumeClaim, candidates map[string][]*v1
 	chosen := map[string]*v1.PersistentVolume{}
 	allMatched = true
 	for _, pvc := range sorted {
-		pv, err := volume.FindMatchingVolume(pvc, candidates[pvcKey(pvc)], node, chosen, true, true)
+		pv, err := volume.FindMatchingVolume(pvc, cands[pvcKey(pvc)].forNode(node), node, chosen, true, true)
 		if err != nil {
 			return false, nil, nil, err
 		}
@@ -457,14 +457,56 @@ func requestOf(pvc *v1.PersistentVolumeClaim) string {
 	return "no size"
 }
 
+// candidates are the PVs that may match one claim, split so that a node
+// only checks the node affinity of PVs that can be on it: local PVs pinned
+// to one hostname are filed under it; the rest (zonal, unpinned, and any
+// PV pre-bound to the claim, which FindMatchingVolume must see on every
+// node because it decides alone) are checked everywhere.
+type candidates struct {
+	anywhere []*v1.PersistentVolume
+	byHost   map[string][]*v1.PersistentVolume
+}
+
+// forNode lists the candidates the node can hold.
+func (c *candidates) forNode(node *v1.Node) []*v1.PersistentVolume {
+	if c == nil {
+		return nil
+	}
+	pinned := c.byHost[node.Labels[v1.LabelHostname]]
+	if len(pinned) == 0 {
+		return c.anywhere
+	}
+	if len(c.anywhere) == 0 {
+		return pinned
+	}
+	return append(append(make([]*v1.PersistentVolume, 0, len(c.anywhere)+len(pinned)), c.anywhere...), pinned...)
+}
+
+// pinnedHost returns the hostname a PV's required node affinity confines
+// it to: a single term with a "kubernetes.io/hostname In [h]" expression.
+func pinnedHost(pv *v1.PersistentVolume) (string, bool) {
+	na := pv.Spec.NodeAffinity
+	if na == nil || na.Required == nil || len(na.Required.NodeSelectorTerms) != 1 {
+		return "", false
+	}
+	for _, e := range na.Required.NodeSelectorTerms[0].MatchExpressions {
+		if e.Key == v1.LabelHostname && e.Operator == v1.NodeSelectorOpIn && len(e.Values) == 1 {
+			return e.Values[0], true
+		}
+	}
+	return "", false
+}
+
 // candidatesFor keeps the PVs that volume.FindMatchingVolume could return
 // for the claim on some node: it drops, once per pod instead of once per
 // node, every PV that the node-independent checks (taken by another claim,
 // too small, volume mode, attributes class, terminating, not Available,
 // selector, class, access modes) would skip anyway. PVs pre-bound to the
 // claim are kept whatever their phase, as FindMatchingVolume returns them
-// first. Order is preserved, so the match per node is the same.
-func candidatesFor(pvc *v1.PersistentVolumeClaim, pvs []*v1.PersistentVolume) []*v1.PersistentVolume {
+// first. The smallest fit per node is the same as over all PVs (only
+// which of two equally small PVs wins may differ, as it does upstream,
+// where it depends on informer order).
+func candidatesFor(pvc *v1.PersistentVolumeClaim, pvs []*v1.PersistentVolume) *candidates {
 	requested := pvc.Spec.Resources.Requests[v1.ResourceStorage]
 	class := volume.GetPersistentVolumeClaimClass(pvc)
 	vac := ptr.Deref(pvc.Spec.VolumeAttributesClassName, "")
@@ -474,11 +516,11 @@ func candidatesFor(pvc *v1.PersistentVolumeClaim, pvs []*v1.PersistentVolume) []
 		if err != nil {
 			// FindMatchingVolume reports the bad selector; keep every PV so
 			// it gets to.
-			return pvs
+			return &candidates{anywhere: pvs}
 		}
 		selector = sel
 	}
-	out := make([]*v1.PersistentVolume, 0, 4)
+	out := &candidates{}
 	for _, pv := range pvs {
 		boundToClaim := volume.IsVolumeBoundToClaim(pv, pvc)
 		if pv.Spec.ClaimRef != nil && !boundToClaim {
@@ -494,7 +536,14 @@ func candidatesFor(pvc *v1.PersistentVolumeClaim, pvs []*v1.PersistentVolume) []
 			volume.GetPersistentVolumeClass(pv) != class || !volume.CheckAccessModes(pvc, pv)) {
 			continue
 		}
-		out = append(out, pv)
+		if h, ok := pinnedHost(pv); ok && !boundToClaim {
+			if out.byHost == nil {
+				out.byHost = map[string][]*v1.PersistentVolume{}
+			}
+			out.byHost[h] = append(out.byHost[h], pv)
+			continue
+		}
+		out.anywhere = append(out.anywhere, pv)
 	}
 	return out
 }

@@ -224,6 +224,20 @@ func TestFilter(t *testing.T) {
 		{name: "two claims cannot share one PV", pod: pod("one", "two"),
 			objs:     []runtime.Object{wffc, claim("one", "wffc", "1Gi"), claim("two", "wffc", "1Gi"), pvOn("pv-a", "wffc", "5Gi", "node-a"), pvOn("pv-b1", "wffc", "5Gi", "node-b"), pvOn("pv-b2", "wffc", "5Gi", "node-b")},
 			feasible: []string{"node-b"}, reasons: []string{ReasonBindConflict}},
+		{name: "a PV pre-bound to the claim decides alone", pod: pod("data"),
+			objs: []runtime.Object{wffc, claim("data", "wffc", "1Gi"),
+				func() *v1.PersistentVolume {
+					pv := pvOn("reserved", "wffc", "5Gi", "node-a")
+					pv.Spec.ClaimRef = &v1.ObjectReference{Namespace: ns, Name: "data", UID: st.MakePVC("data", ns).Obj().UID}
+					return pv
+				}(),
+				pvOn("pv-b", "wffc", "5Gi", "node-b"), pvOn("pv-c", "wffc", "5Gi", "node-c")},
+			feasible: []string{"node-a"}, reasons: []string{ReasonBindConflict}},
+		{name: "zonal and node-local PVs of one class", pod: pod("data"),
+			objs: []runtime.Object{wffc, claim("data", "wffc", "1Gi"),
+				st.MakePV("zonal").Class("wffc").Capacity("5Gi").AccessModes(v1.ReadWriteOnce).NodeAffinityIn(v1.LabelTopologyZone, "zone-b").Phase(v1.VolumeAvailable).Obj(),
+				pvOn("pv-a", "wffc", "5Gi", "node-a")},
+			feasible: []string{"node-a", "node-b"}, reasons: []string{ReasonBindConflict}},
 		{name: "provisioning without capacity tracking fits everywhere", pod: pod("data"),
 			objs:     []runtime.Object{dynamic, claim("data", "dynamic", "1Gi")},
 			feasible: []string{"node-a", "node-b", "node-c"}},
