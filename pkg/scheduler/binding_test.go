@@ -246,3 +246,57 @@ func TestPermitTimeoutRejects(t *testing.T) {
 		t.Errorf("report = %q, want a permit timeout", rep.msg)
 	}
 }
+
+// slowPreBind holds pods labelled slow in PreBind until release is closed,
+// like VolumeBinding waiting for a provisioner.
+type slowPreBind struct {
+	release chan struct{}
+	waiting chan string
+}
+
+func (p *slowPreBind) Name() string { return "SlowPreBind" }
+
+func (p *slowPreBind) PreBind(ctx context.Context, _ *framework.CycleState, pod *v1.Pod, _ string) *framework.Status {
+	if pod.Labels["slow"] == "" {
+		return nil
+	}
+	p.waiting <- pod.Name
+	select {
+	case <-p.release:
+		return nil
+	case <-ctx.Done():
+		return framework.AsStatus(ctx.Err())
+	}
+}
+
+// TestPreBindWaitDoesNotHoldABindSlot: with one bind slot, a pod whose
+// PreBind waits must not keep the next pod from binding.
+func TestPreBindWaitDoesNotHoldABindSlot(t *testing.T) {
+	pl := &slowPreBind{release: make(chan struct{}), waiting: make(chan string, 1)}
+	env := newTestEnv(t, envOptions{bindConcurrency: 1, extra: []fakeRegistration{register(pl.Name(), pl, nil)}},
+		node("n1", "4").Obj())
+	slow := pendingPod("slow").Req("cpu", "1").Obj()
+	slow.Labels = map[string]string{"slow": "yes"}
+	env.createPods(slow)
+	env.sched.ScheduleOne(env.ctx)
+	if got := <-pl.waiting; got != "slow" {
+		t.Fatalf("waiting in PreBind: %s", got)
+	}
+	env.createPods(pendingPod("fast").Req("cpu", "1").Obj())
+	done := make(chan struct{})
+	go func() {
+		// Blocks on the bind slot if the slow pod still holds it.
+		env.sched.ScheduleOne(env.ctx)
+		close(done)
+	}()
+	env.waitFor("the fast pod to bind while the slow one waits", func() bool { return env.boundTo()["fast"] == "n1" })
+	<-done
+	if _, ok := env.boundTo()["slow"]; ok {
+		t.Fatal("the slow pod bound before its PreBind finished")
+	}
+	close(pl.release)
+	env.sched.WaitForBinds()
+	if got := env.boundTo()["slow"]; got != "n1" {
+		t.Errorf("slow pod bound to %q, want n1", got)
+	}
+}

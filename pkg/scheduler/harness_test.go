@@ -69,6 +69,8 @@ type envOptions struct {
 	configYAML string
 	// bind answers bind calls; nil means success.
 	bind bindFunc
+	// bindConcurrency overrides DefaultBindConcurrency when > 0.
+	bindConcurrency int
 }
 
 type fakeRegistration struct {
@@ -125,6 +127,7 @@ profiles:
 		EventBroadcaster: fakeBroadcaster{},
 		Metrics:          env.metrics,
 		Clock:            env.clock,
+		BindConcurrency:  opts.bindConcurrency,
 	})
 	if err != nil {
 		cancel()
