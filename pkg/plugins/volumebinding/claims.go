@@ -152,12 +152,11 @@ func (pl *VolumeBinding) classify(pod *v1.Pod) (*podClaims, error) {
 		class := volume.GetPersistentVolumeClaimClass(pvc)
 		pvs, ok := byClass[class]
 		if !ok {
-			if pvs, err := pl.pvs.ByIndex(classIndex, class); err != nil {
+			var err error
+			if pvs, err = pl.pvs.ByIndex(classIndex, class); err != nil {
 				return nil, err
-			} else {
-				byClass[class] = pvs
 			}
-			pvs = byClass[class]
+			byClass[class] = pvs
 		}
 		out.candidates[pvcKey(pvc)] = candidatesFor(pvc, pvs)
 	}
