@@ -7,6 +7,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	resourcehelper "k8s.io/component-helpers/resource"
+	"k8s.io/component-helpers/storage/ephemeral"
 )
 
 // PodInfo is a pod plus what the scheduler derives from it once, so the hot
@@ -231,7 +232,7 @@ func PodVolumeClaimName(pod *v1.Pod, vol *v1.Volume) string {
 	case vol.PersistentVolumeClaim != nil:
 		return vol.PersistentVolumeClaim.ClaimName
 	case vol.Ephemeral != nil:
-		return pod.Name + "-" + vol.Name
+		return ephemeral.VolumeClaimName(pod, vol)
 	}
 	return ""
 }

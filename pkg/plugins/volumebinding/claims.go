@@ -15,6 +15,8 @@ import (
 	"k8s.io/component-helpers/storage/volume"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
+
+	"github.com/berthsched/berth/pkg/framework"
 )
 
 // Reasons a node is rejected, word for word kube-scheduler's.
@@ -104,12 +106,7 @@ func (pl *VolumeBinding) checkClaimsExist(pod *v1.Pod) (bool, error) {
 	return has, nil
 }
 
-func claimName(pod *v1.Pod, vol *v1.Volume) string {
-	if vol.Ephemeral != nil {
-		return ephemeral.VolumeClaimName(pod, vol)
-	}
-	return vol.PersistentVolumeClaim.ClaimName
-}
+func claimName(pod *v1.Pod, vol *v1.Volume) string { return framework.PodVolumeClaimName(pod, vol) }
 
 // classify reads the pod's claims, assumptions included, and sorts them.
 func (pl *VolumeBinding) classify(pod *v1.Pod) (*podClaims, error) {
