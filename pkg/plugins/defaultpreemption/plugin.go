@@ -18,6 +18,7 @@ import (
 	configv1 "k8s.io/kube-scheduler/config/v1"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
 // Name is the plugin's name in the configuration.
@@ -93,19 +94,9 @@ func ValidateArgs(args *configv1.DefaultPreemptionArgs, path *field.Path) field.
 // the defaults). The handle must be a framework.PreemptionHandle. It
 // registers a PodDisruptionBudget informer with the handle's factory.
 func New(_ context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
-	args := &configv1.DefaultPreemptionArgs{}
-	if obj != nil {
-		a, ok := obj.(*configv1.DefaultPreemptionArgs)
-		if !ok {
-			return nil, fmt.Errorf("plugin %s wants args of type *v1.DefaultPreemptionArgs, got %T", Name, obj)
-		}
-		if a != nil {
-			args = a.DeepCopy()
-		}
-	}
-	SetDefaultArgs(args)
-	if errs := ValidateArgs(args, nil); len(errs) > 0 {
-		return nil, fmt.Errorf("invalid %s args: %w", Name, errs.ToAggregate())
+	args, err := pluginutil.DecodeArgs(Name, obj, SetDefaultArgs, ValidateArgs, nil)
+	if err != nil {
+		return nil, err
 	}
 	ph, ok := h.(framework.PreemptionHandle)
 	if !ok {

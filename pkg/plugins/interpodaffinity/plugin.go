@@ -10,6 +10,7 @@ import (
 	configv1 "k8s.io/kube-scheduler/config/v1"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
 const (
@@ -87,19 +88,9 @@ func ValidateArgs(args *configv1.InterPodAffinityArgs, path *field.Path) field.E
 // defaults). It registers a namespace informer with the handle's factory,
 // for namespaceSelector.
 func New(_ context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
-	args := &configv1.InterPodAffinityArgs{}
-	if obj != nil {
-		a, ok := obj.(*configv1.InterPodAffinityArgs)
-		if !ok {
-			return nil, fmt.Errorf("plugin %s wants args of type *v1.InterPodAffinityArgs, got %T", Name, obj)
-		}
-		if a != nil {
-			args = a.DeepCopy()
-		}
-	}
-	SetDefaultArgs(args)
-	if errs := ValidateArgs(args, nil); len(errs) > 0 {
-		return nil, fmt.Errorf("invalid %s args: %w", Name, errs.ToAggregate())
+	args, err := pluginutil.DecodeArgs(Name, obj, SetDefaultArgs, ValidateArgs, nil)
+	if err != nil {
+		return nil, err
 	}
 	if h == nil {
 		return nil, fmt.Errorf("plugin %s needs a handle", Name)

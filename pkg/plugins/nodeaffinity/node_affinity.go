@@ -6,9 +6,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
-	configv1 "k8s.io/kube-scheduler/config/v1"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
 const (
@@ -49,18 +49,9 @@ var (
 // New builds the plugin from *configv1.NodeAffinityArgs; nil args mean no
 // added affinity. Invalid args are rejected with every problem listed.
 func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
-	args := &configv1.NodeAffinityArgs{}
-	if obj != nil {
-		a, ok := obj.(*configv1.NodeAffinityArgs)
-		if !ok {
-			return nil, fmt.Errorf("plugin %s wants args of type *v1.NodeAffinityArgs, got %T", Name, obj)
-		}
-		if a != nil {
-			args = a
-		}
-	}
-	if errs := ValidateArgs(args, nil); len(errs) > 0 {
-		return nil, fmt.Errorf("invalid %s args: %w", Name, errs.ToAggregate())
+	args, err := pluginutil.DecodeArgs(Name, obj, nil, ValidateArgs, nil)
+	if err != nil {
+		return nil, err
 	}
 	pl := &NodeAffinity{}
 	if aa := args.AddedAffinity; aa != nil {

@@ -3,7 +3,6 @@ package podtopologyspread
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -67,19 +66,9 @@ func New(_ context.Context, obj runtime.Object, h framework.Handle) (framework.P
 	if h == nil || h.SnapshotSharedLister() == nil {
 		return nil, errors.New("plugin " + Name + " needs a handle with a snapshot lister")
 	}
-	args := &configv1.PodTopologySpreadArgs{}
-	if obj != nil {
-		a, ok := obj.(*configv1.PodTopologySpreadArgs)
-		if !ok {
-			return nil, fmt.Errorf("plugin %s wants args of type *v1.PodTopologySpreadArgs, got %T", Name, obj)
-		}
-		if a != nil {
-			args = a.DeepCopy()
-		}
-	}
-	SetDefaultArgs(args)
-	if errs := ValidateArgs(args, nil); len(errs) > 0 {
-		return nil, fmt.Errorf("invalid %s args: %w", Name, errs.ToAggregate())
+	args, err := pluginutil.DecodeArgs(Name, obj, SetDefaultArgs, ValidateArgs, nil)
+	if err != nil {
+		return nil, err
 	}
 	pl := &PodTopologySpread{handle: h, defaultConstraints: args.DefaultConstraints}
 	if args.DefaultingType == configv1.SystemDefaulting {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/component-helpers/storage/volume"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
 // Name is the plugin's name in configuration.
@@ -44,19 +45,9 @@ var (
 
 // New builds the plugin from *Args (nil means the defaults).
 func New(_ context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
-	args := &Args{}
-	if obj != nil {
-		a, ok := obj.(*Args)
-		if !ok {
-			return nil, fmt.Errorf("plugin %s wants args of type *storagelocality.Args, got %T", Name, obj)
-		}
-		if a != nil {
-			args = a.DeepCopyObject().(*Args)
-		}
-	}
-	SetDefaultArgs(args)
-	if errs := ValidateArgs(args, field.NewPath("args")); len(errs) > 0 {
-		return nil, fmt.Errorf("invalid %s args: %w", Name, errs.ToAggregate())
+	args, err := pluginutil.DecodeArgs(Name, obj, SetDefaultArgs, ValidateArgs, field.NewPath("args"))
+	if err != nil {
+		return nil, err
 	}
 	if h == nil || h.SharedInformerFactory() == nil {
 		return nil, fmt.Errorf("plugin %s needs a handle with an informer factory", Name)

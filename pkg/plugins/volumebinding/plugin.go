@@ -108,19 +108,9 @@ func ValidateArgs(args *configv1.VolumeBindingArgs, path *field.Path) field.Erro
 // defaults). It registers informers for claims, volumes, classes, CSI
 // nodes, drivers and storage capacities with the handle's factory.
 func New(_ context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
-	args := &configv1.VolumeBindingArgs{}
-	if obj != nil {
-		a, ok := obj.(*configv1.VolumeBindingArgs)
-		if !ok {
-			return nil, fmt.Errorf("plugin %s wants args of type *v1.VolumeBindingArgs, got %T", Name, obj)
-		}
-		if a != nil {
-			args = a.DeepCopy()
-		}
-	}
-	SetDefaultArgs(args)
-	if errs := ValidateArgs(args, field.NewPath("args")); len(errs) > 0 {
-		return nil, fmt.Errorf("invalid %s args: %w", Name, errs.ToAggregate())
+	args, err := pluginutil.DecodeArgs(Name, obj, SetDefaultArgs, ValidateArgs, field.NewPath("args"))
+	if err != nil {
+		return nil, err
 	}
 	if h == nil || h.SharedInformerFactory() == nil {
 		return nil, fmt.Errorf("plugin %s needs a handle with an informer factory", Name)
