@@ -100,7 +100,9 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Duration for running a plugin at a specific extension point (sampled).",
 		}, []string{"plugin", "extension_point", "status"}),
 		ExtensionPointDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "berth_framework_extension_point_duration_seconds", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 12),
+			// 0.1 ms to ≈ 105 s: PreBind may wait for volumes to be
+			// provisioned (VolumeBinding), which takes seconds.
+			Name: "berth_framework_extension_point_duration_seconds", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 21),
 			Help: "Latency for running all plugins of a specific extension point.",
 		}, []string{"extension_point", "status", "profile"}),
 		PluginPanics: prometheus.NewCounterVec(prometheus.CounterOpts{
