@@ -163,19 +163,7 @@ func countIncomingTerms(s *preFilterState, nodes []*framework.NodeInfo) {
 		if node == nil || len(ni.Pods) == 0 {
 			continue
 		}
-		var aff int64
-		clear(anti)
-		for _, pi := range ni.Pods {
-			p := pi.Pod
-			if matchesAll(s.affinity, p) {
-				aff++
-			}
-			for i := range s.antiAffinity {
-				if s.antiAffinity[i].matches(p) {
-					anti[i]++
-				}
-			}
-		}
+		aff := s.matchNodePods(ni, anti)
 		if aff > 0 {
 			for i := range s.affinity {
 				s.affinityCounts.add(node, s.affinity[i].topologyKey, aff)
@@ -187,6 +175,26 @@ func countIncomingTerms(s *preFilterState, nodes []*framework.NodeInfo) {
 			}
 		}
 	}
+}
+
+// matchNodePods matches the incoming pod's own required terms against the
+// pods of one node: it returns how many match every affinity term and
+// fills anti (len(s.antiAffinity), cleared first) with the matches per
+// anti-affinity term.
+func (s *preFilterState) matchNodePods(ni *framework.NodeInfo, anti []int64) (aff int64) {
+	clear(anti)
+	for _, pi := range ni.Pods {
+		p := pi.Pod
+		if matchesAll(s.affinity, p) {
+			aff++
+		}
+		for i := range s.antiAffinity {
+			if s.antiAffinity[i].matches(p) {
+				anti[i]++
+			}
+		}
+	}
+	return aff
 }
 
 // PreFilterExtensions returns the plugin: its counts follow pods that

@@ -156,19 +156,7 @@ func (pl *InterPodAffinity) nodeContributions(s *preFilterState, memo *matchMemo
 	if len(s.affinity) == 0 && len(s.antiAffinity) == 0 {
 		return out
 	}
-	var aff int64
-	clear(anti)
-	for _, pi := range ni.Pods {
-		p := pi.Pod
-		if matchesAll(s.affinity, p) {
-			aff++
-		}
-		for i := range s.antiAffinity {
-			if s.antiAffinity[i].matches(p) {
-				anti[i]++
-			}
-		}
-	}
+	aff := s.matchNodePods(ni, anti)
 	if aff > 0 {
 		for i := range s.affinity {
 			if v, ok := node.Labels[s.affinity[i].topologyKey]; ok {
