@@ -93,29 +93,31 @@ func (r *PluginRunner) RunFilterPlugins(ctx context.Context, state *framework.Cy
 
 // RunPreFilterExtensionAddPod implements framework.FilterRunner.
 func (r *PluginRunner) RunPreFilterExtensionAddPod(ctx context.Context, state *framework.CycleState, pod *v1.Pod, add *framework.PodInfo, ni *framework.NodeInfo) *framework.Status {
-	for _, pl := range r.PreFilters {
-		if ext := pl.PreFilterExtensions(); ext != nil {
-			if _, skip := state.SkipFilterPlugins[pl.Name()]; skip {
-				continue
-			}
-			if st := ext.AddPod(ctx, state, pod, add, ni); !st.IsSuccess() {
-				return st.WithPlugin(pl.Name())
-			}
-		}
-	}
-	return nil
+	return r.runExtensions(state, func(ext framework.PreFilterExtensions) *framework.Status {
+		return ext.AddPod(ctx, state, pod, add, ni)
+	})
 }
 
 // RunPreFilterExtensionRemovePod implements framework.FilterRunner.
 func (r *PluginRunner) RunPreFilterExtensionRemovePod(ctx context.Context, state *framework.CycleState, pod *v1.Pod, rm *framework.PodInfo, ni *framework.NodeInfo) *framework.Status {
+	return r.runExtensions(state, func(ext framework.PreFilterExtensions) *framework.Status {
+		return ext.RemovePod(ctx, state, pod, rm, ni)
+	})
+}
+
+// runExtensions calls fn on the PreFilter extensions of the plugins whose
+// PreFilter did not skip, and returns the first failure.
+func (r *PluginRunner) runExtensions(state *framework.CycleState, fn func(framework.PreFilterExtensions) *framework.Status) *framework.Status {
 	for _, pl := range r.PreFilters {
-		if ext := pl.PreFilterExtensions(); ext != nil {
-			if _, skip := state.SkipFilterPlugins[pl.Name()]; skip {
-				continue
-			}
-			if st := ext.RemovePod(ctx, state, pod, rm, ni); !st.IsSuccess() {
-				return st.WithPlugin(pl.Name())
-			}
+		ext := pl.PreFilterExtensions()
+		if ext == nil {
+			continue
+		}
+		if _, skip := state.SkipFilterPlugins[pl.Name()]; skip {
+			continue
+		}
+		if st := fn(ext); !st.IsSuccess() {
+			return st.WithPlugin(pl.Name())
 		}
 	}
 	return nil
