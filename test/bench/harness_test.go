@@ -68,13 +68,15 @@ func TestHarnessTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts control planes and schedulers")
 	}
+	// Missing binaries are a failure, not a skip: `make test` builds them
+	// first, and a silently skipped harness test would prove nothing.
 	bin, err := testenv.BinDir()
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	for _, b := range []string{"berth", "kube-scheduler", "devcluster", "kube-apiserver"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			t.Skipf("%s not built (run `make build`): %v", b, err)
+			t.Fatalf("%s not built (run `make build`): %v", b, err)
 		}
 	}
 	out := t.TempDir()
