@@ -6,9 +6,6 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -17,6 +14,7 @@ import (
 	"k8s.io/component-helpers/storage/volume"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/internal/csicapacity"
 	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
@@ -32,7 +30,7 @@ type StorageLocality struct {
 	pvs        corelisters.PersistentVolumeLister
 	classes    storagelisters.StorageClassLister
 	drivers    storagelisters.CSIDriverLister
-	capacities storagelisters.CSIStorageCapacityLister
+	capacities *csicapacity.Index
 
 	mode                     CapacityMode
 	zoneW, classW, capacityW int64
@@ -53,13 +51,18 @@ func New(_ context.Context, obj runtime.Object, h framework.Handle) (framework.P
 		return nil, fmt.Errorf("plugin %s needs a handle with an informer factory", Name)
 	}
 	f := h.SharedInformerFactory()
+	capInf := f.Storage().V1().CSIStorageCapacities()
+	caps, err := csicapacity.NewIndex(capInf.Informer(), capInf.Lister())
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: watching CSIStorageCapacities: %w", Name, err)
+	}
 	return &StorageLocality{
 		handle:     h,
 		pvcs:       f.Core().V1().PersistentVolumeClaims().Lister(),
 		pvs:        f.Core().V1().PersistentVolumes().Lister(),
 		classes:    f.Storage().V1().StorageClasses().Lister(),
 		drivers:    f.Storage().V1().CSIDrivers().Lister(),
-		capacities: f.Storage().V1().CSIStorageCapacities().Lister(),
+		capacities: caps,
 		mode:       args.CapacityMode,
 		zoneW:      int64(*args.ZoneWeight),
 		classW:     int64(*args.ClassWeight),
@@ -88,14 +91,15 @@ type state struct {
 	// requests sums the storage requests of unbound claims by class, for
 	// classes whose driver publishes capacity.
 	requests map[string]int64
-	// free is each scored node's published capacity by class.
-	free map[string]map[string]int64
+	// capacities is the CSIStorageCapacity index, when requests is not
+	// empty.
+	capacities csicapacity.Snapshot
 }
 
 func (s *state) Clone() framework.StateData { return s }
 
 // PreScore reads the pod's claims and volumes. Pods without claims skip.
-func (pl *StorageLocality) PreScore(ctx context.Context, cs *framework.CycleState, pod *v1.Pod, nodes []*framework.NodeInfo) *framework.Status {
+func (pl *StorageLocality) PreScore(ctx context.Context, cs *framework.CycleState, pod *v1.Pod, _ []*framework.NodeInfo) *framework.Status {
 	st := &state{boundByClass: map[string][]place{}, requests: map[string]int64{}}
 	has := false
 	nodeZone := func(host string) string {
@@ -137,7 +141,7 @@ func (pl *StorageLocality) PreScore(ctx context.Context, cs *framework.CycleStat
 		return framework.NewStatus(framework.Skip)
 	}
 	if len(st.requests) > 0 {
-		st.free = pl.freeCapacity(st.requests, nodes)
+		st.capacities = pl.capacities.Current()
 	}
 	cs.Write(stateKey, st)
 	return nil
@@ -157,48 +161,16 @@ func (pl *StorageLocality) tracksCapacity(className string) bool {
 	return err == nil && d.Spec.StorageCapacity != nil && *d.Spec.StorageCapacity
 }
 
-// freeCapacity maps node -> class -> the largest capacity any published
-// object of the class reachable from the node reports.
-func (pl *StorageLocality) freeCapacity(classes map[string]int64, nodes []*framework.NodeInfo) map[string]map[string]int64 {
-	all, err := pl.capacities.List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	byHost := map[string][]*storagev1.CSIStorageCapacity{}
-	var other []*storagev1.CSIStorageCapacity
-	for _, c := range all {
-		if _, ok := classes[c.StorageClassName]; !ok || c.Capacity == nil || c.NodeTopology == nil {
-			continue
-		}
-		if t := c.NodeTopology; len(t.MatchExpressions) == 0 && len(t.MatchLabels) == 1 && t.MatchLabels[v1.LabelHostname] != "" {
-			byHost[t.MatchLabels[v1.LabelHostname]] = append(byHost[t.MatchLabels[v1.LabelHostname]], c)
-		} else {
-			other = append(other, c)
+// freeCapacity is the largest capacity any published object of the class
+// reachable from the node reports (0 when none does).
+func freeCapacity(caps csicapacity.Snapshot, class string, node *v1.Node) int64 {
+	var largest int64
+	for c := range caps.Reachable(class, node) {
+		if c.Capacity != nil && c.Capacity.Value() > largest {
+			largest = c.Capacity.Value()
 		}
 	}
-	out := make(map[string]map[string]int64, len(nodes))
-	for _, ni := range nodes {
-		n := ni.Node()
-		if n == nil {
-			continue
-		}
-		m := map[string]int64{}
-		consider := func(c *storagev1.CSIStorageCapacity) {
-			if v := c.Capacity.Value(); v > m[c.StorageClassName] {
-				m[c.StorageClassName] = v
-			}
-		}
-		for _, c := range byHost[n.Labels[v1.LabelHostname]] {
-			consider(c)
-		}
-		for _, c := range other {
-			if sel, err := metav1.LabelSelectorAsSelector(c.NodeTopology); err == nil && sel.Matches(labels.Set(n.Labels)) {
-				consider(c)
-			}
-		}
-		out[n.Name] = m
-	}
-	return out
+	return largest
 }
 
 // placeOf reads a PV's place from its required node affinity (hostname
@@ -267,11 +239,11 @@ func (pl *StorageLocality) Score(ctx context.Context, cs *framework.CycleState, 
 		}
 		add(pl.classW, total/int64(len(scores)))
 	}
-	if free := st.free[node.Name]; len(st.requests) > 0 && free != nil {
+	if len(st.requests) > 0 {
 		var total, n int64
 		for class, req := range st.requests {
-			f, ok := free[class]
-			if !ok || f <= 0 || req > f {
+			f := freeCapacity(st.capacities, class, node)
+			if f <= 0 || req > f {
 				continue // VolumeBinding decides whether it fits at all
 			}
 			n++

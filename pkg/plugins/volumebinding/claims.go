@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/internal/csicapacity"
 )
 
 // Reasons a node is rejected, word for word kube-scheduler's.
@@ -43,7 +44,7 @@ type podClaims struct {
 	// match it on some node (candidatesFor).
 	candidates map[string]*candidates
 	// capacities is the CSIStorageCapacity index as of PreFilter.
-	capacities capacities
+	capacities csicapacity.Snapshot
 }
 
 // staticBinding is a claim matched to an available PV.
@@ -142,7 +143,7 @@ func (pl *VolumeBinding) classify(pod *v1.Pod) (*podClaims, error) {
 	}
 	out.candidates = map[string]*candidates{}
 	if len(out.delayed) > 0 {
-		out.capacities = pl.capacities.current()
+		out.capacities = pl.capacities.Current()
 	}
 	byClass := map[string][]*v1.PersistentVolume{}
 	for _, pvc := range out.delayed {
@@ -286,7 +287,7 @@ func matchStatic(claims []*v1.PersistentVolumeClaim, cands map[string]*candidate
 // node: the class must name a provisioner, its allowedTopologies must admit
 // the node and, when the driver tracks capacity, some CSIStorageCapacity
 // the node can reach must hold each claim.
-func (pl *VolumeBinding) checkProvisioning(logger klog.Logger, claims []*v1.PersistentVolumeClaim, caps capacities, node *v1.Node, note func(claim, why string)) (ok, enoughSpace bool, plan []*provision, err error) {
+func (pl *VolumeBinding) checkProvisioning(logger klog.Logger, claims []*v1.PersistentVolumeClaim, caps csicapacity.Snapshot, node *v1.Node, note func(claim, why string)) (ok, enoughSpace bool, plan []*provision, err error) {
 	for _, pvc := range claims {
 		className := volume.GetPersistentVolumeClaimClass(pvc)
 		if className == "" {
@@ -349,7 +350,7 @@ func matchTopology(terms []v1.TopologySelectorTerm, nodeLabels map[string]string
 // the claim for the node. Capacity is not checked (sufficient, nil) when
 // the claim requests no storage, the provisioner has no CSIDriver object,
 // or the driver does not track capacity.
-func (pl *VolumeBinding) capacityFor(pvc *v1.PersistentVolumeClaim, class *storagev1.StorageClass, caps capacities, node *v1.Node) (bool, *storagev1.CSIStorageCapacity, error) {
+func (pl *VolumeBinding) capacityFor(pvc *v1.PersistentVolumeClaim, class *storagev1.StorageClass, caps csicapacity.Snapshot, node *v1.Node) (bool, *storagev1.CSIStorageCapacity, error) {
 	size, ok := pvc.Spec.Resources.Requests[v1.ResourceStorage]
 	if !ok {
 		return true, nil, nil
@@ -364,43 +365,12 @@ func (pl *VolumeBinding) capacityFor(pvc *v1.PersistentVolumeClaim, class *stora
 	if driver.Spec.StorageCapacity == nil || !*driver.Spec.StorageCapacity {
 		return true, nil, nil
 	}
-	c := caps.lookup(class.Name, node, size.Value())
-	return c != nil, c, nil
-}
-
-// volumeLimit is the largest volume a capacity object admits.
-func volumeLimit(c *storagev1.CSIStorageCapacity) int64 {
-	switch {
-	case c.MaximumVolumeSize != nil:
-		return c.MaximumVolumeSize.Value()
-	case c.Capacity != nil:
-		return c.Capacity.Value()
+	for c := range caps.Reachable(class.Name, node) {
+		if csicapacity.VolumeLimit(c) >= size.Value() {
+			return true, c, nil
+		}
 	}
-	return -1
-}
-
-// nodeReaches reports whether a capacity object's topology selects the node.
-func nodeReaches(c *storagev1.CSIStorageCapacity, nodeLabels map[string]string) bool {
-	if c.NodeTopology == nil {
-		return false
-	}
-	sel, err := metav1.LabelSelectorAsSelector(c.NodeTopology)
-	if err != nil {
-		return false
-	}
-	return sel.Matches(labels.Set(nodeLabels))
-}
-
-// hostnameOnly returns the hostname a capacity's topology selects when it
-// selects exactly one kubernetes.io/hostname value and nothing else (what
-// node-local drivers publish), so lookups can go straight to it.
-func hostnameOnly(c *storagev1.CSIStorageCapacity) (string, bool) {
-	t := c.NodeTopology
-	if t == nil || len(t.MatchExpressions) != 0 || len(t.MatchLabels) != 1 {
-		return "", false
-	}
-	h, ok := t.MatchLabels[v1.LabelHostname]
-	return h, ok && !strings.ContainsAny(h, "*")
+	return false, nil, nil
 }
 
 // csiNode returns the node's CSINode or nil.

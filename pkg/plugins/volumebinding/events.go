@@ -9,6 +9,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/internal/csicapacity"
 	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
@@ -99,7 +100,7 @@ func isSchedulableAfterCapacityChange(logger klog.Logger, pod *v1.Pod, oldObj, n
 	if oldC == nil {
 		return framework.Queue, nil
 	}
-	if newC != nil && volumeLimit(newC) > volumeLimit(oldC) {
+	if newC != nil && csicapacity.VolumeLimit(newC) > csicapacity.VolumeLimit(oldC) {
 		return framework.Queue, nil
 	}
 	return framework.QueueSkip, nil

@@ -21,6 +21,7 @@ import (
 	configv1 "k8s.io/kube-scheduler/config/v1"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/internal/csicapacity"
 	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
@@ -58,7 +59,7 @@ type VolumeBinding struct {
 	drivers    storagelisters.CSIDriverLister
 	nodes      corelisters.NodeLister
 	pods       corelisters.PodLister
-	capacities *capacityIndex
+	capacities *csicapacity.Index
 	translator translator
 
 	bindTimeout  time.Duration
@@ -121,7 +122,7 @@ func New(_ context.Context, obj runtime.Object, h framework.Handle) (framework.P
 		return nil, fmt.Errorf("plugin %s: indexing PersistentVolumes: %w", Name, err)
 	}
 	capInf := f.Storage().V1().CSIStorageCapacities()
-	caps, err := newCapacityIndex(capInf.Informer(), capInf.Lister())
+	caps, err := csicapacity.NewIndex(capInf.Informer(), capInf.Lister())
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: watching CSIStorageCapacities: %w", Name, err)
 	}
