@@ -236,3 +236,17 @@ func PodVolumeClaimName(pod *v1.Pod, vol *v1.Volume) string {
 	}
 	return ""
 }
+
+// PodUsesClaim reports whether one of the pod's volumes uses the claim
+// namespace/name (by name, or as its generic ephemeral volume's claim).
+func PodUsesClaim(pod *v1.Pod, namespace, name string) bool {
+	if pod.Namespace != namespace {
+		return false
+	}
+	for i := range pod.Spec.Volumes {
+		if PodVolumeClaimName(pod, &pod.Spec.Volumes[i]) == name {
+			return true
+		}
+	}
+	return false
+}

@@ -5,7 +5,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	"k8s.io/component-helpers/storage/ephemeral"
 	"k8s.io/klog/v2"
 
 	"github.com/berthsched/berth/pkg/framework"
@@ -105,15 +104,8 @@ func (*NodeVolumeLimits) isSchedulableAfterClaimAdded(logger klog.Logger, pod *v
 	if err != nil {
 		return framework.Queue, err
 	}
-	if claim == nil || claim.Namespace != pod.Namespace {
-		return framework.QueueSkip, nil
-	}
-	for i := range pod.Spec.Volumes {
-		v := &pod.Spec.Volumes[i]
-		if (v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim.Name) ||
-			(v.Ephemeral != nil && ephemeral.VolumeClaimName(pod, v) == claim.Name) {
-			return framework.Queue, nil
-		}
+	if claim != nil && framework.PodUsesClaim(pod, claim.Namespace, claim.Name) {
+		return framework.Queue, nil
 	}
 	logger.V(5).Info("New claim is not used by the pod", "pod", klog.KObj(pod), "pvc", klog.KObj(claim))
 	return framework.QueueSkip, nil

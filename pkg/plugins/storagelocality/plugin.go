@@ -158,7 +158,7 @@ func (pl *StorageLocality) tracksCapacity(className string) bool {
 		return false
 	}
 	d, err := pl.drivers.Get(class.Provisioner)
-	return err == nil && d.Spec.StorageCapacity != nil && *d.Spec.StorageCapacity
+	return err == nil && csicapacity.Tracked(d)
 }
 
 // freeCapacity is the largest capacity any published object of the class

@@ -362,7 +362,7 @@ func (pl *VolumeBinding) capacityFor(pvc *v1.PersistentVolumeClaim, class *stora
 		}
 		return false, nil, err
 	}
-	if driver.Spec.StorageCapacity == nil || !*driver.Spec.StorageCapacity {
+	if !csicapacity.Tracked(driver) {
 		return true, nil, nil
 	}
 	for c := range caps.Reachable(class.Name, node) {

@@ -48,14 +48,8 @@ func isSchedulableAfterClaimChange(logger klog.Logger, pod *v1.Pod, oldObj, newO
 	if err != nil {
 		return framework.Queue, err
 	}
-	if pvc == nil || pvc.Namespace != pod.Namespace {
-		return framework.QueueSkip, nil
-	}
-	for i := range pod.Spec.Volumes {
-		vol := &pod.Spec.Volumes[i]
-		if (vol.PersistentVolumeClaim != nil || vol.Ephemeral != nil) && claimName(pod, vol) == pvc.Name {
-			return framework.Queue, nil
-		}
+	if pvc != nil && framework.PodUsesClaim(pod, pvc.Namespace, pvc.Name) {
+		return framework.Queue, nil
 	}
 	return framework.QueueSkip, nil
 }
@@ -81,9 +75,8 @@ func isSchedulableAfterCSIDriverChange(logger klog.Logger, pod *v1.Pod, oldObj, 
 	if oldD == nil || newD == nil {
 		return framework.Queue, nil
 	}
-	tracked := func(d *storagev1.CSIDriver) bool { return d.Spec.StorageCapacity != nil && *d.Spec.StorageCapacity }
 	for _, vol := range pod.Spec.Volumes {
-		if vol.CSI != nil && vol.CSI.Driver == newD.Name && tracked(oldD) && !tracked(newD) {
+		if vol.CSI != nil && vol.CSI.Driver == newD.Name && csicapacity.Tracked(oldD) && !csicapacity.Tracked(newD) {
 			return framework.Queue, nil
 		}
 	}

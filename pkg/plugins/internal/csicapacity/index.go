@@ -108,6 +108,12 @@ func (s Snapshot) Reachable(class string, node *v1.Node) iter.Seq[*storagev1.CSI
 	}
 }
 
+// Tracked reports whether a CSI driver publishes CSIStorageCapacity
+// (spec.storageCapacity: true), i.e. whether capacity is checked at all.
+func Tracked(d *storagev1.CSIDriver) bool {
+	return d != nil && d.Spec.StorageCapacity != nil && *d.Spec.StorageCapacity
+}
+
 // VolumeLimit is the largest volume a capacity object admits:
 // maximumVolumeSize when set, else capacity, else -1 (nothing fits).
 func VolumeLimit(c *storagev1.CSIStorageCapacity) int64 {
