@@ -74,7 +74,9 @@ type NodeInfo struct {
 	ImageStates map[string]*ImageStateSummary
 	// PVCRefCounts counts, per "namespace/claim", the pods on the node that
 	// use the claim (generic ephemeral volumes included), so volume plugins
-	// can tell whether a claim is in use without scanning every pod.
+	// can tell whether a claim is in use without scanning every pod. It is
+	// nil until a pod with a claim is added: most nodes never need one, and
+	// the snapshot clones NodeInfos on the hot path.
 	PVCRefCounts map[string]int
 	// Generation increases on every change to this NodeInfo.
 	Generation int64
@@ -88,7 +90,6 @@ func NewNodeInfo(pods ...*v1.Pod) *NodeInfo {
 		Allocatable:      &Resource{},
 		UsedPorts:        make(HostPortInfo),
 		ImageStates:      make(map[string]*ImageStateSummary),
-		PVCRefCounts:     make(map[string]int),
 	}
 	for _, p := range pods {
 		ni.AddPod(p)
@@ -181,6 +182,9 @@ func (n *NodeInfo) update(pi *PodInfo, sign int64) {
 			continue
 		}
 		key := pi.Pod.Namespace + "/" + claim
+		if n.PVCRefCounts == nil {
+			n.PVCRefCounts = map[string]int{}
+		}
 		if n.PVCRefCounts[key] += int(sign); n.PVCRefCounts[key] <= 0 {
 			delete(n.PVCRefCounts, key)
 		}
@@ -216,9 +220,6 @@ func (n *NodeInfo) Clone() *NodeInfo {
 		ImageStates:                  n.ImageStates,
 		PVCRefCounts:                 maps.Clone(n.PVCRefCounts),
 		Generation:                   n.Generation,
-	}
-	if out.PVCRefCounts == nil {
-		out.PVCRefCounts = map[string]int{}
 	}
 	return out
 }
