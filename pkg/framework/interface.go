@@ -272,6 +272,19 @@ type NodeLocalPlugin interface {
 	NodeLocal() bool
 }
 
+// SignatureContributor is implemented by plugins that read parts of a pod
+// the engine's equivalence signature does not cover (an annotation or a
+// label of their own, say). The engine adds each plugin's fragment to the
+// pod's signature, so two pods that differ in such a part never share a
+// memoised verdict or score. A NodeLocalPlugin that reads anything beyond
+// the pod's spec, labels and namespace must implement it.
+type SignatureContributor interface {
+	Plugin
+	// SignatureFragment returns what of the pod the plugin reads beyond
+	// the engine's signature, in any stable encoding; "" for nothing.
+	SignatureFragment(pod *v1.Pod) string
+}
+
 // FailureExplainer is implemented by Filter plugins that can say more
 // about why a pod fits nowhere than their per-node reasons do, e.g. which
 // of the pod's claims no node can satisfy. When the pod fits no node and

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/metrics"
+	"github.com/berthsched/berth/pkg/scheduler/core"
 	"github.com/berthsched/berth/pkg/scheduler/profile"
 )
 
@@ -197,7 +198,7 @@ func (s *Scheduler) handleFailure(ctx context.Context, prof *profile.Profile, qp
 	logger := klog.FromContext(ctx)
 	pod := qpi.Pod
 	result, reason := metrics.ResultError, v1.PodReasonSchedulerError
-	var fitErr *FitError
+	var fitErr *core.FitError
 	if st.IsRejected() {
 		result, reason = metrics.ResultUnschedulable, v1.PodReasonUnschedulable
 	}

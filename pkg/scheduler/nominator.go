@@ -1,13 +1,11 @@
 package scheduler
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 
 	"github.com/berthsched/berth/pkg/framework"
@@ -124,6 +122,9 @@ func (n *nominator) NominatedNodeName(uid types.UID) string {
 	return n.nodeOf[uid]
 }
 
+// Empty implements core.Nominator: nothing is nominated anywhere.
+func (n *nominator) Empty() bool { return n == nil || n.count.Load() == 0 }
+
 // NominatedPodsForNode implements framework.PodNominator.
 func (n *nominator) NominatedPodsForNode(nodeName string) []*framework.PodInfo {
 	if n == nil || n.count.Load() == 0 {
@@ -136,86 +137,4 @@ func (n *nominator) NominatedPodsForNode(nodeName string) []*framework.PodInfo {
 		return nil
 	}
 	return append([]*framework.PodInfo(nil), list...)
-}
-
-// filterProfile is what filtering with nominated pods needs from a profile.
-type filterProfile interface {
-	RunFilterPlugins(ctx context.Context, state *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) *framework.Status
-	RunPreFilterExtensionAddPod(ctx context.Context, state *framework.CycleState, pod *v1.Pod, podToAdd *framework.PodInfo, nodeInfo *framework.NodeInfo) *framework.Status
-}
-
-// runFilterWithNominatedPods is what findNodesThatPassFilters calls per
-// node instead of the cycle's plain filter closure (run, from
-// prof.FilterRunner(state)); see filterWithNominatedPods. When nothing is
-// nominated anywhere it is one atomic load on top of run.
-func runFilterWithNominatedPods(ctx context.Context, nom *nominator, prof filterProfile, run func(context.Context, *v1.Pod, *framework.NodeInfo) *framework.Status,
-	state *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) *framework.Status {
-	if nom == nil || nom.count.Load() == 0 {
-		return run(ctx, pod, nodeInfo)
-	}
-	return filterWithNominatedPods(ctx, prof, run, nom, state, pod, nodeInfo)
-}
-
-// filterWithNominatedPods runs the filters for pod on nodeInfo honouring
-// the node's nominated pods, as kube-scheduler does. Pods nominated to the
-// node with priority >= the pod's are first added (to a clone of the node
-// and, through the AddPod extensions, to a clone of the state) and the
-// filters run; if they pass, the filters run again on the node as it is.
-// Both runs must pass: the first keeps the room for the higher-priority
-// nominees, the second guards filters (like inter-pod affinity) that a
-// nominee might satisfy only by being there, which it is not yet. When no
-// pod qualifies only the plain run happens.
-//
-// run is the plain filter bound to state (nil means prof.RunFilterPlugins
-// with state); the run with nominees uses prof.RunFilterPlugins on the
-// cloned state, which keeps the skipped-plugin set.
-func filterWithNominatedPods(ctx context.Context, prof filterProfile, run func(context.Context, *v1.Pod, *framework.NodeInfo) *framework.Status,
-	nom framework.PodNominator, state *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) *framework.Status {
-	if run == nil {
-		run = func(ctx context.Context, pod *v1.Pod, ni *framework.NodeInfo) *framework.Status {
-			return prof.RunFilterPlugins(ctx, state, pod, ni)
-		}
-	}
-	var nominated []*framework.PodInfo
-	if nom != nil && nodeInfo.Node() != nil {
-		nominated = nom.NominatedPodsForNode(nodeInfo.Node().Name)
-	}
-	if len(nominated) > 0 {
-		added, stateWith, nodeWith, st := addNominatedPods(ctx, prof, nominated, state, pod, nodeInfo)
-		if st != nil {
-			return st
-		}
-		if added {
-			if st := prof.RunFilterPlugins(ctx, stateWith, pod, nodeWith); !st.IsSuccess() {
-				return st
-			}
-		}
-	}
-	return run(ctx, pod, nodeInfo)
-}
-
-// addNominatedPods returns clones of state and nodeInfo with the nominated
-// pods of priority >= pod's added, or added=false (and the originals) when
-// none qualifies.
-func addNominatedPods(ctx context.Context, ext filterProfile, nominated []*framework.PodInfo, state *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) (bool, *framework.CycleState, *framework.NodeInfo, *framework.Status) {
-	prio := corev1helpers.PodPriority(pod)
-	var stateOut *framework.CycleState
-	var nodeOut *framework.NodeInfo
-	for _, pi := range nominated {
-		if pi.Pod.UID == pod.UID || corev1helpers.PodPriority(pi.Pod) < prio {
-			continue
-		}
-		if nodeOut == nil {
-			stateOut, nodeOut = state.Clone(), nodeInfo.Clone()
-		}
-		nodeOut.AddPodInfo(pi)
-		if st := ext.RunPreFilterExtensionAddPod(ctx, stateOut, pod, pi, nodeOut); !st.IsSuccess() {
-			// A failing extension is a plugin error, not a verdict.
-			return false, state, nodeInfo, framework.NewStatus(framework.Error, st.Message()).WithPlugin(st.Plugin())
-		}
-	}
-	if nodeOut == nil {
-		return false, state, nodeInfo, nil
-	}
-	return true, stateOut, nodeOut, nil
 }

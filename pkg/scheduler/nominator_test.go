@@ -1,15 +1,11 @@
 package scheduler
 
 import (
-	"context"
 	"testing"
 
-	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/berthsched/berth/internal/st"
-	"github.com/berthsched/berth/pkg/framework"
-	"github.com/berthsched/berth/pkg/plugins/noderesources"
 )
 
 func nominatedNames(n *nominator, node string) []string {
@@ -57,57 +53,5 @@ func TestNominatorLifecycle(t *testing.T) {
 	n.DeleteNominatedPodIfExists(p)
 	if n.count.Load() != 0 || len(n.byNode) != 0 || len(n.nodeOf) != 0 {
 		t.Fatalf("delete left state: %v %v", n.byNode, n.nodeOf)
-	}
-}
-
-func TestFilterWithNominatedPods(t *testing.T) {
-	ctx := context.Background()
-	logger := klog.Background()
-	nodeObj := st.MakeNode().Name("n1").Capacity("cpu", "4", "pods", "10").Obj()
-	running := st.MakePod().Name("running").UID("running").Node("n1").Req("cpu", "2").Obj()
-	snap := st.NewSnapshot([]*v1.Pod{running}, []*v1.Node{nodeObj})
-	ni, _ := snap.Get("n1")
-	fit, err := noderesources.NewFit(ctx, nil, st.NewHandle(snap))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runner := &st.PluginRunner{PreFilters: []framework.PreFilterPlugin{fit.(framework.PreFilterPlugin)}, Filters: []framework.FilterPlugin{fit.(framework.FilterPlugin)}}
-	nom := newNominator()
-	nom.AddNominatedPod(logger, st.MakePod().Name("nominee").UID("nominee").Priority(10).Req("cpu", "2").Obj(), "n1")
-
-	tests := []struct {
-		name string
-		prio int32
-		want framework.Code
-	}{
-		{"lower priority cannot take the nominee's room", 5, framework.Unschedulable},
-		{"equal priority cannot either", 10, framework.Unschedulable},
-		{"higher priority ignores the nominee", 20, framework.Success},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			pod := st.MakePod().Name("p").UID("p").Priority(tc.prio).Req("cpu", "2").Obj()
-			state := framework.NewCycleState()
-			if st := runner.RunPreFilterPlugins(ctx, state, pod, nil); !st.IsSuccess() {
-				t.Fatal(st)
-			}
-			run := func(ctx context.Context, pod *v1.Pod, ni *framework.NodeInfo) *framework.Status {
-				return runner.RunFilterPlugins(ctx, state, pod, ni)
-			}
-			got := runFilterWithNominatedPods(ctx, nom, runner, run, state, pod, ni)
-			if got.Code() != tc.want {
-				t.Fatalf("got %v, want %v", got, tc.want)
-			}
-			if len(ni.Pods) != 1 {
-				t.Fatalf("the snapshot's NodeInfo was changed: %d pods", len(ni.Pods))
-			}
-		})
-	}
-	// The nominee itself is not counted against itself.
-	self := st.MakePod().Name("nominee").UID("nominee").Priority(10).Req("cpu", "2").Obj()
-	state := framework.NewCycleState()
-	runner.RunPreFilterPlugins(ctx, state, self, nil)
-	if got := filterWithNominatedPods(ctx, runner, nil, nom, state, self, ni); !got.IsSuccess() {
-		t.Fatalf("nominee rejected on its own node: %v", got)
 	}
 }

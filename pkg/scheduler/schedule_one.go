@@ -4,41 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
 
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/metrics"
+	"github.com/berthsched/berth/pkg/scheduler/core"
 	"github.com/berthsched/berth/pkg/scheduler/profile"
 )
 
-const (
-	// minFeasibleNodesToFind: below this many nodes, every node is
-	// evaluated whatever the percentage says.
-	minFeasibleNodesToFind = 100
-	// minFeasibleNodesPercentageToFind is the floor of the adaptive
-	// percentage.
-	minFeasibleNodesPercentageToFind = 5
-	// pluginMetricsSamplePercent is the share of cycles whose per-plugin
-	// durations are recorded.
-	pluginMetricsSamplePercent = 10
-)
-
-// ErrNoNodesAvailable is returned when the snapshot holds no node at all.
-var ErrNoNodesAvailable = errors.New("no nodes available to schedule pods")
-
-// ScheduleResult is the outcome of schedulePod.
-type ScheduleResult struct {
-	SuggestedHost  string
-	EvaluatedNodes int
-	FeasibleNodes  int
-}
+// pluginMetricsSamplePercent is the share of cycles whose per-plugin
+// durations are recorded.
+const pluginMetricsSamplePercent = 10
 
 // ScheduleOne runs one scheduling cycle for the next pod in the queue. It
 // blocks until a pod is available or the queue is closed. The binding
@@ -67,7 +46,7 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) {
 
 	start := s.clock.Now()
 	state := framework.NewCycleState()
-	state.RecordPluginMetrics = rand.IntN(100) < pluginMetricsSamplePercent
+	state.RecordPluginMetrics = s.rand.IntN(100) < pluginMetricsSamplePercent
 	cycle := s.queue.SchedulingCycle()
 
 	assumed, result, status := s.schedulingCycle(ctx, prof, state, qpi, start)
@@ -100,14 +79,14 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) {
 
 // schedulingCycle is everything from the snapshot to assume + Reserve +
 // Permit. On success it returns the assumed copy of the pod.
-func (s *Scheduler) schedulingCycle(ctx context.Context, prof *profile.Profile, state *framework.CycleState, qpi *framework.QueuedPodInfo, start time.Time) (*v1.Pod, ScheduleResult, *framework.Status) {
+func (s *Scheduler) schedulingCycle(ctx context.Context, prof *profile.Profile, state *framework.CycleState, qpi *framework.QueuedPodInfo, start time.Time) (*v1.Pod, core.Result, *framework.Status) {
 	logger := klog.FromContext(ctx)
 	pod := qpi.Pod
 	result, err := s.SchedulePod(ctx, prof, state, pod)
 	if err != nil {
-		var fitErr *FitError
+		var fitErr *core.FitError
 		if !errors.As(err, &fitErr) {
-			if errors.Is(err, ErrNoNodesAvailable) {
+			if errors.Is(err, core.ErrNoNodesAvailable) {
 				st := framework.NewStatus(framework.UnschedulableAndUnresolvable, err.Error())
 				return nil, result, st.WithError(err)
 			}
@@ -156,233 +135,28 @@ func (s *Scheduler) unreserveAndForget(ctx context.Context, prof *profile.Profil
 	}
 }
 
-// SchedulePod runs the algorithm on a fresh snapshot: it updates the
-// snapshot, filters nodes, scores the feasible ones and picks the best. It
-// makes no API calls and does not change the cache.
-func (s *Scheduler) SchedulePod(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod) (ScheduleResult, error) {
+// SchedulePod updates the loop's snapshot and evaluates pod on it with
+// the core (filter, score, select). It makes no API calls and does not
+// change the cache. A pod that fits nowhere gives a *core.FitError.
+func (s *Scheduler) SchedulePod(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod) (core.Result, error) {
 	logger := klog.FromContext(ctx)
 	if err := s.cache.UpdateSnapshot(logger, s.snapshot); err != nil {
-		return ScheduleResult{}, err
+		return core.Result{}, err
 	}
-	if s.snapshot.NumNodes() == 0 {
-		return ScheduleResult{}, ErrNoNodesAvailable
-	}
-	feasible, feasibleIdx, diagnosis, err := s.findNodesThatFitPod(ctx, prof, state, pod)
-	if err != nil {
-		return ScheduleResult{}, err
-	}
-	if len(feasible) == 0 {
-		diagnosis.Details = prof.ExplainFailure(state, pod, diagnosis.UnschedulablePlugins)
-		return ScheduleResult{}, &FitError{Pod: pod, NumAllNodes: s.snapshot.NumNodes(), Diagnosis: diagnosis}
-	}
-	evaluated := len(feasible) + diagnosis.NodeToStatus.Len()
-	if len(feasible) == 1 {
-		return ScheduleResult{SuggestedHost: feasible[0].Node().Name, EvaluatedNodes: evaluated, FeasibleNodes: 1}, nil
-	}
-	scores, err := s.prioritizeNodes(ctx, prof, state, pod, feasible, feasibleIdx)
-	if err != nil {
-		return ScheduleResult{}, err
-	}
-	return ScheduleResult{SuggestedHost: selectHost(scores), EvaluatedNodes: evaluated, FeasibleNodes: len(feasible)}, nil
-}
-
-// findNodesThatFitPod runs PreFilter, then Filter in parallel over the
-// nodes from a rotating start index, stopping once enough feasible nodes
-// are found (the adaptive sample).
-func (s *Scheduler) findNodesThatFitPod(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod) ([]*framework.NodeInfo, []int, Diagnosis, error) {
-	diagnosis := Diagnosis{NodeToStatus: NewNodeToStatus(), UnschedulablePlugins: sets.New[string]()}
-	allNodes := s.snapshot.List()
-	preRes, rejectors, st := prof.RunPreFilterPlugins(ctx, state, pod, allNodes)
-	if !st.IsSuccess() {
-		if !st.IsRejected() {
-			return nil, nil, diagnosis, st.AsError()
-		}
-		diagnosis.NodeToStatus.SetAbsent(st)
-		diagnosis.UnschedulablePlugins = rejectors
-		diagnosis.PreFilterMsg = st.Message()
-		return nil, nil, diagnosis, nil
-	}
-	// The memo is aligned with the full node list, so it only applies when
-	// PreFilter did not narrow the nodes.
-	sig, sigOK := podSignature(pod)
-	s.memo.begin(sig, prof, allNodes, sigOK && preRes.AllNodes() && s.memoAllowed(), prof.FiltersNodeLocal(state))
-	nodes := allNodes
-	if !preRes.AllNodes() {
-		nodes = make([]*framework.NodeInfo, 0, len(preRes.NodeNames))
-		for name := range preRes.NodeNames {
-			if ni, err := s.snapshot.Get(name); err == nil {
-				nodes = append(nodes, ni)
-			}
-		}
-		// Nodes the PreFilter result excluded count as unresolvable.
-		diagnosis.NodeToStatus.SetAbsent(framework.NewStatus(framework.UnschedulableAndUnresolvable, "node(s) didn't satisfy plugin(s) [PreFilterResult]"))
-	}
-	feasible, idx, err := s.findNodesThatPassFilters(ctx, prof, state, pod, &diagnosis, nodes)
-	return feasible, idx, diagnosis, err
-}
-
-func (s *Scheduler) findNodesThatPassFilters(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod, diagnosis *Diagnosis, nodes []*framework.NodeInfo) ([]*framework.NodeInfo, []int, error) {
-	numAll := len(nodes)
-	if numAll == 0 {
-		return nil, nil, nil
-	}
-	want := s.numFeasibleNodesToFind(prof.PercentageOfNodesToScore, numAll)
-	feasible := make([]*framework.NodeInfo, want)
-	// feasibleIdx[k] is feasible[k]'s position in nodes (for the memo).
-	feasibleIdx := make([]int, want)
-	useMemo := s.memo.active
-	start := s.nextStartNodeIndex % numAll
-	// statuses is indexed like nodes; the buffer is pooled across cycles
-	// (it is as long as the cluster) and handed back cleared.
-	statuses := getStatusBuffer(numAll)
-	defer putStatusBuffer(statuses)
-	runFilters := prof.FilterRunner(state)
-	var (
-		found    atomic.Int32
-		errMu    sync.Mutex
-		firstErr error
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	check := func(i int) {
-		// Parallelize only looks at ctx between chunks; stop evaluating
-		// nodes as soon as the sample is complete.
-		if int(found.Load()) >= want {
-			return
-		}
-		idx := (start + i) % numAll
-		ni := nodes[idx]
-		var st *framework.Status
-		if useMemo {
-			st = s.memo.filter(idx, ni, func() *framework.Status { return runFilters(ctx, pod, ni) })
-		} else {
-			st = runFilterWithNominatedPods(ctx, s.nominator, prof, runFilters, state, pod, ni)
-		}
-		if st.IsSuccess() {
-			n := found.Add(1)
-			if int(n) > want {
-				cancel()
-				found.Add(-1)
-			} else {
-				feasible[n-1] = ni
-				feasibleIdx[n-1] = idx
-				if int(n) == want {
-					cancel()
-				}
-			}
-			return
-		}
-		if st.Code() == framework.Error {
-			errMu.Lock()
-			if firstErr == nil {
-				firstErr = st.AsError()
-			}
-			errMu.Unlock()
-			cancel()
-			return
-		}
-		statuses[idx] = st
-	}
-	profile.Parallelize(ctx, s.parallelism, numAll, check)
-	if firstErr != nil {
-		return nil, nil, firstErr
-	}
-	rejected := 0
-	for i, st := range statuses {
-		if st != nil {
-			rejected++
-			diagnosis.NodeToStatus.Set(nodes[i].Node().Name, st)
-			diagnosis.UnschedulablePlugins.Insert(st.Plugin())
-		}
-	}
-	numFeasible := int(found.Load())
-	// Resume after the nodes this cycle evaluated (feasible ones kept plus
-	// rejected ones, as kube-scheduler counts them) so every node gets its
-	// turn.
-	s.nextStartNodeIndex = (start + numFeasible + rejected) % numAll
-	return feasible[:numFeasible], feasibleIdx[:numFeasible], nil
-}
-
-// statusBuffers recycles the per-node status slices of findNodesThatPassFilters.
-var statusBuffers sync.Pool
-
-func getStatusBuffer(n int) []*framework.Status {
-	if bp, ok := statusBuffers.Get().(*[]*framework.Status); ok && cap(*bp) >= n {
-		return (*bp)[:n]
-	}
-	return make([]*framework.Status, n)
-}
-
-func putStatusBuffer(b []*framework.Status) {
-	clear(b)
-	statusBuffers.Put(&b)
-}
-
-// numFeasibleNodesToFind is kube-scheduler's adaptive sample: all nodes in
-// small clusters, otherwise a percentage that shrinks with the cluster
-// (50% minus 1% per 125 nodes, at least 5%), but at least 100 nodes.
-func (s *Scheduler) numFeasibleNodesToFind(profilePct *int32, numAll int) int {
-	if numAll < minFeasibleNodesToFind {
-		return numAll
-	}
-	pct := s.percentageOfNodesToScore
-	if profilePct != nil {
-		pct = *profilePct
-	}
-	if pct == 0 {
-		pct = int32(50 - numAll/125)
-		if pct < minFeasibleNodesPercentageToFind {
-			pct = minFeasibleNodesPercentageToFind
-		}
-	}
-	if pct >= 100 {
-		return numAll
-	}
-	n := numAll * int(pct) / 100
-	if n < minFeasibleNodesToFind {
-		return minFeasibleNodesToFind
-	}
-	return n
-}
-
-func (s *Scheduler) prioritizeNodes(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod, nodes []*framework.NodeInfo, idx []int) ([]profile.NodeScores, error) {
-	if !prof.HasScorePlugins() {
-		out := make([]profile.NodeScores, len(nodes))
-		for i, n := range nodes {
-			out[i] = profile.NodeScores{Name: n.Node().Name, TotalScore: 1}
-		}
-		return out, nil
-	}
-	if st := prof.RunPreScorePlugins(ctx, state, pod, nodes); !st.IsSuccess() {
-		return nil, st.AsError()
-	}
-	var memo profile.ScoreMemo
-	if s.memo.scores && idx != nil {
-		memo = scoreView{m: &s.memo, nodes: nodes, idx: idx}
-	}
-	scores, st := prof.RunScorePluginsMemo(ctx, state, pod, nodes, memo)
-	if !st.IsSuccess() {
-		return nil, st.AsError()
-	}
-	return scores, nil
-}
-
-// selectHost picks the highest total score, choosing uniformly at random
-// among ties (reservoir sampling) so equal nodes share the load.
-func selectHost(scores []profile.NodeScores) string {
-	best, ties := 0, 1
-	for i := 1; i < len(scores); i++ {
-		switch {
-		case scores[i].TotalScore > scores[best].TotalScore:
-			best, ties = i, 1
-		case scores[i].TotalScore == scores[best].TotalScore:
-			ties++
-			if rand.IntN(ties) == 0 {
-				best = i
-			}
-		}
-	}
-	return scores[best].Name
+	res, err := core.Evaluate(ctx, core.Request{
+		Pod:                      pod,
+		State:                    state,
+		Profile:                  prof,
+		Snapshot:                 s.snapshot,
+		Nominator:                s.nominator,
+		Memo:                     &s.memo,
+		Rand:                     s.rand,
+		StartIndex:               s.nextStartNodeIndex,
+		PercentageOfNodesToScore: s.percentageOfNodesToScore,
+		Parallelism:              s.parallelism,
+	})
+	s.nextStartNodeIndex = res.NextStartIndex
+	return res, err
 }
 
 // skipPodSchedule reports pods that must not be scheduled now: being

@@ -8,12 +8,10 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/ptr"
 
 	"github.com/berthsched/berth/internal/st"
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/metrics"
-	"github.com/berthsched/berth/pkg/scheduler/profile"
 )
 
 func node(name, cpu string) *st.NodeWrapper {
@@ -129,72 +127,6 @@ func TestScheduleOneRecoversFilterPanic(t *testing.T) {
 	if got := env.boundTo(); len(got) != 1 || got["good"] == "" {
 		t.Errorf("bindings = %v, want good bound", got)
 	}
-}
-
-func TestNumFeasibleNodesToFind(t *testing.T) {
-	tests := []struct {
-		name       string
-		global     int32
-		profilePct *int32
-		numAll     int
-		want       int
-	}{
-		{name: "tiny cluster", numAll: 10, want: 10},
-		{name: "below the minimum", numAll: 99, want: 99},
-		{name: "100 nodes adaptive gives 50, floored to 100", numAll: 100, want: 100},
-		{name: "1000 nodes adaptive 42%", numAll: 1000, want: 420},
-		{name: "5000 nodes adaptive 10%", numAll: 5000, want: 500},
-		{name: "6000 nodes adaptive floors at 5%", numAll: 6000, want: 300},
-		{name: "20000 nodes adaptive 5%", numAll: 20000, want: 1000},
-		{name: "explicit 100 is all", global: 100, numAll: 5000, want: 5000},
-		{name: "explicit 30", global: 30, numAll: 5000, want: 1500},
-		{name: "explicit 1 floored to 100 nodes", global: 1, numAll: 5000, want: 100},
-		{name: "profile overrides global", global: 100, profilePct: ptr.To[int32](20), numAll: 5000, want: 1000},
-		{name: "profile 0 is adaptive", global: 100, profilePct: ptr.To[int32](0), numAll: 5000, want: 500},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := &Scheduler{percentageOfNodesToScore: tc.global}
-			if got := s.numFeasibleNodesToFind(tc.profilePct, tc.numAll); got != tc.want {
-				t.Errorf("numFeasibleNodesToFind(%v, %d) with global %d = %d, want %d", tc.profilePct, tc.numAll, tc.global, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestSelectHost(t *testing.T) {
-	t.Run("picks the maximum", func(t *testing.T) {
-		scores := []profile.NodeScores{{Name: "a", TotalScore: 5}, {Name: "b", TotalScore: 9}, {Name: "c", TotalScore: 3}}
-		for range 100 {
-			if got := selectHost(scores); got != "b" {
-				t.Fatalf("selectHost = %q, want b", got)
-			}
-		}
-	})
-	t.Run("single node", func(t *testing.T) {
-		if got := selectHost([]profile.NodeScores{{Name: "only"}}); got != "only" {
-			t.Errorf("selectHost = %q, want only", got)
-		}
-	})
-	t.Run("spreads ties", func(t *testing.T) {
-		scores := []profile.NodeScores{{Name: "low", TotalScore: 1}, {Name: "a", TotalScore: 10}, {Name: "b", TotalScore: 10},
-			{Name: "mid", TotalScore: 7}, {Name: "c", TotalScore: 10}}
-		counts := map[string]int{}
-		const runs = 1000
-		for range runs {
-			counts[selectHost(scores)]++
-		}
-		// Each tied node expects 333; 200 is about nine standard deviations
-		// below that.
-		for _, n := range []string{"a", "b", "c"} {
-			if counts[n] <= 200 {
-				t.Errorf("node %s picked %d/%d times, want > 200 (counts %v)", n, counts[n], runs, counts)
-			}
-		}
-		if counts["low"]+counts["mid"] != 0 {
-			t.Errorf("a lower score was picked: %v", counts)
-		}
-	})
 }
 
 // TestScheduleOneRotatesStartIndex checks that successive cycles start

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/metrics"
 	schedcache "github.com/berthsched/berth/pkg/scheduler/cache"
+	"github.com/berthsched/berth/pkg/scheduler/core"
 	"github.com/berthsched/berth/pkg/scheduler/profile"
 	"github.com/berthsched/berth/pkg/scheduler/queue"
 )
@@ -86,7 +88,10 @@ type Scheduler struct {
 
 	// memo reuses node-local verdicts and scores across identical pods
 	// (equivalence.go); only the scheduling loop touches it.
-	memo memo
+	memo core.Memo
+	// rand breaks score ties and samples plugin metrics; only the
+	// scheduling loop uses it.
+	rand *rand.Rand
 	// nominator tracks pods nominated to nodes by preemption.
 	nominator *nominator
 
@@ -143,6 +148,7 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 		consistencyInterval:      opts.ConsistencyCheckInterval,
 		bindSem:                  semaphore.NewWeighted(int64(opts.BindConcurrency)),
 		nominator:                newNominator(),
+		rand:                     rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x6265727468)),
 	}
 	s.cache = schedcache.New(opts.AssumedPodTTL, opts.Clock, cacheMetrics{opts.Metrics})
 

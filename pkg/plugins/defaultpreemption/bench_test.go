@@ -7,6 +7,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/berthsched/berth/internal/plugintest"
 	"github.com/berthsched/berth/internal/st"
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/plugins/noderesources"
@@ -32,7 +33,7 @@ func BenchmarkPostFilter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ph := st.NewPreemptionHandle(h, []framework.PreFilterPlugin{fit.(framework.PreFilterPlugin)}, []framework.FilterPlugin{fit.(framework.FilterPlugin)})
+	ph := plugintest.NewPreemptionHandle(h, fit)
 	p, err := New(ctx, nil, ph)
 	if err != nil {
 		b.Fatal(err)

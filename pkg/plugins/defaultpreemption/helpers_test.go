@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	configv1 "k8s.io/kube-scheduler/config/v1"
 
+	"github.com/berthsched/berth/internal/plugintest"
 	"github.com/berthsched/berth/internal/st"
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/plugins/noderesources"
@@ -45,7 +46,7 @@ func (m *countingMetrics) Victims(n int)      { m.victims.Add(int64(n)) }
 
 type env struct {
 	pl      *DefaultPreemption
-	h       *st.PreemptionHandle
+	h       *plugintest.PreemptionHandle
 	metrics *countingMetrics
 }
 
@@ -67,7 +68,7 @@ func newEnv(t testing.TB, pods []*v1.Pod, nodes []*v1.Node, pdbs []*policy.PodDi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ph := st.NewPreemptionHandle(h, []framework.PreFilterPlugin{fit.(framework.PreFilterPlugin)}, []framework.FilterPlugin{fit.(framework.FilterPlugin)})
+	ph := plugintest.NewPreemptionHandle(h, fit)
 	m := &countingMetrics{}
 	ph.Metrics = m
 	var a runtime.Object

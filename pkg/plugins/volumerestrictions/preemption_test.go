@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/berthsched/berth/internal/plugintest"
 	"github.com/berthsched/berth/internal/st"
 	"github.com/berthsched/berth/pkg/framework"
 )
@@ -91,7 +92,7 @@ func TestAddPodCountsOnlySameNamespaceUsers(t *testing.T) {
 func TestNominatedPodHoldsClaim(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil, claims()...)
-	h := st.NewPreemptionHandle(st.NewHandle(f.snap), []framework.PreFilterPlugin{f.pl}, []framework.FilterPlugin{f.pl})
+	h := plugintest.NewPreemptionHandle(st.NewHandle(f.snap), f.pl)
 	pod := st.MakePod().Name("p").Priority(1).GCEPersistentDisk("d", false).PVC("rwop").Obj()
 	h.Nominate(st.MakePod().Name("nominated").Priority(10).PVC("rwop").Obj(), "n1")
 	state := framework.NewCycleState()

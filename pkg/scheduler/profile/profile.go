@@ -47,6 +47,8 @@ type Profile struct {
 	plugins    map[string]framework.Plugin
 
 	waiting *waitingPods
+	// signers add their fragments to the pod's equivalence signature.
+	signers []framework.SignatureContributor
 	// nodeLocal records which plugins are framework.NodeLocalPlugin.
 	nodeLocal map[string]bool
 	// observers caches plugin-duration histogram series (observerKey ->
@@ -115,10 +117,7 @@ func New(ctx context.Context, reg framework.Registry, cfg config.Profile, opts O
 		if err != nil {
 			return nil, fmt.Errorf("profile %q: initializing plugin %q: %w", p.name, name, err)
 		}
-		p.plugins[name] = pl
-		if nl, ok := pl.(framework.NodeLocalPlugin); ok && nl.NodeLocal() {
-			p.nodeLocal[name] = true
-		}
+		p.register(pl)
 	}
 
 	multi := cfg.Plugins[config.MultiPoint]
@@ -141,6 +140,48 @@ func New(ctx context.Context, reg framework.Registry, cfg config.Profile, opts O
 		return nil, fmt.Errorf("profile %q: no bind plugin enabled", p.name)
 	}
 	return p, nil
+}
+
+// NewFromPlugins builds a profile from plugin instances instead of a
+// registry and a config: each plugin is enabled at every extension point
+// it implements, in the order given, with weight 1, and keeps the handle
+// it was built with. It is for tests and tools that assemble plugins by
+// hand; unlike New it needs no queue-sort or bind plugin.
+func NewFromPlugins(name string, h framework.Handle, plugins ...framework.Plugin) (*Profile, error) {
+	p := &Profile{
+		name:        name,
+		handle:      h,
+		parallelism: 16,
+		plugins:     map[string]framework.Plugin{},
+		nodeLocal:   map[string]bool{},
+		waiting:     newWaitingPods(),
+	}
+	for _, pl := range plugins {
+		if _, dup := p.plugins[pl.Name()]; dup {
+			continue
+		}
+		p.register(pl)
+		for _, ep := range config.ExtensionPoints {
+			if implements(pl, ep) {
+				if err := p.add(ep, config.PluginRef{Name: pl.Name()}); err != nil {
+					return nil, fmt.Errorf("profile %q: %w", name, err)
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+// register records an instantiated plugin and the optional abilities the
+// engine asks of it.
+func (p *Profile) register(pl framework.Plugin) {
+	p.plugins[pl.Name()] = pl
+	if nl, ok := pl.(framework.NodeLocalPlugin); ok && nl.NodeLocal() {
+		p.nodeLocal[pl.Name()] = true
+	}
+	if sc, ok := pl.(framework.SignatureContributor); ok {
+		p.signers = append(p.signers, sc)
+	}
 }
 
 // expand resolves one extension point's final ordered plugin list.
@@ -332,6 +373,20 @@ func (p *Profile) recoverPanic(ctx context.Context, plugin, point string, st **f
 }
 
 var stackPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// SignatureFragments returns the fragments the profile's plugins add to
+// pod's equivalence signature (framework.SignatureContributor), in plugin
+// name order; nil when no plugin contributes.
+func (p *Profile) SignatureFragments(pod *v1.Pod) []string {
+	if len(p.signers) == 0 {
+		return nil
+	}
+	out := make([]string, len(p.signers))
+	for i, sc := range p.signers {
+		out[i] = sc.Name() + "=" + sc.SignatureFragment(pod)
+	}
+	return out
+}
 
 // ExplainFailure collects the explanations of the given Filter plugins
 // that implement framework.FailureExplainer, in filter order, each

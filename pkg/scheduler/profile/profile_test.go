@@ -134,7 +134,7 @@ func TestNewExpandsMultiPoint(t *testing.T) {
 	if got, want := scores[0].TotalScore, int64(7*20+2*10+1*30); got != want {
 		t.Errorf("total score = %d, want %d", got, want)
 	}
-	wantScores := []PluginScore{{"B", 140}, {"A", 20}, {"C", 30}}
+	wantScores := []PluginScore{{Name: "B", Score: 140}, {Name: "A", Score: 20}, {Name: "C", Score: 30}}
 	if diff := cmp.Diff(wantScores, scores[0].Scores); diff != "" {
 		t.Errorf("per-plugin scores (-want +got):\n%s", diff)
 	}

@@ -131,6 +131,31 @@ func (p *Profile) FilterRunner(state *framework.CycleState) func(ctx context.Con
 	}
 }
 
+// PluginStatus is one Filter plugin's verdict on a node; a nil Status
+// passed.
+type PluginStatus struct {
+	Plugin string            `json:"plugin"`
+	Status *framework.Status `json:"-"`
+}
+
+// RunAllFilterPlugins runs every Filter plugin that PreFilter did not skip
+// on one node, not stopping at the first rejection: the full trace explain
+// shows for a node. The scheduling cycle never calls it.
+func (p *Profile) RunAllFilterPlugins(ctx context.Context, state *framework.CycleState, pod *v1.Pod, nodeInfo *framework.NodeInfo) []PluginStatus {
+	out := make([]PluginStatus, 0, len(p.filter))
+	for _, pl := range p.filter {
+		if _, skip := state.SkipFilterPlugins[pl.Name()]; skip {
+			continue
+		}
+		st := p.runFilter(ctx, pl, state, pod, nodeInfo)
+		if !st.IsSuccess() {
+			st.WithPlugin(pl.Name())
+		}
+		out = append(out, PluginStatus{Plugin: pl.Name(), Status: st})
+	}
+	return out
+}
+
 // FiltersNodeLocal reports whether every Filter plugin that runs for this
 // pod (after PreFilter's skips) is node-local, i.e. whether a node's
 // verdict may be reused for a pod with the same signature until the node
@@ -265,18 +290,11 @@ func (p *Profile) RunPreScorePlugins(ctx context.Context, state *framework.Cycle
 }
 
 // PluginScore is one plugin's weighted, normalised score on a node.
-type PluginScore struct {
-	Name  string
-	Score int64
-}
+type PluginScore = framework.PluginScore
 
-// NodeScores are the results of RunScorePlugins for one node.
-type NodeScores struct {
-	Name       string
-	TotalScore int64
-	// Scores holds each plugin's weighted score (for explanations).
-	Scores []PluginScore
-}
+// NodeScores are the results of RunScorePlugins for one node: the total
+// and each plugin's weighted score (for explanations).
+type NodeScores = framework.NodePluginScores
 
 // scoreScratch holds RunScorePlugins' reusable buffers.
 type scoreScratch struct {

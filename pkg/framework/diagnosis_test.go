@@ -1,4 +1,4 @@
-package scheduler
+package framework_test
 
 import (
 	"testing"
@@ -11,7 +11,7 @@ import (
 	"github.com/berthsched/berth/pkg/framework"
 )
 
-func TestFitErrorError(t *testing.T) {
+func TestDiagnosisMessage(t *testing.T) {
 	unsched := func(reasons ...string) *framework.Status {
 		return framework.NewStatus(framework.Unschedulable, reasons...)
 	}
@@ -110,20 +110,16 @@ func TestFitErrorError(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := NewNodeToStatus()
+			m := framework.NewNodeToStatus()
 			for n, s := range tc.statuses {
 				m.Set(n, s)
 			}
 			if tc.absent != nil {
 				m.SetAbsent(tc.absent)
 			}
-			fe := &FitError{
-				Pod:         st.MakePod().Name("p").Obj(),
-				NumAllNodes: tc.numAll,
-				Diagnosis:   Diagnosis{NodeToStatus: m, UnschedulablePlugins: sets.New[string](), PreFilterMsg: tc.preFilter, PostFilterMsg: tc.postFilter, Details: tc.details},
-			}
-			if diff := cmp.Diff(tc.want, fe.Error()); diff != "" {
-				t.Errorf("Error() mismatch (-want +got):\n%s", diff)
+			d := &framework.Diagnosis{NumAllNodes: tc.numAll, NodeToStatus: m, PreFilterMsg: tc.preFilter, PostFilterMsg: tc.postFilter, Details: tc.details}
+			if diff := cmp.Diff(tc.want, d.Message()); diff != "" {
+				t.Errorf("Message() mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -133,7 +129,7 @@ func TestNodeToStatus(t *testing.T) {
 	snap := st.NewSnapshot(nil, []*v1.Node{
 		st.MakeNode().Name("a").Obj(), st.MakeNode().Name("b").Obj(), st.MakeNode().Name("c").Obj(),
 	})
-	m := NewNodeToStatus()
+	m := framework.NewNodeToStatus()
 	m.Set("a", framework.NewStatus(framework.Unschedulable, "Insufficient cpu"))
 	m.Set("b", framework.NewStatus(framework.UnschedulableAndUnresolvable, "taint"))
 

@@ -1,4 +1,4 @@
-package scheduler
+package core
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	"github.com/berthsched/berth/pkg/scheduler/profile"
 )
 
-// The equivalence memo lets a burst of pods with the same scheduling
+// Memo is the equivalence memo. It lets a burst of pods with the same scheduling
 // signature (replicas of one workload, typically) reuse each other's work.
 // For every node it remembers, for the last signature seen, the Filter
 // verdict of the node-local filter plugins and the raw scores of the
@@ -26,7 +26,10 @@ import (
 // not node-local (inter-pod affinity, topology spread, image locality) run
 // every cycle as before; filter verdicts are only reused when every filter
 // that runs for the pod is node-local.
-type memo struct {
+//
+// A Memo belongs to one caller (the scheduling loop) and is not safe for
+// concurrent evaluations; the zero value is ready to use.
+type Memo struct {
 	sig  uint64
 	prof *profile.Profile
 	// base identifies the node list the entries are aligned with.
@@ -59,7 +62,7 @@ func (e *memoEntry) sync(ni *framework.NodeInfo) {
 
 // begin prepares the memo for a cycle over nodes (the snapshot's full
 // list). usable is false when this cycle must not use it at all.
-func (m *memo) begin(sig uint64, prof *profile.Profile, nodes []*framework.NodeInfo, usable, filtersLocal bool) {
+func (m *Memo) begin(sig uint64, prof *profile.Profile, nodes []*framework.NodeInfo, usable, filtersLocal bool) {
 	m.active, m.scores = false, false
 	if !usable || len(nodes) == 0 {
 		return
@@ -79,7 +82,7 @@ func (m *memo) begin(sig uint64, prof *profile.Profile, nodes []*framework.NodeI
 
 // filter returns the memoised verdict for nodes[idx], running run when
 // there is none. It is called concurrently for distinct idx.
-func (m *memo) filter(idx int, ni *framework.NodeInfo, run func() *framework.Status) *framework.Status {
+func (m *Memo) filter(idx int, ni *framework.NodeInfo, run func() *framework.Status) *framework.Status {
 	e := &m.entries[idx]
 	e.sync(ni)
 	if e.checked {
@@ -95,7 +98,7 @@ func (m *memo) filter(idx int, ni *framework.NodeInfo, run func() *framework.Sta
 // scoreView adapts the memo to profile.ScoreMemo for the feasible nodes,
 // whose positions in the full list are idx.
 type scoreView struct {
-	m     *memo
+	m     *Memo
 	nodes []*framework.NodeInfo
 	idx   []int
 }
@@ -141,6 +144,9 @@ type signatureFields struct {
 	ResourceClaims    []v1.PodResourceClaim
 	SchedulingGates   []v1.PodSchedulingGate
 	NominatedNodeName string
+	// Fragments are what the profile's plugins read beyond the above
+	// (framework.SignatureContributor).
+	Fragments []string
 }
 
 type containerSig struct {
@@ -152,7 +158,7 @@ type containerSig struct {
 
 // podSignature hashes the scheduling-relevant parts of a pod. ok is false
 // when the pod cannot be encoded (then it is never considered equivalent).
-func podSignature(pod *v1.Pod) (sig uint64, ok bool) {
+func podSignature(pod *v1.Pod, prof *profile.Profile) (sig uint64, ok bool) {
 	f := signatureFields{
 		Namespace: pod.Namespace, Labels: pod.Labels, SchedulerName: pod.Spec.SchedulerName,
 		Priority: pod.Spec.Priority, PreemptionPolicy: pod.Spec.PreemptionPolicy, NodeName: pod.Spec.NodeName,
@@ -161,6 +167,7 @@ func podSignature(pod *v1.Pod) (sig uint64, ok bool) {
 		RuntimeClassName: pod.Spec.RuntimeClassName, HostNetwork: pod.Spec.HostNetwork, OS: pod.Spec.OS,
 		ResourceClaims: pod.Spec.ResourceClaims, SchedulingGates: pod.Spec.SchedulingGates,
 		NominatedNodeName: pod.Status.NominatedNodeName,
+		Fragments:         prof.SignatureFragments(pod),
 	}
 	for _, c := range pod.Spec.Containers {
 		f.Containers = append(f.Containers, containerSig{Image: c.Image, Resources: c.Resources, Ports: c.Ports})
@@ -183,9 +190,3 @@ func podSignature(pod *v1.Pod) (sig uint64, ok bool) {
 	_, _ = h.Write(b)
 	return h.Sum64(), true
 }
-
-// memoAllowed reports whether cluster-wide state that filters may consult
-// besides the node itself is absent. Nominated pods make a node's verdict
-// depend on pods that are not on it yet, so the memo steps aside while any
-// exist.
-func (s *Scheduler) memoAllowed() bool { return s.nominator.count.Load() == 0 }
