@@ -12,9 +12,9 @@ import (
 	"github.com/berthsched/berth/pkg/scheduler/profile"
 )
 
-// PreemptionHandle is a framework.PreemptionHandle for plugin unit tests:
-// an st.Handle, a profile over explicit plugins, and an in-memory set of
-// nominated pods.
+// PreemptionHandle is a framework.Handle whose Preemption is itself, for
+// plugin unit tests: an st.Handle, a profile over explicit plugins, and an
+// in-memory set of nominated pods.
 type PreemptionHandle struct {
 	*st.Handle
 	Runner *Runner
@@ -25,7 +25,10 @@ type PreemptionHandle struct {
 	nominated map[string][]*framework.PodInfo
 }
 
-var _ framework.PreemptionHandle = (*PreemptionHandle)(nil)
+var (
+	_ framework.Handle     = (*PreemptionHandle)(nil)
+	_ framework.Preemption = (*PreemptionHandle)(nil)
+)
 
 // NewPreemptionHandle wraps h with a runner over plugins, each enabled at
 // every extension point it implements. It panics on a plugin set a profile
@@ -54,10 +57,13 @@ func (h *PreemptionHandle) NominatedPodsForNode(node string) []*framework.PodInf
 	return append([]*framework.PodInfo(nil), h.nominated[node]...)
 }
 
-// FilterRunner implements framework.PreemptionHandle.
+// Preemption implements framework.Handle.
+func (h *PreemptionHandle) Preemption() framework.Preemption { return h }
+
+// FilterRunner implements framework.Preemption.
 func (h *PreemptionHandle) FilterRunner() framework.FilterRunner { return h.Runner }
 
-// PreemptionMetrics implements framework.PreemptionHandle.
+// PreemptionMetrics implements framework.Preemption.
 func (h *PreemptionHandle) PreemptionMetrics() framework.PreemptionMetrics { return h.Metrics }
 
 // Runner is core.FilterRunner plus the PreFilter and plain Filter runs a

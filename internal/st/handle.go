@@ -94,6 +94,10 @@ type Handle struct {
 	Client    kubernetes.Interface
 	Informers informers.SharedInformerFactory
 	Recorder  events.EventRecorder
+	// Preempt and Activator answer Preemption and PodActivator; nil
+	// unless a test sets them.
+	Preempt   framework.Preemption
+	Activator framework.PodActivator
 }
 
 // NewHandle returns a Handle over snap (may be nil) with a fake clientset
@@ -117,6 +121,12 @@ func (h *Handle) EventRecorder() events.EventRecorder { return h.Recorder }
 
 // GetWaitingPod implements framework.Handle; unit tests have none.
 func (h *Handle) GetWaitingPod(string) framework.WaitingPod { return nil }
+
+// Preemption implements framework.Handle.
+func (h *Handle) Preemption() framework.Preemption { return h.Preempt }
+
+// PodActivator implements framework.Handle.
+func (h *Handle) PodActivator() framework.PodActivator { return h.Activator }
 
 // SyncInformers starts the informers that plugins registered on the
 // handle's factory (New asks for listers) and waits until they have listed

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 )
 
 // MaxNodeScore is the top of the range every ScorePlugin must return after
@@ -216,7 +217,11 @@ type WaitingPod interface {
 
 // Handle is what the engine gives every plugin at construction. It is kept
 // small on purpose: read the snapshot, talk to the API, subscribe to
-// informers, emit events, and reach pods waiting at Permit.
+// informers, emit events, and reach pods waiting at Permit. Abilities that
+// only some engines have (preemption, a queue to activate pods in) are
+// accessors that return nil where they are absent, never wider interfaces
+// to find by type assertion: explain and simulations build the same
+// plugins with fewer abilities.
 type Handle interface {
 	// SnapshotSharedLister returns the current cycle's snapshot. Plugins
 	// must read cluster state from here, never from informers, so one cycle
@@ -231,6 +236,24 @@ type Handle interface {
 	EventRecorder() events.EventRecorder
 	// GetWaitingPod returns a pod waiting at Permit, or nil.
 	GetWaitingPod(uid string) WaitingPod
+	// Preemption returns what a preemption plugin needs (nominated pods,
+	// the profile's filter runner, where to report), or nil where the
+	// engine evaluates pods without side effects (explain, simulations).
+	// The profile is complete only after every plugin was built, so call
+	// it when preempting, not in the plugin's factory.
+	Preemption() Preemption
+	// PodActivator moves queued pods to the active queue (say, the rest
+	// of a gang once its last member arrived), or is nil where there is
+	// no queue.
+	PodActivator() PodActivator
+}
+
+// PodActivator moves pods that wait in the queue's unschedulable pool or
+// backoff to the active queue at once.
+type PodActivator interface {
+	// Activate activates the pods (keyed by namespace/name) that are
+	// queued; pods not in the queue are ignored.
+	Activate(logger klog.Logger, pods map[string]*v1.Pod)
 }
 
 // PluginFactory builds a plugin from its args (nil for defaults, otherwise

@@ -42,16 +42,13 @@ type PreemptionMetrics interface {
 	Victims(n int)
 }
 
-// PreemptionHandle is the Handle a preemption plugin needs. It is a
-// separate, optional interface so the plain Handle stays small: plugins
-// that need it assert it at construction and fail with a clear error when
-// the engine does not provide it.
-type PreemptionHandle interface {
-	Handle
+// Preemption is what a preemption plugin needs beyond the plain Handle,
+// reached through Handle.Preemption (nil where the engine does not
+// preempt).
+type Preemption interface {
 	PodNominator
 	// FilterRunner returns the runner of the profile the plugin belongs
-	// to. The profile is complete only after every plugin was built, so
-	// call it at PostFilter time, not in the plugin's factory.
+	// to.
 	FilterRunner() FilterRunner
 	// PreemptionMetrics returns where to report preemption measurements;
 	// nil means nothing is recorded.

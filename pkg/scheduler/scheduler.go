@@ -99,15 +99,19 @@ type Scheduler struct {
 	bindWG  sync.WaitGroup
 }
 
-// handle is the framework.Handle given to plugins.
+// handle is the framework.Handle given to plugins. Its fields are plain
+// values: an ability the engine lacks is a nil field, which its accessor
+// returns as a true nil.
 type handle struct {
-	sched    *Scheduler
-	client   kubernetes.Interface
-	factory  informers.SharedInformerFactory
-	recorder events.EventRecorder
+	snapshot   framework.SharedLister
+	client     kubernetes.Interface
+	factory    informers.SharedInformerFactory
+	recorder   events.EventRecorder
+	preemption *preemption
+	activator  framework.PodActivator
 }
 
-func (h *handle) SnapshotSharedLister() framework.SharedLister           { return h.sched.snapshot }
+func (h *handle) SnapshotSharedLister() framework.SharedLister           { return h.snapshot }
 func (h *handle) ClientSet() kubernetes.Interface                        { return h.client }
 func (h *handle) SharedInformerFactory() informers.SharedInformerFactory { return h.factory }
 func (h *handle) EventRecorder() events.EventRecorder                    { return h.recorder }
@@ -115,6 +119,22 @@ func (h *handle) EventRecorder() events.EventRecorder                    { retur
 // GetWaitingPod is never reached by plugins: each profile wraps the handle
 // with its own waiting-pod map (profile.New), which answers instead.
 func (h *handle) GetWaitingPod(string) framework.WaitingPod { return nil }
+
+func (h *handle) Preemption() framework.Preemption {
+	if h.preemption == nil {
+		return nil
+	}
+	return h.preemption
+}
+
+func (h *handle) PodActivator() framework.PodActivator { return h.activator }
+
+// activator forwards to the queue, which is built after the profiles.
+type activator struct{ s *Scheduler }
+
+func (a activator) Activate(logger klog.Logger, pods map[string]*v1.Pod) {
+	a.s.queue.Activate(logger, pods)
+}
 
 // New builds the engine: profiles, cache, queue and informer handlers. It
 // does not start anything; call Run.
@@ -160,13 +180,13 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 	for _, pc := range cfg.Profiles {
 		rec := opts.EventBroadcaster.NewRecorder(scheme.Scheme, pc.SchedulerName)
 		recorders[pc.SchedulerName] = rec
-		h := &handle{sched: s, client: opts.BindClient, factory: opts.InformerFactory, recorder: rec}
-		ph := &preemptionHandle{handle: h, nom: s.nominator, metrics: preemptionMetrics{opts.Metrics}}
-		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: ph, Metrics: opts.Metrics, Parallelism: cfg.Parallelism})
+		pre := &preemption{nom: s.nominator, metrics: preemptionMetrics{opts.Metrics}}
+		h := &handle{snapshot: s.snapshot, client: opts.BindClient, factory: opts.InformerFactory, recorder: rec, preemption: pre, activator: activator{s}}
+		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: h, Metrics: opts.Metrics, Parallelism: cfg.Parallelism})
 		if err != nil {
 			return nil, err
 		}
-		ph.prof = p
+		pre.prof = p
 		s.profiles[pc.SchedulerName] = p
 		preEnqueue[pc.SchedulerName] = p.PreEnqueuePlugins()
 		evs, err := p.ClusterEvents(ctx)

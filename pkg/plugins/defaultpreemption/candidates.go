@@ -58,7 +58,7 @@ func (l *candidateList) size() int {
 // without PDB violations first) and the status of each rejected node.
 func (pl *DefaultPreemption) dryRun(ctx context.Context, state *framework.CycleState, pod *v1.Pod, nodes []*framework.NodeInfo,
 	pdbs []*policy.PodDisruptionBudget, offset, num int) ([]*candidate, map[string]*framework.Status, error) {
-	fr := pl.h.FilterRunner()
+	fr := pl.preemption().FilterRunner()
 	nonViolating := &candidateList{cap: num}
 	violating := &candidateList{cap: num}
 	ctx, cancel := context.WithCancel(ctx)

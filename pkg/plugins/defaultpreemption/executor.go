@@ -28,12 +28,12 @@ const (
 // The engine records the nomination in memory itself, so the next cycles
 // honour it before the API reflects it.
 func (pl *DefaultPreemption) actuate(ctx context.Context, preemptor *v1.Pod, c *candidate) {
-	if m := pl.h.PreemptionMetrics(); m != nil {
+	if m := pl.preemption().PreemptionMetrics(); m != nil {
 		m.Victims(len(c.victims))
 	}
 	var lowerNominated []*v1.Pod
 	prio := corev1helpers.PodPriority(preemptor)
-	for _, pi := range pl.h.NominatedPodsForNode(c.node) {
+	for _, pi := range pl.preemption().NominatedPodsForNode(c.node) {
 		if pi.Pod.UID != preemptor.UID && corev1helpers.PodPriority(pi.Pod) < prio {
 			lowerNominated = append(lowerNominated, pi.Pod)
 		}

@@ -36,14 +36,20 @@ const (
 	ReasonTerminatingVictim    = "not eligible due to a terminating pod on the nominated node."
 	ReasonNoVictims            = "No preemption victims found for incoming pod"
 	ReasonPreemptionNotHelpful = "Preemption is not helpful for scheduling"
+	// ReasonNoPreemption is returned where the engine evaluates pods
+	// without side effects (its Handle has no Preemption).
+	ReasonNoPreemption = "not available: this evaluation does not preempt"
 )
 
 // DefaultPreemption is the plugin. Build it with New.
 type DefaultPreemption struct {
-	h         framework.PreemptionHandle
-	pct       int32
-	abs       int32
-	pdbLister policylisters.PodDisruptionBudgetLister
+	h framework.Handle
+	// preemption is h.Preemption(), read on first use: the profile it
+	// runs filters of is complete only after every plugin was built.
+	preemption func() framework.Preemption
+	pct        int32
+	abs        int32
+	pdbLister  policylisters.PodDisruptionBudgetLister
 
 	// randIntn picks the offset of the candidate search; tests pin it.
 	randIntn func(n int) int
@@ -98,17 +104,14 @@ func New(_ context.Context, obj runtime.Object, h framework.Handle) (framework.P
 	if err != nil {
 		return nil, err
 	}
-	ph, ok := h.(framework.PreemptionHandle)
-	if !ok {
-		return nil, fmt.Errorf("plugin %s needs a framework.PreemptionHandle (filter runner and nominated pods), got %T", Name, h)
-	}
 	pl := &DefaultPreemption{
-		h:         ph,
-		pct:       *args.MinCandidateNodesPercentage,
-		abs:       *args.MinCandidateNodesAbsolute,
-		pdbLister: h.SharedInformerFactory().Policy().V1().PodDisruptionBudgets().Lister(),
-		randIntn:  rand.IntN,
-		now:       time.Now,
+		h:          h,
+		preemption: sync.OnceValue(h.Preemption),
+		pct:        *args.MinCandidateNodesPercentage,
+		abs:        *args.MinCandidateNodesAbsolute,
+		pdbLister:  h.SharedInformerFactory().Policy().V1().PodDisruptionBudgets().Lister(),
+		randIntn:   rand.IntN,
+		now:        time.Now,
 	}
 	pl.async = func(f func()) { go f() }
 	return pl, nil
@@ -136,7 +139,11 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 
 func (pl *DefaultPreemption) preempt(ctx context.Context, state *framework.CycleState, pod *v1.Pod, statuses framework.NodeToStatusReader) (*framework.PostFilterResult, *framework.Status) {
 	logger := klog.FromContext(ctx)
-	if m := pl.h.PreemptionMetrics(); m != nil {
+	pre := pl.preemption()
+	if pre == nil {
+		return nil, framework.NewStatus(framework.Unschedulable, ReasonNoPreemption)
+	}
+	if m := pre.PreemptionMetrics(); m != nil {
 		m.PreemptionAttempt()
 	}
 	var nominatedStatus *framework.Status

@@ -41,10 +41,18 @@ func TestValidateArgs(t *testing.T) {
 	}
 }
 
-func TestNewNeedsPreemptionHandle(t *testing.T) {
-	_, err := New(context.Background(), nil, st.NewHandle(nil))
-	if err == nil || !strings.Contains(err.Error(), "PreemptionHandle") {
-		t.Fatalf("got %v, want an error naming PreemptionHandle", err)
+// TestWithoutPreemptionIsAVerdictNotAFailure: where the Handle has no
+// Preemption (explain, simulations), the plugin still builds and says
+// preemption is not available instead of failing the profile.
+func TestWithoutPreemptionIsAVerdictNotAFailure(t *testing.T) {
+	pl, err := New(context.Background(), nil, st.NewHandle(nil))
+	if err != nil {
+		t.Fatalf("New without Preemption: %v", err)
+	}
+	pod := st.MakePod().Name("p").Priority(10).Obj()
+	res, status := pl.(*DefaultPreemption).PostFilter(context.Background(), framework.NewCycleState(), pod, framework.NewNodeToStatus())
+	if res != nil || status.Code() != framework.Unschedulable || !strings.Contains(status.Message(), ReasonNoPreemption) {
+		t.Fatalf("PostFilter = %v, %v; want Unschedulable naming %q", res, status, ReasonNoPreemption)
 	}
 }
 

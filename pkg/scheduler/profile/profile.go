@@ -100,7 +100,7 @@ func New(ctx context.Context, reg framework.Registry, cfg config.Profile, opts O
 	if p.parallelism <= 0 {
 		p.parallelism = 16
 	}
-	p.handle = wrapHandle(opts.Handle, p.waiting)
+	p.handle = handleWithWaiting{Handle: opts.Handle, w: p.waiting}
 
 	needed := sets.New[string]()
 	for _, set := range cfg.Plugins {

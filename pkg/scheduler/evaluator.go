@@ -1,0 +1,172 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/berthsched/berth/pkg/config"
+	"github.com/berthsched/berth/pkg/framework"
+	schedcache "github.com/berthsched/berth/pkg/scheduler/cache"
+	"github.com/berthsched/berth/pkg/scheduler/core"
+	"github.com/berthsched/berth/pkg/scheduler/profile"
+)
+
+// EvaluatorOptions configure NewEvaluator.
+type EvaluatorOptions struct {
+	// Config and Registry build the profiles, as for the scheduler.
+	Config   *config.Config
+	Registry framework.Registry
+	// InformerFactory is where plugins register the listers they read
+	// (volumes, PDBs …); the caller starts and syncs it after
+	// NewEvaluator returns.
+	InformerFactory informers.SharedInformerFactory
+	// Client is given to plugins; an evaluation never writes through it
+	// (no Reserve, Permit, PreBind or Bind runs).
+	Client kubernetes.Interface
+	// Cache holds the nodes and pods to evaluate against; nil gives the
+	// evaluator an empty one of its own to fill (Cache()).
+	Cache *schedcache.Cache
+	// Recorder is given to plugins; nil records nothing.
+	Recorder events.EventRecorder
+}
+
+// Evaluator runs the scheduling core on demand, outside the scheduling
+// loop: no queue, no binding and no preemption (its plugins' Handle has no
+// Preemption), every node evaluated. `berth explain` builds one over a
+// snapshot of the live cluster; the running scheduler builds one over its
+// own cache for /debug/explain, so assumed and nominated pods count.
+//
+// Evaluations are serialised: the snapshot is shared by the profiles'
+// plugins (through their Handle).
+type Evaluator struct {
+	cache     *schedcache.Cache
+	snapshot  *schedcache.Snapshot
+	profiles  map[string]*profile.Profile
+	nominator *nominator
+	cfg       *config.Config
+
+	mu sync.Mutex
+}
+
+// NewEvaluator builds the profiles of opts.Config over an evaluator-owned
+// snapshot.
+func NewEvaluator(ctx context.Context, opts EvaluatorOptions) (*Evaluator, error) {
+	return newEvaluator(ctx, opts, newNominator())
+}
+
+func newEvaluator(ctx context.Context, opts EvaluatorOptions, nom *nominator) (*Evaluator, error) {
+	e := &Evaluator{
+		cache:     opts.Cache,
+		snapshot:  schedcache.NewEmptySnapshot(),
+		profiles:  map[string]*profile.Profile{},
+		nominator: nom,
+		cfg:       opts.Config,
+	}
+	if e.cache == nil {
+		e.cache = schedcache.New(DefaultAssumedPodTTL, clock.RealClock{}, nil)
+	}
+	rec := opts.Recorder
+	if rec == nil {
+		rec = events.NewFakeRecorder(0)
+	}
+	for _, pc := range opts.Config.Profiles {
+		h := &handle{snapshot: e.snapshot, client: opts.Client, factory: opts.InformerFactory, recorder: rec}
+		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: h, Parallelism: opts.Config.Parallelism})
+		if err != nil {
+			return nil, err
+		}
+		e.profiles[pc.SchedulerName] = p
+	}
+	return e, nil
+}
+
+// Cache is where the caller adds the nodes and bound pods to evaluate
+// against (when the evaluator owns it).
+func (e *Evaluator) Cache() *schedcache.Cache { return e.cache }
+
+// Nominate records pod as nominated to its status.nominatedNodeName, so
+// evaluations keep that node's room for it as the scheduler does.
+func (e *Evaluator) Nominate(logger klog.Logger, pod *v1.Pod) {
+	e.nominator.AddNominatedPod(logger, pod, "")
+}
+
+// Profile returns the profile serving schedulerName, or nil.
+func (e *Evaluator) Profile(schedulerName string) *profile.Profile { return e.profiles[schedulerName] }
+
+// EvaluateOptions tune one evaluation.
+type EvaluateOptions struct {
+	// TopK is how many feasible nodes' scores to break down by plugin.
+	TopK int
+	// TraceNode names a node on which every Filter plugin is run.
+	TraceNode string
+	// Seed seeds the tie-breaking random source, so the same state gives
+	// the same answer.
+	Seed uint64
+}
+
+// Evaluation is one evaluation's outcome: the core's result (its error a
+// *core.FitError when the pod fits nowhere) and the snapshot it read.
+type Evaluation struct {
+	Result core.Result
+	Err    error
+	// Snapshot is the state evaluated; valid until the next Evaluate.
+	Snapshot *schedcache.Snapshot
+	// Profile is the profile that evaluated the pod.
+	Profile *profile.Profile
+}
+
+// Evaluate runs the core for pod over every node of the cache as it is
+// now. It fails only when no profile serves the pod's schedulerName.
+func (e *Evaluator) Evaluate(ctx context.Context, pod *v1.Pod, o EvaluateOptions) (*Evaluation, error) {
+	prof := e.profiles[pod.Spec.SchedulerName]
+	if prof == nil {
+		return nil, fmt.Errorf("no profile serves schedulerName %q (profiles: %v)", pod.Spec.SchedulerName, e.profileNames())
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.cache.UpdateSnapshot(klog.FromContext(ctx), e.snapshot); err != nil {
+		return nil, err
+	}
+	res, err := core.Evaluate(ctx, core.Request{
+		Pod:              pod,
+		State:            framework.NewCycleState(),
+		Profile:          prof,
+		Snapshot:         e.snapshot,
+		Nominator:        e.nominator,
+		Rand:             rand.New(rand.NewPCG(o.Seed, 0)),
+		EvaluateAllNodes: true,
+		Parallelism:      e.cfg.Parallelism,
+		TopK:             o.TopK,
+		TraceNode:        o.TraceNode,
+	})
+	return &Evaluation{Result: res, Err: err, Snapshot: e.snapshot, Profile: prof}, nil
+}
+
+func (e *Evaluator) profileNames() []string {
+	out := make([]string, 0, len(e.profiles))
+	for n := range e.profiles {
+		out = append(out, n)
+	}
+	return out
+}
+
+// NewEvaluator returns an Evaluator over the scheduler's own cache and
+// nominations, with profiles of its own (the loop's plugins read the
+// loop's snapshot). Its plugins register on the scheduler's informer
+// factory, which is started again so any informer new to it runs.
+func (s *Scheduler) NewEvaluator(ctx context.Context, cfg *config.Config, reg framework.Registry, client kubernetes.Interface) (*Evaluator, error) {
+	e, err := newEvaluator(ctx, EvaluatorOptions{Config: cfg, Registry: reg, InformerFactory: s.informerFactory, Client: client, Cache: s.cache}, s.nominator)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
