@@ -6,6 +6,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
@@ -98,6 +99,8 @@ type Handle struct {
 	// unless a test sets them.
 	Preempt   framework.Preemption
 	Activator framework.PodActivator
+	// Dynamic answers DynamicInformerFactory; nil unless a test sets it.
+	Dynamic dynamicinformer.DynamicSharedInformerFactory
 }
 
 // NewHandle returns a Handle over snap (may be nil) with a fake clientset
@@ -121,6 +124,11 @@ func (h *Handle) EventRecorder() events.EventRecorder { return h.Recorder }
 
 // GetWaitingPod implements framework.Handle; unit tests have none.
 func (h *Handle) GetWaitingPod(string) framework.WaitingPod { return nil }
+
+// DynamicInformerFactory implements framework.Handle.
+func (h *Handle) DynamicInformerFactory() dynamicinformer.DynamicSharedInformerFactory {
+	return h.Dynamic
+}
 
 // Preemption implements framework.Handle.
 func (h *Handle) Preemption() framework.Preemption { return h.Preempt }

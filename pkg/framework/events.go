@@ -2,6 +2,7 @@ package framework
 
 import (
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 )
 
@@ -93,4 +94,28 @@ type QueueingHintFn func(logger klog.Logger, pod *v1.Pod, oldObj, newObj interfa
 type ClusterEventWithHint struct {
 	Event          ClusterEvent
 	QueueingHintFn QueueingHintFn
+}
+
+// EventSource tells the engine how to watch a resource it does not watch by
+// itself, such as a custom resource (a PodGroup CRD), so that events a
+// plugin registers for that resource are delivered. The engine starts an
+// informer for it through the dynamic client and turns its adds, updates
+// and deletes into ClusterEvents of Resource; the objects handed to
+// queueing hints are *unstructured.Unstructured.
+type EventSource struct {
+	// Resource is the name the plugin's ClusterEvents use, by convention
+	// "<resource>.<group>" (e.g. "podgroups.scheduling.x-k8s.io").
+	Resource EventResource
+	// GVR is the resource to list and watch.
+	GVR schema.GroupVersionResource
+}
+
+// EventSourcer is implemented by plugins whose events (EventsToRegister)
+// name resources outside the engine's built-in set: they declare how to
+// watch them. The engine refuses to build a profile in which a plugin
+// registers events for a resource that neither the engine nor any plugin's
+// EventSources feeds, because such events would silently never arrive.
+type EventSourcer interface {
+	Plugin
+	EventSources() []EventSource
 }

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
@@ -232,6 +233,11 @@ type Handle interface {
 	// SharedInformerFactory lets a plugin register informers it needs
 	// (they are started and synced before scheduling begins).
 	SharedInformerFactory() informers.SharedInformerFactory
+	// DynamicInformerFactory lets a plugin read custom resources (the
+	// ones it declared as EventSources, say); nil where the engine has no
+	// dynamic client. Informers registered on it are started and synced
+	// before scheduling begins.
+	DynamicInformerFactory() dynamicinformer.DynamicSharedInformerFactory
 	// EventRecorder records events on pods for this profile.
 	EventRecorder() events.EventRecorder
 	// GetWaitingPod returns a pod waiting at Permit, or nil.

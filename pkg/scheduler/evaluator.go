@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
@@ -29,6 +30,9 @@ type EvaluatorOptions struct {
 	// (volumes, PDBs …); the caller starts and syncs it after
 	// NewEvaluator returns.
 	InformerFactory informers.SharedInformerFactory
+	// DynamicInformerFactory is where plugins read custom resources; nil
+	// when none is needed.
+	DynamicInformerFactory dynamicinformer.DynamicSharedInformerFactory
 	// Client is given to plugins; an evaluation never writes through it
 	// (no Reserve, Permit, PreBind or Bind runs).
 	Client kubernetes.Interface
@@ -79,7 +83,7 @@ func newEvaluator(ctx context.Context, opts EvaluatorOptions, nom *nominator) (*
 		rec = events.NewFakeRecorder(0)
 	}
 	for _, pc := range opts.Config.Profiles {
-		h := &handle{snapshot: e.snapshot, client: opts.Client, factory: opts.InformerFactory, recorder: rec}
+		h := &handle{snapshot: e.snapshot, client: opts.Client, factory: opts.InformerFactory, dynamic: opts.DynamicInformerFactory, recorder: rec}
 		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: h, Parallelism: opts.Config.Parallelism})
 		if err != nil {
 			return nil, err
@@ -164,7 +168,7 @@ func (e *Evaluator) profileNames() []string {
 // loop's snapshot). Its plugins register on the scheduler's informer
 // factory, which is started again so any informer new to it runs.
 func (s *Scheduler) NewEvaluator(ctx context.Context, cfg *config.Config, reg framework.Registry, client kubernetes.Interface) (*Evaluator, error) {
-	e, err := newEvaluator(ctx, EvaluatorOptions{Config: cfg, Registry: reg, InformerFactory: s.informerFactory, Client: client, Cache: s.cache}, s.nominator)
+	e, err := newEvaluator(ctx, EvaluatorOptions{Config: cfg, Registry: reg, InformerFactory: s.informerFactory, DynamicInformerFactory: s.dynamicFactory, Client: client, Cache: s.cache}, s.nominator)
 	if err != nil {
 		return nil, err
 	}

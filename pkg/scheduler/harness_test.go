@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -71,6 +72,9 @@ type envOptions struct {
 	bind bindFunc
 	// bindConcurrency overrides DefaultBindConcurrency when > 0.
 	bindConcurrency int
+	// dynamic, when set, is the scheduler's DynamicInformerFactory; the
+	// env starts and syncs it with the typed one.
+	dynamic dynamicinformer.DynamicSharedInformerFactory
 }
 
 type fakeRegistration struct {
@@ -128,12 +132,22 @@ profiles:
 		Metrics:          env.metrics,
 		Clock:            env.clock,
 		BindConcurrency:  opts.bindConcurrency,
+
+		DynamicInformerFactory: opts.dynamic,
 	})
 	if err != nil {
 		cancel()
 		t.Fatalf("New: %v", err)
 	}
 	env.factory.Start(ctx.Done())
+	if opts.dynamic != nil {
+		opts.dynamic.Start(ctx.Done())
+		for gvr, ok := range opts.dynamic.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				t.Fatalf("dynamic informer for %v did not sync", gvr)
+			}
+		}
+	}
 	t.Cleanup(func() {
 		env.sched.queue.Close()
 		cancel()

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/semaphore"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -45,6 +46,10 @@ type Options struct {
 	Registry framework.Registry
 	// InformerFactory feeds the cache and queue; the caller starts it.
 	InformerFactory informers.SharedInformerFactory
+	// DynamicInformerFactory watches the custom resources plugins declare
+	// as event sources (framework.EventSourcer) and lets plugins read
+	// them; the caller starts it. Nil is fine when no plugin needs one.
+	DynamicInformerFactory dynamicinformer.DynamicSharedInformerFactory
 	// BindClient is used by bind plugins (via the Handle's ClientSet) and
 	// preemption; give it its own rate limiter.
 	BindClient kubernetes.Interface
@@ -78,6 +83,7 @@ type Scheduler struct {
 	reporter *reporter
 
 	informerFactory informers.SharedInformerFactory
+	dynamicFactory  dynamicinformer.DynamicSharedInformerFactory
 	podLister       corelisters.PodLister
 	nodeLister      corelisters.NodeLister
 
@@ -106,6 +112,7 @@ type handle struct {
 	snapshot   framework.SharedLister
 	client     kubernetes.Interface
 	factory    informers.SharedInformerFactory
+	dynamic    dynamicinformer.DynamicSharedInformerFactory
 	recorder   events.EventRecorder
 	preemption *preemption
 	activator  framework.PodActivator
@@ -115,6 +122,9 @@ func (h *handle) SnapshotSharedLister() framework.SharedLister           { retur
 func (h *handle) ClientSet() kubernetes.Interface                        { return h.client }
 func (h *handle) SharedInformerFactory() informers.SharedInformerFactory { return h.factory }
 func (h *handle) EventRecorder() events.EventRecorder                    { return h.recorder }
+func (h *handle) DynamicInformerFactory() dynamicinformer.DynamicSharedInformerFactory {
+	return h.dynamic
+}
 
 // GetWaitingPod is never reached by plugins: each profile wraps the handle
 // with its own waiting-pod map (profile.New), which answers instead.
@@ -161,6 +171,7 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 		profiles:                 map[string]*profile.Profile{},
 		snapshot:                 schedcache.NewEmptySnapshot(),
 		informerFactory:          opts.InformerFactory,
+		dynamicFactory:           opts.DynamicInformerFactory,
 		podLister:                opts.InformerFactory.Core().V1().Pods().Lister(),
 		nodeLister:               opts.InformerFactory.Core().V1().Nodes().Lister(),
 		parallelism:              cfg.Parallelism,
@@ -181,7 +192,7 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 		rec := opts.EventBroadcaster.NewRecorder(scheme.Scheme, pc.SchedulerName)
 		recorders[pc.SchedulerName] = rec
 		pre := &preemption{nom: s.nominator, metrics: preemptionMetrics{opts.Metrics}}
-		h := &handle{snapshot: s.snapshot, client: opts.BindClient, factory: opts.InformerFactory, recorder: rec, preemption: pre, activator: activator{s}}
+		h := &handle{snapshot: s.snapshot, client: opts.BindClient, factory: opts.InformerFactory, dynamic: opts.DynamicInformerFactory, recorder: rec, preemption: pre, activator: activator{s}}
 		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: h, Metrics: opts.Metrics, Parallelism: cfg.Parallelism})
 		if err != nil {
 			return nil, err
@@ -216,15 +227,16 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 	if err := s.addEventHandlers(); err != nil {
 		return nil, err
 	}
-	registered := map[framework.EventResource]bool{}
-	for _, byPlugin := range clusterEvents {
-		for _, evs := range byPlugin {
-			for _, e := range evs {
-				registered[e.Event.Resource] = true
-			}
+	sources := map[framework.EventResource]framework.EventSource{}
+	for _, p := range s.profiles {
+		for _, src := range p.EventSources() {
+			sources[src.Resource] = src
 		}
 	}
-	if err := s.addStorageEventHandlers(registered); err != nil {
+	if err := checkEventFeeds(clusterEvents, sources, s.dynamicFactory != nil); err != nil {
+		return nil, err
+	}
+	if err := s.addSourceEventHandlers(clusterEvents, sources); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -359,6 +359,18 @@ func (p *Profile) ClusterEvents(ctx context.Context) (map[string][]framework.Clu
 	return out, nil
 }
 
+// EventSources collects the resources the profile's plugins declared how to
+// watch (framework.EventSourcer).
+func (p *Profile) EventSources() []framework.EventSource {
+	var out []framework.EventSource
+	for _, name := range sets.List(sets.KeySet(p.plugins)) {
+		if es, ok := p.plugins[name].(framework.EventSourcer); ok {
+			out = append(out, es.EventSources()...)
+		}
+	}
+	return out
+}
+
 // recoverPanic turns a plugin panic into an Error status, logs the stack and
 // counts it. Use as: defer p.recoverPanic(ctx, plugin, point, &status).
 func (p *Profile) recoverPanic(ctx context.Context, plugin, point string, st **framework.Status) {
