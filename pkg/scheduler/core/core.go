@@ -199,7 +199,9 @@ func findNodesThatPassFilters(ctx context.Context, req Request, res *Result, nod
 	if numAll == 0 {
 		return nil
 	}
-	prof, state, pod := req.Profile, req.State, req.Pod
+	// Locals, not req's fields, in the closure below: capturing req would
+	// move the whole Request to the heap every cycle.
+	prof, state, pod, nom := req.Profile, req.State, req.Pod, req.Nominator
 	want := numAll
 	if !req.EvaluateAllNodes {
 		want = NumFeasibleNodesToFind(req.PercentageOfNodesToScore, prof.PercentageOfNodesToScore, numAll)
@@ -235,7 +237,7 @@ func findNodesThatPassFilters(ctx context.Context, req Request, res *Result, nod
 		if useMemo {
 			st = memo.filter(idx, ni, func() *framework.Status { return runFilters(ctx, pod, ni) })
 		} else {
-			st = filterNode(ctx, prof, runFilters, req.Nominator, state, pod, ni)
+			st = filterNode(ctx, prof, runFilters, nom, state, pod, ni)
 		}
 		if st.IsSuccess() {
 			n := found.Add(1)
@@ -280,7 +282,7 @@ func findNodesThatPassFilters(ctx context.Context, req Request, res *Result, nod
 	if req.Parallelism > 1 {
 		// Workers race to append; put the nodes back in evaluation order
 		// so ties are broken the same way whatever the interleaving.
-		sortByRotation(feasible, feasibleIdx, start, numAll)
+		inOrder(feasible, feasibleIdx, nodes, start)
 	}
 	if req.TraceNode != "" {
 		for _, ni := range nodes {
@@ -300,25 +302,18 @@ func findNodesThatPassFilters(ctx context.Context, req Request, res *Result, nod
 	return nil
 }
 
-// sortByRotation orders feasible (and idx alongside) by distance of idx from
-// start in a ring of n.
-func sortByRotation(feasible []*framework.NodeInfo, idx []int, start, n int) {
-	sort.Sort(byRotation{feasible, idx, start, n})
-}
-
-type byRotation struct {
-	nodes       []*framework.NodeInfo
-	idx         []int
-	start, size int
-}
-
-func (b byRotation) Len() int { return len(b.idx) }
-func (b byRotation) Less(i, j int) bool {
-	return (b.idx[i]-b.start+b.size)%b.size < (b.idx[j]-b.start+b.size)%b.size
-}
-func (b byRotation) Swap(i, j int) {
-	b.nodes[i], b.nodes[j] = b.nodes[j], b.nodes[i]
-	b.idx[i], b.idx[j] = b.idx[j], b.idx[i]
+// inOrder sorts idx by distance from start in the ring of nodes and
+// rewrites feasible to match.
+func inOrder(feasible []*framework.NodeInfo, idx []int, nodes []*framework.NodeInfo, start int) {
+	n := len(nodes)
+	ring := func(i int) int { return (i - start + n) % n }
+	if slices.IsSortedFunc(idx, func(a, b int) int { return ring(a) - ring(b) }) {
+		return
+	}
+	slices.SortFunc(idx, func(a, b int) int { return ring(a) - ring(b) })
+	for k, i := range idx {
+		feasible[k] = nodes[i]
+	}
 }
 
 // statusBuffers recycles the per-node status slices of findNodesThatPassFilters.
