@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -12,12 +13,12 @@ import (
 // NewRootCommand returns the berth command with its subcommands.
 func NewRootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "berth",
+		Use:           commandName(os.Args[0]),
 		Short:         "berth is a fast, explainable Kubernetes scheduler",
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newRunCommand(), newVersionCommand())
+	root.AddCommand(newRunCommand(), newExplainCommand(), newVersionCommand())
 	return root
 }
 

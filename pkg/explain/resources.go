@@ -1,0 +1,397 @@
+package explain
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+
+	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/noderesources"
+	"github.com/berthsched/berth/pkg/scheduler/core"
+)
+
+// preemptionCandidate is a node where evicting victims lets the pod fit.
+type preemptionCandidate struct {
+	node    string
+	victims []*framework.PodInfo
+}
+
+// highest is the priority of the most important victim.
+func (c preemptionCandidate) highest() int32 {
+	return corev1helpers.PodPriority(c.victims[0].Pod)
+}
+
+func (c preemptionCandidate) prioritySum() int64 {
+	var s int64
+	for _, v := range c.victims {
+		s += int64(corev1helpers.PodPriority(v.Pod))
+	}
+	return s
+}
+
+// suggestResources looks for nodes where evicting lower-priority pods lets
+// the pod pass every filter, and says what the closest nodes lack. Only
+// nodes rejected with a resolvable code (Unschedulable) are tried, as
+// preemption does.
+func (a *analysis) suggestResources() ([]Suggestion, error) {
+	var out []Suggestion
+	cands, err := a.preemptionCandidates()
+	if err != nil {
+		return nil, err
+	}
+	prof := a.profile()
+	never := a.pod.Spec.PreemptionPolicy != nil && *a.pod.Spec.PreemptionPolicy == v1.PreemptNever
+	for i, c := range cands {
+		if i == a.opts.MaxSuggestions {
+			break
+		}
+		s := Suggestion{Cause: CausePreemption, Verified: true, FitNodes: 1, Nodes: []string{c.node}}
+		var names []string
+		for _, v := range c.victims {
+			s.Victims = append(s.Victims, Victim{Namespace: v.Pod.Namespace, Name: v.Pod.Name, Priority: corev1helpers.PodPriority(v.Pod)})
+			names = append(names, v.Pod.Namespace+"/"+v.Pod.Name)
+		}
+		lead := c.node
+		if a.rejected[c.node].Plugin() == noderesources.Name {
+			s.Shortfall = a.shortfall(c.node)
+			lead = fmt.Sprintf("%s lacks %s", c.node, shortfallString(s.Shortfall))
+		} else {
+			lead = fmt.Sprintf("%s rejects it (%s)", c.node, a.rejected[c.node].Message())
+		}
+		s.Change = "evict " + strings.Join(names, ", ")
+		prios := victimPriorities(c.victims)
+		switch {
+		case never:
+			s.Message = fmt.Sprintf("%s; preempting %s (%s) would free it, but the pod's preemptionPolicy is Never, so berth will not preempt for it", lead, strings.Join(names, ", "), prios)
+		case !prof.HasPostFilter():
+			s.Message = fmt.Sprintf("%s; evicting %s (%s) would free it, but profile %s runs no preemption (PostFilter) plugin", lead, strings.Join(names, ", "), prios, prof.Name())
+		default:
+			s.Message = fmt.Sprintf("%s; preempting %s (%s) would free it", lead, strings.Join(names, ", "), prios)
+		}
+		out = append(out, s)
+	}
+	if len(cands) > 0 {
+		return out, nil
+	}
+	// No preemption helps: say how far the nearest nodes are.
+	fit := a.rejectedBy(noderesources.Name)
+	if len(fit) == 0 {
+		return out, nil
+	}
+	type near struct {
+		node string
+		gap  float64
+		sf   map[string]string
+	}
+	req := framework.NewPodInfo(a.pod).Requests
+	var nears []near
+	for _, n := range fit {
+		ni, err := a.eval.Snapshot.Get(n)
+		if err != nil {
+			continue
+		}
+		nears = append(nears, near{n, relativeGap(req, ni), a.shortfall(n)})
+	}
+	sort.SliceStable(nears, func(i, j int) bool { return nears[i].gap < nears[j].gap })
+	why := "no lower-priority pods whose eviction would make room"
+	if never {
+		why = "its preemptionPolicy is Never"
+	}
+	for i, n := range nears {
+		if i == a.opts.MaxSuggestions {
+			break
+		}
+		if len(n.sf) == 0 {
+			continue
+		}
+		out = append(out, Suggestion{
+			Cause:     CauseResources,
+			Message:   fmt.Sprintf("%s lacks %s for this pod (%s); preemption cannot help: %s", n.node, shortfallString(n.sf), whyNoPreemption(len(fit)), why),
+			Nodes:     []string{n.node},
+			Shortfall: n.sf,
+		})
+	}
+	return out, nil
+}
+
+func whyNoPreemption(n int) string {
+	return fmt.Sprintf("closest of the %d nodes short of resources", n)
+}
+
+// preemptionCandidates tries every node rejected with a resolvable status:
+// all lower-priority pods are removed from a clone of the node (the
+// PreFilter RemovePod extensions keep the cycle state in step); if the pod
+// then passes every filter, the victims are put back one by one, most
+// important first, and stay only where the pod no longer fits with them.
+// Candidates are ordered by the priority of their most important victim,
+// then the number of victims, then the sum of their priorities, then name.
+// PodDisruptionBudgets are not consulted.
+func (a *analysis) preemptionCandidates() ([]preemptionCandidate, error) {
+	prio := corev1helpers.PodPriority(a.pod)
+	var names []string
+	for name, st := range a.rejected {
+		if st.Code() == framework.Unschedulable {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var out []preemptionCandidate
+	for _, name := range names {
+		ni, err := a.eval.Snapshot.Get(name)
+		if err != nil {
+			return nil, err
+		}
+		var lower []*framework.PodInfo
+		for _, pi := range ni.Pods {
+			if corev1helpers.PodPriority(pi.Pod) < prio {
+				lower = append(lower, pi)
+			}
+		}
+		if len(lower) == 0 {
+			continue
+		}
+		sort.SliceStable(lower, func(i, j int) bool { return moreImportant(lower[i].Pod, lower[j].Pod) })
+		var victims []*framework.PodInfo
+		st, err := a.tryNode(name, func(state *framework.CycleState, ni *framework.NodeInfo) error {
+			prof := a.profile()
+			for _, pi := range lower {
+				if err := ni.RemovePod(pi.Pod); err != nil {
+					return err
+				}
+				if st := prof.RunPreFilterExtensionRemovePod(a.ctx, state, a.pod, pi, ni); !st.IsSuccess() {
+					return st.AsError()
+				}
+			}
+			// Reprieve: with every candidate gone the pod must fit
+			// (checked by tryNode's final run); put back whatever it can
+			// live with, most important first.
+			if !a.fitsOn(state, ni) {
+				victims = lower
+				return nil
+			}
+			for _, pi := range lower {
+				ni.AddPodInfo(pi)
+				if st := prof.RunPreFilterExtensionAddPod(a.ctx, state, a.pod, pi, ni); !st.IsSuccess() {
+					return st.AsError()
+				}
+				if a.fitsOn(state, ni) {
+					continue
+				}
+				if err := ni.RemovePod(pi.Pod); err != nil {
+					return err
+				}
+				if st := prof.RunPreFilterExtensionRemovePod(a.ctx, state, a.pod, pi, ni); !st.IsSuccess() {
+					return st.AsError()
+				}
+				victims = append(victims, pi)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if st.IsSuccess() && len(victims) > 0 {
+			out = append(out, preemptionCandidate{node: name, victims: victims})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.highest() != b.highest() {
+			return a.highest() < b.highest()
+		}
+		if len(a.victims) != len(b.victims) {
+			return len(a.victims) < len(b.victims)
+		}
+		return a.prioritySum() < b.prioritySum()
+	})
+	return out, nil
+}
+
+func (a *analysis) fitsOn(state *framework.CycleState, ni *framework.NodeInfo) bool {
+	return core.FilterNode(a.ctx, a.profile(), a.nom, state, a.pod, ni).IsSuccess()
+}
+
+// moreImportant orders pods by priority, then by age (older first), the
+// order in which preemption tries to spare them.
+func moreImportant(p, q *v1.Pod) bool {
+	pp, qp := corev1helpers.PodPriority(p), corev1helpers.PodPriority(q)
+	if pp != qp {
+		return pp > qp
+	}
+	pt, qt := p.CreationTimestamp, q.CreationTimestamp
+	if p.Status.StartTime != nil {
+		pt = *p.Status.StartTime
+	}
+	if q.Status.StartTime != nil {
+		qt = *q.Status.StartTime
+	}
+	if !pt.Equal(&qt) {
+		return pt.Before(&qt)
+	}
+	return p.Namespace+"/"+p.Name < q.Namespace+"/"+q.Name
+}
+
+func victimPriorities(victims []*framework.PodInfo) string {
+	seen := map[int32]bool{}
+	var ps []int
+	for _, v := range victims {
+		p := corev1helpers.PodPriority(v.Pod)
+		if !seen[p] {
+			seen[p] = true
+			ps = append(ps, int(p))
+		}
+	}
+	sort.Ints(ps)
+	strs := make([]string, len(ps))
+	for i, p := range ps {
+		strs[i] = strconv.Itoa(p)
+	}
+	if len(strs) == 1 {
+		return "priority " + strs[0]
+	}
+	return "priorities " + strings.Join(strs, ", ")
+}
+
+// shortfall is what node lacks for the pod, by resource: request minus
+// free (allocatable minus requested), for every resource where that is
+// positive; "pods" when the node is at its pod limit.
+func (a *analysis) shortfall(node string) map[string]string {
+	ni, err := a.eval.Snapshot.Get(node)
+	if err != nil {
+		return nil
+	}
+	req := framework.NewPodInfo(a.pod).Requests
+	free := ni.Allocatable.Clone()
+	free.SubResource(ni.Requested)
+	out := map[string]string{}
+	if d := req.MilliCPU - free.MilliCPU; req.MilliCPU > 0 && d > 0 {
+		out[string(v1.ResourceCPU)] = cpuString(d)
+	}
+	if d := req.Memory - free.Memory; req.Memory > 0 && d > 0 {
+		out[string(v1.ResourceMemory)] = bytesString(d)
+	}
+	if d := req.EphemeralStorage - free.EphemeralStorage; req.EphemeralStorage > 0 && d > 0 {
+		out[string(v1.ResourceEphemeralStorage)] = bytesString(d)
+	}
+	for name, q := range req.ScalarResources {
+		if d := q - free.ScalarResources[name]; q > 0 && d > 0 {
+			out[string(name)] = resource.NewQuantity(d, resource.DecimalSI).String()
+		}
+	}
+	if int64(len(ni.Pods))+1 > ni.Allocatable.AllowedPodNumber {
+		out[string(v1.ResourcePods)] = "1"
+	}
+	return out
+}
+
+// relativeGap is how far ni is from holding the pod: the sum over the
+// pod's requested resources of the missing fraction of the request.
+func relativeGap(req *framework.Resource, ni *framework.NodeInfo) float64 {
+	free := ni.Allocatable.Clone()
+	free.SubResource(ni.Requested)
+	gap := 0.0
+	add := func(want, have int64) {
+		if want > 0 && want > have {
+			gap += float64(want-have) / float64(want)
+		}
+	}
+	add(req.MilliCPU, free.MilliCPU)
+	add(req.Memory, free.Memory)
+	add(req.EphemeralStorage, free.EphemeralStorage)
+	for name, q := range req.ScalarResources {
+		add(q, free.ScalarResources[name])
+	}
+	if int64(len(ni.Pods))+1 > ni.Allocatable.AllowedPodNumber {
+		gap++
+	}
+	return gap
+}
+
+// resourceStrings renders a Resource by resource name (zero values left
+// out unless withZero).
+func resourceStrings(r *framework.Resource, withZero bool) map[string]string {
+	out := map[string]string{}
+	if r.MilliCPU > 0 || withZero {
+		out[string(v1.ResourceCPU)] = resource.NewMilliQuantity(r.MilliCPU, resource.DecimalSI).String()
+	}
+	if r.Memory > 0 || withZero {
+		out[string(v1.ResourceMemory)] = bytesString(r.Memory)
+	}
+	if r.EphemeralStorage > 0 {
+		out[string(v1.ResourceEphemeralStorage)] = bytesString(r.EphemeralStorage)
+	}
+	for name, q := range r.ScalarResources {
+		if q > 0 {
+			out[string(name)] = resource.NewQuantity(q, resource.DecimalSI).String()
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// cpuString renders millicores as cores, e.g. "1.5 CPU".
+func cpuString(m int64) string {
+	return strconv.FormatFloat(float64(m)/1000, 'f', -1, 64) + " CPU"
+}
+
+// bytesString renders bytes in binary units, rounded up to a whole Mi
+// when not exact, so "lacks" never understates.
+func bytesString(b int64) string {
+	const mi = 1 << 20
+	if b%mi != 0 && b > mi {
+		b = (b/mi + 1) * mi
+	}
+	return resource.NewQuantity(b, resource.BinarySI).String()
+}
+
+// shortfallString renders a shortfall as "1.5 CPU and 512Mi memory".
+func shortfallString(sf map[string]string) string {
+	keys := make([]string, 0, len(sf))
+	for k := range sf {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return resourceOrder(keys[i]) < resourceOrder(keys[j]) })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		switch k {
+		case string(v1.ResourceCPU):
+			parts[i] = sf[k]
+		case string(v1.ResourcePods):
+			parts[i] = "a pod slot"
+		default:
+			parts[i] = sf[k] + " " + k
+		}
+	}
+	return joinAnd(parts)
+}
+
+func resourceOrder(k string) string {
+	switch k {
+	case string(v1.ResourceCPU):
+		return "0"
+	case string(v1.ResourceMemory):
+		return "1"
+	case string(v1.ResourceEphemeralStorage):
+		return "2"
+	case string(v1.ResourcePods):
+		return "4"
+	}
+	return "3" + k
+}
+
+func joinAnd(parts []string) string {
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
