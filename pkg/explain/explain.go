@@ -117,14 +117,26 @@ func (x *Explainer) Explain(ctx context.Context, pod *v1.Pod, o Options) (*Expla
 		}
 		out.TopNodes = append(out.TopNodes, sn)
 	}
+	a := &analysis{
+		ctx: ctx, pod: evaluatedPod(pod), eval: eval, opts: o,
+		nom: x.nominated, rejected: rejectedNodes(eval),
+	}
 	if o.Node != "" {
 		out.Trace = trace(eval, o.Node)
+		if out.Trace.Note == "" {
+			base, err := a.baseState()
+			if err != nil {
+				return nil, err
+			}
+			if base != nil {
+				for name := range base.SkipFilterPlugins {
+					out.Trace.Skipped = append(out.Trace.Skipped, name)
+				}
+				sort.Strings(out.Trace.Skipped)
+			}
+		}
 	}
 	if !out.Schedulable {
-		a := &analysis{
-			ctx: ctx, pod: evaluatedPod(pod), eval: eval, opts: o,
-			nom: x.nominated, rejected: rejectedNodes(eval),
-		}
 		out.Suggestions, err = a.suggest()
 		if err != nil {
 			return nil, err

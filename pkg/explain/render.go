@@ -135,10 +135,17 @@ func RenderTable(w io.Writer, e *Explanation) error {
 			tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 			fmt.Fprintln(tw, "  PLUGIN\tRESULT\tREASONS")
 			for _, v := range t.Plugins {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Plugin, v.Code, strings.Join(v.Reasons, "; "))
+				reasons := strings.Join(v.Reasons, "; ")
+				if reasons == "" {
+					reasons = "-"
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Plugin, v.Code, reasons)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
+			}
+			if len(t.Skipped) > 0 {
+				p.f("  Skipped (nothing to check for this pod): %s\n", strings.Join(t.Skipped, ", "))
 			}
 		}
 	}

@@ -257,9 +257,10 @@ func victimPriorities(victims []*framework.PodInfo) string {
 	return "priorities " + strings.Join(strs, ", ")
 }
 
-// shortfall is what node lacks for the pod, by resource: request minus
-// free (allocatable minus requested), for every resource where that is
-// positive; "pods" when the node is at its pod limit.
+// shortfall is what node lacks for the pod, by resource name, as
+// Kubernetes quantities: request minus free (allocatable minus
+// requested), for every resource where that is positive; "pods" when the
+// node is at its pod limit.
 func (a *analysis) shortfall(node string) map[string]string {
 	ni, err := a.eval.Snapshot.Get(node)
 	if err != nil {
@@ -270,7 +271,7 @@ func (a *analysis) shortfall(node string) map[string]string {
 	free.SubResource(ni.Requested)
 	out := map[string]string{}
 	if d := req.MilliCPU - free.MilliCPU; req.MilliCPU > 0 && d > 0 {
-		out[string(v1.ResourceCPU)] = cpuString(d)
+		out[string(v1.ResourceCPU)] = resource.NewMilliQuantity(d, resource.DecimalSI).String()
 	}
 	if d := req.Memory - free.Memory; req.Memory > 0 && d > 0 {
 		out[string(v1.ResourceMemory)] = bytesString(d)
@@ -362,7 +363,10 @@ func shortfallString(sf map[string]string) string {
 	for i, k := range keys {
 		switch k {
 		case string(v1.ResourceCPU):
-			parts[i] = sf[k]
+			parts[i] = sf[k] + " CPU"
+			if q, err := resource.ParseQuantity(sf[k]); err == nil {
+				parts[i] = cpuString(q.MilliValue())
+			}
 		case string(v1.ResourcePods):
 			parts[i] = "a pod slot"
 		default:

@@ -153,6 +153,10 @@ type NodeTrace struct {
 	// before any node was filtered).
 	Note    string          `json:"note,omitempty"`
 	Plugins []PluginVerdict `json:"plugins,omitempty"`
+	// Skipped are the Filter plugins that PreFilter found nothing to
+	// check for (e.g. NodeAffinity for a pod without node affinity); they
+	// pass on every node.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // PluginVerdict is one Filter plugin's status on the traced node.
