@@ -216,10 +216,9 @@ func TestPermitRejectThroughHandle(t *testing.T) {
 	}
 }
 
+// TestPermitTimeoutRejects steps the fake clock past the Permit timeout.
 func TestPermitTimeoutRejects(t *testing.T) {
-	// The waiting-pod timers run on the real clock (see the report), so the
-	// timeout is short and real.
-	pl := &permitPlugin{name: "FakePermit", timeout: 20 * time.Millisecond}
+	pl := &permitPlugin{name: "FakePermit", timeout: 10 * time.Minute}
 	res := &reservePlugin{name: "FakeReserve"}
 	env := newTestEnv(t, envOptions{extra: []fakeRegistration{
 		register(pl.name, pl, func(h framework.Handle) { pl.handle = h }),
@@ -228,7 +227,15 @@ func TestPermitTimeoutRejects(t *testing.T) {
 	pod := pendingPod("p").Req("cpu", "1").Obj()
 	env.createPods(pod)
 
-	env.scheduleOne()
+	before := env.clock.Waiters()
+	env.sched.ScheduleOne(env.ctx)
+	env.waitFor("the binding cycle to wait on the clock", func() bool { return env.clock.Waiters() > before })
+	env.clock.Step(pl.timeout - time.Second)
+	if !env.assumed(pod) || env.bindAttempts() != 0 {
+		t.Fatal("the pod left Permit before its timeout")
+	}
+	env.clock.Step(time.Second)
+	env.sched.WaitForBinds()
 
 	if got := env.bindAttempts(); got != 0 {
 		t.Errorf("bind attempts = %d, want 0", got)

@@ -59,7 +59,8 @@ type Options struct {
 	EventBroadcaster events.EventBroadcaster
 	// Metrics receives everything berth measures.
 	Metrics *metrics.Metrics
-	// Clock is injected for tests; nil means the real clock.
+	// Clock is injected for tests; nil means the real clock. It also
+	// measures Permit wait timeouts, so a test can step past one.
 	Clock clock.WithTicker
 	// BindConcurrency bounds binding cycles in flight.
 	BindConcurrency int
@@ -193,7 +194,7 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 		recorders[pc.SchedulerName] = rec
 		pre := &preemption{nom: s.nominator, metrics: preemptionMetrics{opts.Metrics}}
 		h := &handle{snapshot: s.snapshot, client: opts.BindClient, factory: opts.InformerFactory, dynamic: opts.DynamicInformerFactory, recorder: rec, preemption: pre, activator: activator{s}}
-		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: h, Metrics: opts.Metrics, Parallelism: cfg.Parallelism})
+		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: h, Metrics: opts.Metrics, Parallelism: cfg.Parallelism, Clock: opts.Clock})
 		if err != nil {
 			return nil, err
 		}

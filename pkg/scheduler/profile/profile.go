@@ -9,6 +9,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"github.com/berthsched/berth/pkg/config"
 	"github.com/berthsched/berth/pkg/framework"
@@ -67,6 +68,10 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Parallelism bounds concurrent Filter/Score calls.
 	Parallelism int
+	// Clock measures Permit wait timeouts; the scheduler passes its own so
+	// that tests with a fake clock can step past a timeout. Nil means the
+	// real clock.
+	Clock clock.Clock
 }
 
 // handleWithWaiting adds this profile's waiting pods to the handle.
@@ -95,7 +100,7 @@ func New(ctx context.Context, reg framework.Registry, cfg config.Profile, opts O
 		PercentageOfNodesToScore: cfg.PercentageOfNodesToScore,
 		plugins:                  map[string]framework.Plugin{},
 		nodeLocal:                map[string]bool{},
-		waiting:                  newWaitingPods(),
+		waiting:                  newWaitingPods(opts.Clock),
 	}
 	if p.parallelism <= 0 {
 		p.parallelism = 16
@@ -154,7 +159,7 @@ func NewFromPlugins(name string, h framework.Handle, plugins ...framework.Plugin
 		parallelism: 16,
 		plugins:     map[string]framework.Plugin{},
 		nodeLocal:   map[string]bool{},
-		waiting:     newWaitingPods(),
+		waiting:     newWaitingPods(nil),
 	}
 	for _, pl := range plugins {
 		if _, dup := p.plugins[pl.Name()]; dup {

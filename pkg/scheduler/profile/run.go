@@ -496,27 +496,22 @@ func (p *Profile) RunPermitPlugins(ctx context.Context, state *framework.CycleSt
 		}
 	}
 	if len(waitFor) > 0 {
-		p.waiting.add(newWaitingPod(pod, waitFor))
+		p.waiting.add(newWaitingPod(pod, waitFor, p.waiting.clock.Now()))
 		return framework.NewStatus(framework.Wait, "one or more plugins asked to wait")
 	}
 	return nil
 }
 
-// WaitOnPermit blocks until a waiting pod is allowed or rejected (or timed
-// out). It returns nil at once for pods that are not waiting.
+// WaitOnPermit blocks until a waiting pod is allowed or rejected, or a
+// plugin's timeout passes on the profile's clock (Options.Clock). It
+// returns nil at once for pods that are not waiting.
 func (p *Profile) WaitOnPermit(ctx context.Context, pod *v1.Pod) *framework.Status {
 	wp := p.waiting.get(string(pod.UID))
 	if wp == nil {
 		return nil
 	}
 	defer p.waiting.remove(string(pod.UID))
-	select {
-	case st := <-wp.done:
-		return st
-	case <-ctx.Done():
-		wp.Reject("", "scheduler is shutting down")
-		return framework.NewStatus(framework.Error, "context cancelled while waiting on permit")
-	}
+	return p.waiting.wait(ctx, wp)
 }
 
 // RejectWaitingPod rejects a pod waiting on permit (e.g. it was deleted).
