@@ -68,15 +68,20 @@ func RenderTable(w io.Writer, e *Explanation) error {
 		p.f("\nRejected nodes, by first failing filter:\n")
 		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(tw, "  NODES\tPLUGIN\tREASON\tEXAMPLES")
+		unresolvable := false
 		for _, r := range e.Rejections {
 			reason := r.Reason
 			if r.Code == "UnschedulableAndUnresolvable" {
-				reason += " (unresolvable)"
+				reason += " *"
+				unresolvable = true
 			}
 			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", r.Count, r.Plugin, reason, examples(r.Nodes, r.Count))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		if unresolvable {
+			p.f("  * unresolvable: evicting pods from these nodes would not help\n")
 		}
 	}
 
