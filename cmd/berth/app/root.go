@@ -13,10 +13,14 @@ import (
 // NewRootCommand returns the berth command with its subcommands.
 func NewRootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           commandName(os.Args[0]),
+		Use:           "berth",
 		Short:         "berth is a fast, explainable Kubernetes scheduler",
 		SilenceUsage:  true,
 		SilenceErrors: false,
+	}
+	if name := commandName(os.Args[0]); name != "berth" {
+		// As a kubectl plugin, help and usage say "kubectl berth ...".
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: name}
 	}
 	root.AddCommand(newRunCommand(), newExplainCommand(), newVersionCommand())
 	return root
