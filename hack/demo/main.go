@@ -188,6 +188,12 @@ func run(ctx context.Context, o options) (err error) {
 		printMetrics(ctx, b.addr)
 		return waitErr
 	}
+	if err := explainPending(ctx, ui, berthBin, env.Kubeconfig, pendingOf(sets, pods)); err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
+		return err
+	}
 
 	// 7. Stateful workload: claims provisioned on the nodes berth picks.
 	res, waitErr := runStateful(ctx, ui, env.Client, nodes, b, o.timeout)
@@ -198,6 +204,14 @@ func run(ctx context.Context, o options) (err error) {
 		return waitErr
 	}
 	printStateful(res, nodes)
+	if res.huge != nil && res.huge.Spec.NodeName == "" {
+		if err := explainPending(ctx, ui, berthBin, env.Kubeconfig, []string{res.huge.Name}); err != nil {
+			if ctx.Err() != nil {
+				return interrupted()
+			}
+			return err
+		}
+	}
 	printMetrics(ctx, b.addr)
 	if waitErr != nil {
 		return waitErr

@@ -145,6 +145,15 @@ func TestExplainSuggestions(t *testing.T) {
 			},
 		},
 		{
+			name:  "bigger than every node",
+			nodes: nodes, pods: pods,
+			pod: pod("p").Req("cpu", "64").Priority(100).Obj(),
+			want: []wantSuggestion{
+				{cause: CauseResources, contains: []string{"no node is big enough, whatever is evicted: the pod requests 64 cpu, the most any node has allocatable is 4 (n1)"}},
+				{cause: CauseTaints, contains: []string{"tolerating it is not enough: they then fail with 1 Insufficient cpu"}},
+			},
+		},
+		{
 			name: "nodeSelector value no node has",
 			nodes: []*v1.Node{
 				node("s1").Label("disk-type", "ssd").Obj(),

@@ -83,6 +83,9 @@ func (a *analysis) suggestResources() ([]Suggestion, error) {
 	if len(fit) == 0 {
 		return out, nil
 	}
+	if s, ok := a.tooBigForEveryNode(); ok {
+		return append(out, s), nil
+	}
 	type near struct {
 		node string
 		gap  float64
@@ -109,6 +112,10 @@ func (a *analysis) suggestResources() ([]Suggestion, error) {
 		if len(n.sf) == 0 {
 			continue
 		}
+		why := why
+		if a.rejected[n.node].Code() == framework.UnschedulableAndUnresolvable {
+			why = "the request exceeds the node's allocatable"
+		}
 		out = append(out, Suggestion{
 			Cause:     CauseResources,
 			Message:   fmt.Sprintf("%s lacks %s for this pod (%s); preemption cannot help: %s", n.node, shortfallString(n.sf), whyNoPreemption(len(fit)), why),
@@ -117,6 +124,57 @@ func (a *analysis) suggestResources() ([]Suggestion, error) {
 		})
 	}
 	return out, nil
+}
+
+// tooBigForEveryNode reports the resources the pod requests more of than
+// any node's allocatable, which no eviction anywhere can fix.
+func (a *analysis) tooBigForEveryNode() (Suggestion, bool) {
+	req := framework.NewPodInfo(a.pod).Requests
+	largest := &framework.Resource{}
+	biggest := map[string]string{}
+	for _, ni := range a.eval.Snapshot.List() {
+		al, name := ni.Allocatable, ni.Node().Name
+		if al.MilliCPU > largest.MilliCPU {
+			largest.MilliCPU, biggest["cpu"] = al.MilliCPU, name
+		}
+		if al.Memory > largest.Memory {
+			largest.Memory, biggest["memory"] = al.Memory, name
+		}
+		if al.EphemeralStorage > largest.EphemeralStorage {
+			largest.EphemeralStorage, biggest["ephemeral-storage"] = al.EphemeralStorage, name
+		}
+		for r, q := range al.ScalarResources {
+			if q > largest.ScalarResources[r] {
+				largest.SetScalar(r, q)
+				biggest[string(r)] = name
+			}
+		}
+	}
+	var parts []string
+	var nodes []string
+	add := func(res string, want, have int64, render func(int64) string) {
+		if want > have {
+			p := fmt.Sprintf("requests %s %s, the most any node has allocatable is %s", render(want), res, render(have))
+			if biggest[res] != "" {
+				p += " (" + biggest[res] + ")"
+				nodes = append(nodes, biggest[res])
+			}
+			parts = append(parts, p)
+		}
+	}
+	cores := func(m int64) string { return strings.TrimSuffix(cpuString(m), " CPU") }
+	add("cpu", req.MilliCPU, largest.MilliCPU, cores)
+	add("memory", req.Memory, largest.Memory, bytesString)
+	add("ephemeral-storage", req.EphemeralStorage, largest.EphemeralStorage, bytesString)
+	for r, q := range req.ScalarResources {
+		add(string(r), q, largest.ScalarResources[r], func(v int64) string { return strconv.FormatInt(v, 10) })
+	}
+	if len(parts) == 0 {
+		return Suggestion{}, false
+	}
+	sort.Strings(parts)
+	return Suggestion{Cause: CauseResources, Nodes: nodes,
+		Message: "no node is big enough, whatever is evicted: the pod " + strings.Join(parts, "; ")}, true
 }
 
 func whyNoPreemption(n int) string {
