@@ -20,7 +20,9 @@
 //  5. waits until every schedulable pod is bound and the others are
 //     marked PodScheduled=False;
 //  6. prints where the pods landed, per-zone CPU use and why the pending
-//     pods are pending;
+//     pods are pending, then runs "berth explain" on each pending pod (the
+//     rejected nodes by plugin and reason, and the verified changes that
+//     would make it fit, e.g. the nodeSelector value nodes do have);
 //  7. runs a stateful part: a WaitForFirstConsumer StorageClass "local" of
 //     the local.berth.io provisioner limited to zone-a and zone-b (the
 //     provisioner publishes a CSIStorageCapacity per node it reaches,
@@ -30,7 +32,7 @@
 //     PV controller binds the claim; the demo prints each replica's node,
 //     zone, claim, PV and berth.io/bound-at stamp, the zones without a
 //     replica, and the PodScheduled message of "huge", which names the
-//     claim that kept it off every node;
+//     claim that kept it off every node, and "berth explain pod/huge";
 //  8. prints a few of berth's own metrics.
 //
 // No kubelet runs, so pods are only bound, never started.
