@@ -349,3 +349,55 @@ func TestExplainTrace(t *testing.T) {
 		t.Errorf("trace of an unknown node = %+v, want a note", e.Trace)
 	}
 }
+
+// TestExplainPreFilterRejection covers a pod PreFilter rejects for every
+// node (a claim that does not exist): every node is counted under that
+// plugin, the trace says no node was filtered, and no what-if is offered
+// as verified.
+func TestExplainPreFilterRejection(t *testing.T) {
+	x := newExplainer(t, []*v1.Node{node("n1").Obj(), node("n2").Obj()}, nil)
+	e, err := x.Explain(context.Background(), pod("p").PVC("missing").Obj(), Options{Node: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Schedulable || len(e.Rejections) != 1 || e.Rejections[0].Plugin != "VolumeRestrictions" || e.Rejections[0].Count != 2 {
+		t.Fatalf("rejections = %+v, want VolumeRestrictions (the first PreFilter to look up the claim) rejecting both nodes", e.Rejections)
+	}
+	if !strings.Contains(e.Rejections[0].Reason, "missing") {
+		t.Errorf("reason %q does not name the claim", e.Rejections[0].Reason)
+	}
+	if e.Trace == nil || !strings.Contains(e.Trace.Note, "PreFilter plugin VolumeRestrictions rejected the pod") {
+		t.Errorf("trace = %+v, want a PreFilter note", e.Trace)
+	}
+	for _, s := range e.Suggestions {
+		if s.Verified {
+			t.Errorf("verified suggestion %+v although no node was filtered", s)
+		}
+	}
+}
+
+// TestExplainHonoursNominatedPods: a higher-priority pod nominated to the
+// only node keeps its room, as in the scheduling cycle.
+func TestExplainHonoursNominatedPods(t *testing.T) {
+	nominee := pod("nominee").Req("cpu", "3").Priority(1000).NominatedNode("n1").Obj()
+	x := newExplainer(t, []*v1.Node{node("n1").Obj()}, []*v1.Pod{nominee})
+	e, err := x.Explain(context.Background(), pod("p").Req("cpu", "2").Obj(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Schedulable {
+		t.Fatal("the pod fits although a more important pod is nominated to the node")
+	}
+	for _, s := range e.Suggestions {
+		if s.Verified {
+			t.Errorf("verified suggestion %+v: nothing but the nomination's end would help", s)
+		}
+	}
+	e, err = x.Explain(context.Background(), pod("q").Req("cpu", "1").Obj(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Schedulable {
+		t.Errorf("a 1-CPU pod does not fit next to the 3-CPU nominee: %s", e.Message)
+	}
+}
