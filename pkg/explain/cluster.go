@@ -51,7 +51,8 @@ func (p factoryPods) get(ns, name string) (*v1.Pod, error) {
 // factory (nodes and pods, plus whatever the plugins register: claims,
 // volumes, storage classes, CSI objects, PDBs …), waits for it to sync,
 // and fills an evaluator's cache with the nodes and bound, non-terminal
-// pods; pending pods with a status.nominatedNodeName are nominated.
+// pods; pending pods with a status.nominatedNodeName are nominated, and
+// the PodDisruptionBudgets go to the preemption what-ifs.
 func FromCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	logger := klog.FromContext(ctx)
 	ctx, cancel := context.WithCancel(ctx)
@@ -63,6 +64,7 @@ func FromCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	}
 	nodes := factory.Core().V1().Nodes().Lister()
 	pods := factory.Core().V1().Pods().Lister()
+	pdbs := factory.Policy().V1().PodDisruptionBudgets().Lister()
 	factory.Start(ctx.Done())
 	c := &Cluster{Explainer: New(ev), pods: factoryPods{factory}, cancel: cancel, stop: factory.Shutdown}
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
@@ -100,7 +102,13 @@ func FromCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 			nominated++
 		}
 	}
-	logger.V(1).Info("Cluster snapshot loaded", "nodes", len(nodeList), "boundPods", bound, "nominatedPods", nominated)
+	pdbList, err := pdbs.List(labels.Everything())
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.SetPodDisruptionBudgets(pdbList)
+	logger.V(1).Info("Cluster snapshot loaded", "nodes", len(nodeList), "boundPods", bound, "nominatedPods", nominated, "podDisruptionBudgets", len(pdbList))
 	return c, nil
 }
 

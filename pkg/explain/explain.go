@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 
@@ -61,6 +62,7 @@ func (o *Options) defaults() {
 type Explainer struct {
 	ev        *scheduler.Evaluator
 	nominated *nominations
+	pdbs      []*policyv1.PodDisruptionBudget
 }
 
 // New returns an Explainer over ev. Fill ev.Cache() with the nodes and
@@ -119,7 +121,7 @@ func (x *Explainer) Explain(ctx context.Context, pod *v1.Pod, o Options) (*Expla
 	}
 	a := &analysis{
 		ctx: ctx, pod: evaluatedPod(pod), eval: eval, opts: o,
-		nom: x.nominated, rejected: rejectedNodes(eval),
+		nom: x.nominated, rejected: rejectedNodes(eval), budgets: newBudgetCheck(x.pdbs),
 	}
 	if o.Node != "" {
 		out.Trace = trace(eval, o.Node)

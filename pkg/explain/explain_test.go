@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2"
@@ -399,5 +401,66 @@ func TestExplainHonoursNominatedPods(t *testing.T) {
 	}
 	if !e.Schedulable {
 		t.Errorf("a 1-CPU pod does not fit next to the 3-CPU nominee: %s", e.Message)
+	}
+}
+
+// TestPreemptionSparesPDBProtectedPods: with a budget that allows no
+// disruption of app=db, the what-if keeps the db pod and evicts the web
+// one instead, ranks the node where only a protected pod could go last,
+// and says which victim breaks the budget there.
+func TestPreemptionSparesPDBProtectedPods(t *testing.T) {
+	nodes := []*v1.Node{node("n1").Obj(), node("n2").Obj()}
+	pods := []*v1.Pod{
+		// Same priority and age: without a budget, name order decides
+		// which one is spared ("b-web" first).
+		pod("z-db").Node("n1").Label("app", "db").Req("cpu", "2").Obj(),
+		pod("b-web").Node("n1").Label("app", "web").Req("cpu", "2").Obj(),
+		pod("db-big").Node("n2").Label("app", "db").Req("cpu", "4").Obj(),
+	}
+	p := pod("p").Req("cpu", "2").Priority(100).Obj()
+	victimsOf := func(e *Explanation) map[string][]string {
+		out := map[string][]string{}
+		for _, s := range e.Suggestions {
+			if s.Cause != CausePreemption {
+				continue
+			}
+			for _, v := range s.Victims {
+				name := v.Name
+				if v.ViolatesPDB {
+					name += "(pdb)"
+				}
+				out[s.Nodes[0]] = append(out[s.Nodes[0]], name)
+			}
+		}
+		return out
+	}
+
+	x := newExplainer(t, nodes, pods)
+	e, err := x.Explain(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := victimsOf(e); got["n1"][0] != "z-db" || e.Suggestions[0].Nodes[0] != "n1" {
+		t.Fatalf("without a budget: victims %v, first node %s; want z-db evicted from n1", got, e.Suggestions[0].Nodes[0])
+	}
+
+	x.SetPodDisruptionBudgets([]*policyv1.PodDisruptionBudget{{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db"},
+		Spec:       policyv1.PodDisruptionBudgetSpec{Selector: st.Labels("app", "db")},
+		Status:     policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: 0},
+	}})
+	e, err = x.Explain(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := victimsOf(e)
+	if len(got["n1"]) != 1 || got["n1"][0] != "b-web" {
+		t.Errorf("n1 victims = %v, want b-web (z-db is protected)", got["n1"])
+	}
+	if len(got["n2"]) != 1 || got["n2"][0] != "db-big(pdb)" {
+		t.Errorf("n2 victims = %v, want db-big marked as breaking the budget", got["n2"])
+	}
+	if e.Suggestions[0].Nodes[0] != "n1" || !strings.Contains(e.Suggestions[1].Message, "1 of them protected by a PodDisruptionBudget") {
+		t.Errorf("suggestions:\n%s\nwant n1 first and n2's budget violation said", suggestionsString(e.Suggestions))
 	}
 }

@@ -19,6 +19,19 @@ import (
 type preemptionCandidate struct {
 	node    string
 	victims []*framework.PodInfo
+	// protected[i] tells whether evicting victims[i] breaks a
+	// PodDisruptionBudget.
+	protected []bool
+}
+
+func (c preemptionCandidate) violations() int {
+	n := 0
+	for _, p := range c.protected {
+		if p {
+			n++
+		}
+	}
+	return n
 }
 
 // highest is the priority of the most important victim.
@@ -52,8 +65,8 @@ func (a *analysis) suggestResources() ([]Suggestion, error) {
 		}
 		s := Suggestion{Cause: CausePreemption, Verified: true, FitNodes: 1, Nodes: []string{c.node}}
 		var names []string
-		for _, v := range c.victims {
-			s.Victims = append(s.Victims, Victim{Namespace: v.Pod.Namespace, Name: v.Pod.Name, Priority: corev1helpers.PodPriority(v.Pod)})
+		for i, v := range c.victims {
+			s.Victims = append(s.Victims, Victim{Namespace: v.Pod.Namespace, Name: v.Pod.Name, Priority: corev1helpers.PodPriority(v.Pod), ViolatesPDB: c.protected[i]})
 			names = append(names, v.Pod.Namespace+"/"+v.Pod.Name)
 		}
 		lead := c.node
@@ -65,6 +78,9 @@ func (a *analysis) suggestResources() ([]Suggestion, error) {
 		}
 		s.Change = "evict " + strings.Join(names, ", ")
 		prios := victimPriorities(c.victims)
+		if n := c.violations(); n > 0 {
+			prios += fmt.Sprintf("; %d of them protected by a PodDisruptionBudget", n)
+		}
 		switch {
 		case never:
 			s.Message = fmt.Sprintf("%s; preempting %s (%s) would free it, but the pod's preemptionPolicy is Never, so berth will not preempt for it", lead, strings.Join(names, ", "), prios)
@@ -186,9 +202,10 @@ func whyNoPreemption(n int) string {
 // PreFilter RemovePod extensions keep the cycle state in step); if the pod
 // then passes every filter, the victims are put back one by one, most
 // important first, and stay only where the pod no longer fits with them.
-// Candidates are ordered by the priority of their most important victim,
-// then the number of victims, then the sum of their priorities, then name.
-// PodDisruptionBudgets are not consulted.
+// Pods a PodDisruptionBudget protects are put back first. Candidates are
+// ordered by the number of budget violations, then the priority of their
+// most important victim, then the number of victims, then the sum of their
+// priorities, then name.
 func (a *analysis) preemptionCandidates() ([]preemptionCandidate, error) {
 	prio := corev1helpers.PodPriority(a.pod)
 	var names []string
@@ -214,6 +231,17 @@ func (a *analysis) preemptionCandidates() ([]preemptionCandidate, error) {
 			continue
 		}
 		sort.SliceStable(lower, func(i, j int) bool { return moreImportant(lower[i].Pod, lower[j].Pod) })
+		// Pods a budget protects are spared first, as berth's preemption
+		// does; each group keeps the importance order.
+		var spareFirst, rest []*framework.PodInfo
+		for i, prot := range a.budgets.protected(lower) {
+			if prot {
+				spareFirst = append(spareFirst, lower[i])
+			} else {
+				rest = append(rest, lower[i])
+			}
+		}
+		order := append(spareFirst, rest...)
 		var victims []*framework.PodInfo
 		st, err := a.tryNode(name, func(state *framework.CycleState, ni *framework.NodeInfo) error {
 			prof := a.profile()
@@ -232,7 +260,7 @@ func (a *analysis) preemptionCandidates() ([]preemptionCandidate, error) {
 				victims = lower
 				return nil
 			}
-			for _, pi := range lower {
+			for _, pi := range order {
 				ni.AddPodInfo(pi)
 				if st := prof.RunPreFilterExtensionAddPod(a.ctx, state, a.pod, pi, ni); !st.IsSuccess() {
 					return st.AsError()
@@ -254,11 +282,15 @@ func (a *analysis) preemptionCandidates() ([]preemptionCandidate, error) {
 			return nil, err
 		}
 		if st.IsSuccess() && len(victims) > 0 {
-			out = append(out, preemptionCandidate{node: name, victims: victims})
+			sort.SliceStable(victims, func(i, j int) bool { return moreImportant(victims[i].Pod, victims[j].Pod) })
+			out = append(out, preemptionCandidate{node: name, victims: victims, protected: a.budgets.protected(victims)})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
+		if a.violations() != b.violations() {
+			return a.violations() < b.violations()
+		}
 		if a.highest() != b.highest() {
 			return a.highest() < b.highest()
 		}

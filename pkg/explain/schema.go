@@ -141,6 +141,9 @@ type Victim struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Priority  int32  `json:"priority"`
+	// ViolatesPDB is true when evicting it (after the victims before it)
+	// exceeds a PodDisruptionBudget's allowed disruptions.
+	ViolatesPDB bool `json:"violatesPDB,omitempty"`
 }
 
 // NodeTrace is every Filter plugin's verdict on one node, in filter order,

@@ -50,6 +50,7 @@ type analysis struct {
 	opts     Options
 	nom      *nominations
 	rejected map[string]*framework.Status
+	budgets  *budgetCheck
 
 	// base is the pod's cycle state after PreFilter, for node what-ifs;
 	// nil when PreFilter rejected the pod.
