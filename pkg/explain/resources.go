@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/plugins/noderesources"
 	"github.com/berthsched/berth/pkg/scheduler/core"
+	"github.com/berthsched/berth/pkg/scheduler/profile"
 )
 
 // preemptionCandidate is a node where evicting victims lets the pod fit.
@@ -215,75 +217,22 @@ func (a *analysis) preemptionCandidates() ([]preemptionCandidate, error) {
 		}
 	}
 	sort.Strings(names)
+	// The base state is shared read-only by the workers below.
+	if _, err := a.baseState(); err != nil {
+		return nil, err
+	}
+	found := make([]*preemptionCandidate, len(names))
+	errs := make([]error, len(names))
+	profile.Parallelize(a.ctx, runtime.GOMAXPROCS(0), len(names), func(i int) {
+		found[i], errs[i] = a.victimsOn(names[i], prio)
+	})
 	var out []preemptionCandidate
-	for _, name := range names {
-		ni, err := a.eval.Snapshot.Get(name)
-		if err != nil {
-			return nil, err
+	for i, c := range found {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		var lower []*framework.PodInfo
-		for _, pi := range ni.Pods {
-			if corev1helpers.PodPriority(pi.Pod) < prio {
-				lower = append(lower, pi)
-			}
-		}
-		if len(lower) == 0 {
-			continue
-		}
-		sort.SliceStable(lower, func(i, j int) bool { return moreImportant(lower[i].Pod, lower[j].Pod) })
-		// Pods a budget protects are spared first, as berth's preemption
-		// does; each group keeps the importance order.
-		var spareFirst, rest []*framework.PodInfo
-		for i, prot := range a.budgets.protected(lower) {
-			if prot {
-				spareFirst = append(spareFirst, lower[i])
-			} else {
-				rest = append(rest, lower[i])
-			}
-		}
-		order := append(spareFirst, rest...)
-		var victims []*framework.PodInfo
-		st, err := a.tryNode(name, func(state *framework.CycleState, ni *framework.NodeInfo) error {
-			prof := a.profile()
-			for _, pi := range lower {
-				if err := ni.RemovePod(pi.Pod); err != nil {
-					return err
-				}
-				if st := prof.RunPreFilterExtensionRemovePod(a.ctx, state, a.pod, pi, ni); !st.IsSuccess() {
-					return st.AsError()
-				}
-			}
-			// Reprieve: with every candidate gone the pod must fit
-			// (checked by tryNode's final run); put back whatever it can
-			// live with, most important first.
-			if !a.fitsOn(state, ni) {
-				victims = lower
-				return nil
-			}
-			for _, pi := range order {
-				ni.AddPodInfo(pi)
-				if st := prof.RunPreFilterExtensionAddPod(a.ctx, state, a.pod, pi, ni); !st.IsSuccess() {
-					return st.AsError()
-				}
-				if a.fitsOn(state, ni) {
-					continue
-				}
-				if err := ni.RemovePod(pi.Pod); err != nil {
-					return err
-				}
-				if st := prof.RunPreFilterExtensionRemovePod(a.ctx, state, a.pod, pi, ni); !st.IsSuccess() {
-					return st.AsError()
-				}
-				victims = append(victims, pi)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if st.IsSuccess() && len(victims) > 0 {
-			sort.SliceStable(victims, func(i, j int) bool { return moreImportant(victims[i].Pod, victims[j].Pod) })
-			out = append(out, preemptionCandidate{node: name, victims: victims, protected: a.budgets.protected(victims)})
+		if c != nil {
+			out = append(out, *c)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -300,6 +249,80 @@ func (a *analysis) preemptionCandidates() ([]preemptionCandidate, error) {
 		return a.prioritySum() < b.prioritySum()
 	})
 	return out, nil
+}
+
+// victimsOn is the what-if of preemptionCandidates for one node: nil when
+// evicting every lower-priority pod would not make room.
+func (a *analysis) victimsOn(name string, prio int32) (*preemptionCandidate, error) {
+	ni, err := a.eval.Snapshot.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	var lower []*framework.PodInfo
+	for _, pi := range ni.Pods {
+		if corev1helpers.PodPriority(pi.Pod) < prio {
+			lower = append(lower, pi)
+		}
+	}
+	if len(lower) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(lower, func(i, j int) bool { return moreImportant(lower[i].Pod, lower[j].Pod) })
+	// Pods a budget protects are spared first, as berth's preemption
+	// does; each group keeps the importance order.
+	var spareFirst, rest []*framework.PodInfo
+	for i, prot := range a.budgets.protected(lower) {
+		if prot {
+			spareFirst = append(spareFirst, lower[i])
+		} else {
+			rest = append(rest, lower[i])
+		}
+	}
+	order := append(spareFirst, rest...)
+	var victims []*framework.PodInfo
+	st, err := a.tryNode(name, func(state *framework.CycleState, ni *framework.NodeInfo) error {
+		prof := a.profile()
+		for _, pi := range lower {
+			if err := ni.RemovePod(pi.Pod); err != nil {
+				return err
+			}
+			if st := prof.RunPreFilterExtensionRemovePod(a.ctx, state, a.pod, pi, ni); !st.IsSuccess() {
+				return st.AsError()
+			}
+		}
+		// Reprieve: with every candidate gone the pod must fit
+		// (checked by tryNode's final run); put back whatever it can
+		// live with, in order (protected, then most important, first).
+		if !a.fitsOn(state, ni) {
+			victims = lower
+			return nil
+		}
+		for _, pi := range order {
+			ni.AddPodInfo(pi)
+			if st := prof.RunPreFilterExtensionAddPod(a.ctx, state, a.pod, pi, ni); !st.IsSuccess() {
+				return st.AsError()
+			}
+			if a.fitsOn(state, ni) {
+				continue
+			}
+			if err := ni.RemovePod(pi.Pod); err != nil {
+				return err
+			}
+			if st := prof.RunPreFilterExtensionRemovePod(a.ctx, state, a.pod, pi, ni); !st.IsSuccess() {
+				return st.AsError()
+			}
+			victims = append(victims, pi)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsSuccess() || len(victims) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(victims, func(i, j int) bool { return moreImportant(victims[i].Pod, victims[j].Pod) })
+	return &preemptionCandidate{node: name, victims: victims, protected: a.budgets.protected(victims)}, nil
 }
 
 func (a *analysis) fitsOn(state *framework.CycleState, ni *framework.NodeInfo) bool {
