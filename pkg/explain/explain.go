@@ -55,6 +55,11 @@ func (o *Options) defaults() {
 	}
 }
 
+// ErrNoProfile is returned for a pod whose schedulerName names none of the
+// evaluator's profiles (berth does not schedule it), so callers can offer
+// to evaluate it with another profile.
+var ErrNoProfile = errors.New("no berth profile serves the pod's schedulerName")
+
 // Explainer explains pods against the state held by an evaluator's cache.
 // It keeps its own record of nominated pods, because the what-if checks
 // filter nodes outside the evaluator and must honour the same nominations.
@@ -86,6 +91,9 @@ func (x *Explainer) AddNominatedPod(logger klog.Logger, pod *v1.Pod) {
 func (x *Explainer) Explain(ctx context.Context, pod *v1.Pod, o Options) (*Explanation, error) {
 	o.defaults()
 	logger := klog.FromContext(ctx)
+	if x.ev.Profile(pod.Spec.SchedulerName) == nil {
+		return nil, fmt.Errorf("%w (%q)", ErrNoProfile, pod.Spec.SchedulerName)
+	}
 	eval, restore, err := x.evaluate(ctx, pod, o)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -462,5 +463,13 @@ func TestPreemptionSparesPDBProtectedPods(t *testing.T) {
 	}
 	if e.Suggestions[0].Nodes[0] != "n1" || !strings.Contains(e.Suggestions[1].Message, "1 of them protected by a PodDisruptionBudget") {
 		t.Errorf("suggestions:\n%s\nwant n1 first and n2's budget violation said", suggestionsString(e.Suggestions))
+	}
+}
+
+func TestExplainPodOfAnotherScheduler(t *testing.T) {
+	x := newExplainer(t, []*v1.Node{node("n1").Obj()}, nil)
+	_, err := x.Explain(context.Background(), st.MakePod().Name("p").SchedulerName("default-scheduler").Obj(), Options{})
+	if !errors.Is(err, ErrNoProfile) {
+		t.Fatalf("err = %v, want ErrNoProfile", err)
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -148,6 +149,9 @@ func runExplain(ctx context.Context, o *explainOptions, arg string, cmd *cobra.C
 		pod.Spec.SchedulerName = o.profile
 	}
 	e, err := cl.Explain(ctx, pod, explain.Options{TopK: o.topK, Node: o.node})
+	if errors.Is(err, explain.ErrNoProfile) {
+		return fmt.Errorf("pod %s/%s: %w; pass --profile NAME to evaluate it with one of the configured profiles", ns, name, err)
+	}
 	if err != nil {
 		return err
 	}
