@@ -35,8 +35,12 @@ const bindTimeout = 2 * time.Minute
 const preBindTimeout = 30 * time.Minute
 
 // bindSlot is a binding cycle's hold on the bind concurrency limit. The
-// slot is given up while PreBind waits (for volumes to be provisioned, say)
-// so that slow storage never stalls the binding of every other pod.
+// loop takes it before starting the cycle, which is its backpressure. Two
+// waits hold no slot, so that neither stalls the binding of every other
+// pod: a pod parked at Permit starts its cycle without one (a gang may wait
+// for more members than there are slots), and the slot is given up while
+// PreBind waits (for volumes to be provisioned, say). Either way the cycle
+// takes a slot again for the Bind call, after WaitOnPermit has succeeded.
 type bindSlot struct {
 	sem  *semaphore.Weighted
 	held bool

@@ -307,3 +307,150 @@ func TestPreBindWaitDoesNotHoldABindSlot(t *testing.T) {
 		t.Errorf("slow pod bound to %q, want n1", got)
 	}
 }
+
+// gangPermit holds pods labelled gang at Permit (for an hour) and lets
+// every other pod through.
+type gangPermit struct{ handle framework.Handle }
+
+var _ framework.PermitPlugin = (*gangPermit)(nil)
+
+func (p *gangPermit) Name() string { return "FakeGang" }
+
+func (p *gangPermit) Permit(_ context.Context, _ *framework.CycleState, pod *v1.Pod, _ string) (*framework.Status, time.Duration) {
+	if pod.Labels["gang"] == "" {
+		return nil, 0
+	}
+	return framework.NewStatus(framework.Wait), time.Hour
+}
+
+// TestPermitWaitersDoNotHoldBindSlots: a gang larger than the bind
+// concurrency, parked at Permit, must not keep the loop from scheduling and
+// binding other pods; allowing the gang then binds every member.
+func TestPermitWaitersDoNotHoldBindSlots(t *testing.T) {
+	const members, others, slots = 200, 5, 64
+	pl := &gangPermit{}
+	env := newTestEnv(t, envOptions{bindConcurrency: slots, extra: []fakeRegistration{register(pl.Name(), pl, func(h framework.Handle) { pl.handle = h })}},
+		node("n1", "4").Obj(), node("n2", "4").Obj())
+	var gang, rest []*v1.Pod
+	for i := range members {
+		gang = append(gang, pendingPod(fmt.Sprintf("gang-%03d", i)).Label("gang", "g").Obj())
+	}
+	for i := range others {
+		rest = append(rest, pendingPod(fmt.Sprintf("other-%d", i)).Obj())
+	}
+	env.createPods(gang...)
+	// Queued later, so the loop meets the whole gang first.
+	env.clock.Step(time.Second)
+	env.createPods(rest...)
+
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		for range members + others {
+			env.sched.ScheduleOne(env.ctx)
+		}
+	}()
+	env.waitFor("the other pods to bind while the gang waits at Permit", func() bool {
+		bound := env.boundTo()
+		for _, p := range rest {
+			if bound[p.Name] == "" {
+				return false
+			}
+		}
+		return true
+	})
+	<-loopDone
+	if got := len(env.boundTo()); got != others {
+		t.Fatalf("%d pods bound before the gang was allowed, want %d", got, others)
+	}
+
+	for _, p := range gang {
+		wp := pl.handle.GetWaitingPod(string(p.UID))
+		if wp == nil {
+			t.Fatalf("gang member %s is not waiting at Permit", p.Name)
+		}
+		wp.Allow(pl.Name())
+	}
+	env.sched.WaitForBinds()
+	bound := env.boundTo()
+	for _, p := range gang {
+		if bound[p.Name] == "" {
+			t.Errorf("gang member %s was not bound", p.Name)
+		}
+	}
+	if !env.sched.bindSem.TryAcquire(slots) {
+		t.Error("bind slots are still held after every binding cycle ended")
+	}
+}
+
+// TestBindInFlightHoldsASlot: pods that do not wait at Permit still give
+// the loop backpressure: a bind in flight holds one of the slots.
+func TestBindInFlightHoldsASlot(t *testing.T) {
+	inBind, release := make(chan struct{}), make(chan struct{})
+	env := newTestEnv(t, envOptions{bindConcurrency: 1, bind: func(*v1.Binding) error {
+		close(inBind)
+		<-release
+		return nil
+	}}, node("n1", "4").Obj())
+	env.createPods(pendingPod("p").Obj())
+
+	env.sched.ScheduleOne(env.ctx)
+	<-inBind
+	if env.sched.bindSem.TryAcquire(1) {
+		t.Fatal("a bind in flight holds no slot: the loop would not block")
+	}
+	close(release)
+	env.sched.WaitForBinds()
+	if !env.sched.bindSem.TryAcquire(1) {
+		t.Error("the slot was not given back after the bind")
+	}
+}
+
+// TestShutdownUndoesReservations: stopping the loop leaves no pod assumed,
+// neither one parked at Permit nor one the loop holds back for a bind slot.
+func TestShutdownUndoesReservations(t *testing.T) {
+	pl := &gangPermit{}
+	inBind, release := make(chan struct{}), make(chan struct{})
+	env := newTestEnv(t, envOptions{bindConcurrency: 1, extra: []fakeRegistration{register(pl.Name(), pl, func(h framework.Handle) { pl.handle = h })},
+		bind: func(b *v1.Binding) error {
+			if b.Name == "first" {
+				close(inBind)
+				<-release
+			}
+			return nil
+		}}, node("n1", "4").Obj())
+	first, member, held := pendingPod("first").Obj(), pendingPod("member").Label("gang", "g").Obj(), pendingPod("held").Obj()
+	// Created up front (the fake clientset serialises calls, and the first
+	// bind will block in it), a clock step apart to fix the queue order.
+	for _, p := range []*v1.Pod{first, member, held} {
+		env.createPods(p)
+		env.clock.Step(time.Second)
+	}
+	env.sched.ScheduleOne(env.ctx)
+	<-inBind // first holds the only slot
+
+	ctx, stop := context.WithCancel(env.ctx)
+	env.sched.ScheduleOne(ctx)
+	if pl.handle.GetWaitingPod(string(member.UID)) == nil {
+		t.Fatal("the gang member is not waiting at Permit")
+	}
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		env.sched.ScheduleOne(ctx) // blocks on the bind slot
+	}()
+	env.waitFor("the held pod to be assumed", func() bool { return env.assumed(held) })
+	stop()
+	<-loopDone
+	close(release)
+	env.sched.WaitForBinds()
+
+	for _, p := range []*v1.Pod{member, held} {
+		if env.inCache(p) {
+			t.Errorf("%s is still assumed after shutdown", p.Name)
+		}
+	}
+	if got := env.boundTo(); len(got) != 1 || got["first"] != "n1" {
+		t.Errorf("bound = %v, want only first (its bind was in flight)", got)
+	}
+}

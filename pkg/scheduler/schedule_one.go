@@ -60,18 +60,22 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) {
 	s.queue.Done(pod.UID)
 
 	// Backpressure: the loop waits here, not in the API call, when too
-	// many binds are in flight.
-	if err := s.bindSem.Acquire(ctx, 1); err != nil {
-		// Shutting down: undo the reservation and leave the pod to the
-		// next leader (it is still unbound in the API).
-		prof.RejectWaitingPod(string(pod.UID), "scheduler is shutting down")
-		s.unreserveAndForget(ctx, prof, state, assumed, result.SuggestedHost)
-		return
+	// many binds are in flight. A pod parked at Permit (a gang member,
+	// say) takes no slot now: it may wait for pods the loop has yet to
+	// schedule, so holding one could stall the loop for good. Its binding
+	// cycle takes a slot once Permit allows it.
+	slot := &bindSlot{sem: s.bindSem}
+	if !prof.IsWaitingOnPermit(string(pod.UID)) {
+		if err := slot.acquire(ctx); err != nil {
+			// Shutting down: undo the reservation and leave the pod to
+			// the next leader (it is still unbound in the API).
+			s.unreserveAndForget(ctx, prof, state, assumed, result.SuggestedHost)
+			return
+		}
 	}
 	s.bindWG.Add(1)
 	go func() {
 		defer s.bindWG.Done()
-		slot := &bindSlot{sem: s.bindSem, held: true}
 		defer slot.release()
 		s.bindingCycle(ctx, slot, prof, state, qpi, assumed, result.SuggestedHost, cycle, start)
 	}()

@@ -62,7 +62,9 @@ type Options struct {
 	// Clock is injected for tests; nil means the real clock. It also
 	// measures Permit wait timeouts, so a test can step past one.
 	Clock clock.WithTicker
-	// BindConcurrency bounds binding cycles in flight.
+	// BindConcurrency bounds binding cycles in flight. Pods waiting at
+	// Permit or in PreBind do not hold a slot, so a gang larger than this
+	// bound, or slow storage, cannot stall the scheduling loop.
 	BindConcurrency int
 	// AssumedPodTTL is how long an assumed pod whose bind was sent may wait
 	// for the informer to confirm it before it is expired.
