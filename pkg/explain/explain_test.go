@@ -25,7 +25,7 @@ const schedulerName = "berth"
 // newExplainer builds an evaluator with the default profile over an empty
 // fake clientset and fills its cache with nodes and pods (bound pods go
 // to the cache, pending ones with a nominatedNodeName are nominated).
-func newExplainer(t *testing.T, nodes []*v1.Node, pods []*v1.Pod) *Explainer {
+func newExplainer(t testing.TB, nodes []*v1.Node, pods []*v1.Pod) *Explainer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := plugins.NewInTreeRegistry()
