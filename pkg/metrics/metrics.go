@@ -31,7 +31,8 @@ type Metrics struct {
 	QueueIncomingPods *prometheus.CounterVec
 	// BindingDuration is the duration of the binding cycle, by result.
 	BindingDuration *prometheus.HistogramVec
-	// BindErrors counts failed binds by reason (conflict, not_found, error).
+	// BindErrors counts failed binds by reason (conflict: the pod can no
+	// longer be bound, never retried; not_found, transient, error).
 	BindErrors *prometheus.CounterVec
 	// PluginExecutionDuration is a sampled per-plugin duration.
 	PluginExecutionDuration *prometheus.HistogramVec

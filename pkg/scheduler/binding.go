@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -68,7 +67,9 @@ func (b *bindSlot) acquire(ctx context.Context) error {
 type bindOutcome string
 
 const (
-	bindConflict  bindOutcome = "conflict"  // already bound: never retry
+	// bindConflict: the pod can no longer be bound (already bound, or
+	// being deleted): never retry, drop the pod.
+	bindConflict  bindOutcome = "conflict"
 	bindNotFound  bindOutcome = "not_found" // pod deleted: drop
 	bindTransient bindOutcome = "transient" // retry with backoff
 	bindError     bindOutcome = "error"     // requeue with backoff
@@ -77,10 +78,30 @@ const (
 	bindNotAttempted bindOutcome = ""
 )
 
+// bindingResource is the resource the API server names in the Conflict it
+// returns when the pod's current state refuses a binding.
+const bindingResource = "pods/binding"
+
+// classifyBindError decides from the API error's reason and details, never
+// from its message, what a failed bind means. The pods/binding subresource
+// answers 409 Conflict in two ways:
+//   - details.kind "pods/binding": the stored pod refused the binding: it
+//     is already assigned to a node, is being deleted, or (never for a pod
+//     the queue released) still has scheduling gates. Retrying cannot
+//     succeed, and the informer will deliver the bound or deleted pod (or
+//     the update that removes the gates, which requeues it), so the pod is
+//     dropped: bindConflict.
+//   - details.kind "pods": a precondition failed (the Binding's UID names a
+//     pod that was deleted and re-created under the same name). That is an
+//     ordinary bindError: handleFailure requeues the pod only if the
+//     informer still shows the same pod unbound.
 func classifyBindError(err error) bindOutcome {
 	switch {
-	case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
-		return bindConflict
+	case apierrors.IsConflict(err):
+		if podRefusedBinding(err) {
+			return bindConflict
+		}
+		return bindError
 	case apierrors.IsNotFound(err) || apierrors.IsGone(err):
 		return bindNotFound
 	case apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), apierrors.IsTooManyRequests(err),
@@ -92,6 +113,17 @@ func classifyBindError(err error) bindOutcome {
 		return bindTransient
 	}
 	return bindError
+}
+
+// podRefusedBinding reports a Conflict whose details name the binding
+// subresource (see classifyBindError).
+func podRefusedBinding(err error) bool {
+	var se apierrors.APIStatus
+	if !errors.As(err, &se) {
+		return false
+	}
+	d := se.Status().Details
+	return d != nil && d.Group == "" && d.Kind == bindingResource
 }
 
 // bindingCycle waits on Permit, runs PreBind, binds (retrying transient
@@ -113,17 +145,12 @@ func (s *Scheduler) bindingCycle(ctx context.Context, slot *bindSlot, prof *prof
 		case bindNotFound:
 			logger.V(2).Info("Pod was deleted before it could be bound", "node", node)
 		case bindConflict:
-			// Never retry a bind the API server rejected because the pod
-			// is already assigned: the informer will deliver the bound pod.
-			// A conflict for any other reason (a replaced pod, a stale
-			// precondition) goes through handleFailure, which requeues the
-			// pod unless the informer shows it bound or gone.
-			if strings.Contains(st.Message(), "already assigned") {
-				logger.Info("Pod is already bound; not retrying", "node", node, "err", st.AsError())
-				return
-			}
-			logger.Info("Bind rejected with a conflict", "node", node, "err", st.AsError())
-			s.handleFailure(ctx, prof, qpi, st, cycle, start)
+			// Never retry a bind the pod's state refused (already bound
+			// or being deleted): the informer will deliver the pod as it
+			// is. Other conflicts are bindError and go through
+			// handleFailure, which requeues the pod unless the informer
+			// shows it bound or gone.
+			logger.Info("Pod can no longer be bound; not retrying", "node", node, "err", st.AsError())
 		default:
 			s.handleFailure(ctx, prof, qpi, st, cycle, start)
 		}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -17,15 +18,50 @@ import (
 	"github.com/berthsched/berth/pkg/framework"
 )
 
-var podsResource = schema.GroupResource{Resource: "pods"}
+var (
+	podsResource = schema.GroupResource{Resource: "pods"}
+	bindingGR    = schema.GroupResource{Resource: bindingResource}
+)
+
+// refusedBinding is the Conflict the API server returns when the stored pod
+// refuses a binding: already assigned, being deleted, or gated
+// (k8s.io/kubernetes/pkg/registry/core/pod/storage, BindingREST.assignPod).
+func refusedBinding(name, why string) error {
+	return apierrors.NewConflict(bindingGR, name, errors.New(why))
+}
+
+// overTheWire returns err as a client sees it: the Status encoded as JSON
+// by the server and decoded by client-go.
+func overTheWire(t *testing.T, err error) error {
+	t.Helper()
+	b, jerr := json.Marshal(err.(apierrors.APIStatus).Status())
+	if jerr != nil {
+		t.Fatal(jerr)
+	}
+	var st metav1.Status
+	if jerr := json.Unmarshal(b, &st); jerr != nil {
+		t.Fatal(jerr)
+	}
+	return &apierrors.StatusError{ErrStatus: st}
+}
 
 func TestClassifyBindError(t *testing.T) {
 	tests := []struct {
 		err  error
 		want bindOutcome
 	}{
-		{apierrors.NewConflict(podsResource, "p", errors.New("already assigned")), bindConflict},
-		{apierrors.NewAlreadyExists(podsResource, "p"), bindConflict},
+		// The stored pod refused the binding: final, whatever the message.
+		{refusedBinding("p", `pod p is already assigned to node "n1"`), bindConflict},
+		{refusedBinding("p", "pod p is being deleted, cannot be assigned to a host"), bindConflict},
+		{refusedBinding("p", "the message may change"), bindConflict},
+		{overTheWire(t, refusedBinding("p", "x")), bindConflict},
+		{fmt.Errorf("binding: %w", refusedBinding("p", "x")), bindConflict},
+		// A failed UID precondition (the pod was re-created) or any other
+		// conflict: requeued if the informer still shows the pod unbound,
+		// even when the message reads like an assigned pod.
+		{apierrors.NewConflict(podsResource, "p", errors.New("Precondition failed: UID in precondition: a, UID in object meta: b")), bindError},
+		{apierrors.NewConflict(podsResource, "p", errors.New("pod is already assigned")), bindError},
+		{apierrors.NewAlreadyExists(podsResource, "p"), bindError},
 		{apierrors.NewNotFound(podsResource, "p"), bindNotFound},
 		{&apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonGone, Message: "gone"}}, bindNotFound},
 		{apierrors.NewServerTimeout(podsResource, "create", 1), bindTransient},
@@ -47,7 +83,7 @@ func TestClassifyBindError(t *testing.T) {
 
 func TestBindConflictIsNotRetriedAndForgetsThePod(t *testing.T) {
 	env := newTestEnv(t, envOptions{bind: func(b *v1.Binding) error {
-		return apierrors.NewConflict(podsResource, b.Name, errors.New("pod is already assigned to node \"other\""))
+		return refusedBinding(b.Name, "refused")
 	}}, node("n1", "4").Obj())
 	pod := pendingPod("p").Req("cpu", "1").Obj()
 	env.createPods(pod)
@@ -65,6 +101,29 @@ func TestBindConflictIsNotRetriedAndForgetsThePod(t *testing.T) {
 	}
 	if got := counterValue(env.metrics.BindErrors.WithLabelValues(string(bindConflict))); got != 1 {
 		t.Errorf("bind errors{conflict} = %v, want 1", got)
+	}
+}
+
+// TestBindPreconditionConflictRequeues: a conflict that is not the pod
+// refusing the binding must not lose the pod while the informer shows it
+// unbound.
+func TestBindPreconditionConflictRequeues(t *testing.T) {
+	env := newTestEnv(t, envOptions{bind: func(b *v1.Binding) error {
+		return apierrors.NewConflict(podsResource, b.Name, errors.New("Precondition failed: UID in precondition: a, UID in object meta: b"))
+	}}, node("n1", "4").Obj())
+	pod := pendingPod("p").Req("cpu", "1").Obj()
+	env.createPods(pod)
+
+	env.scheduleOne()
+
+	if env.inCache(pod) {
+		t.Error("the assumed pod is still in the cache")
+	}
+	if a, b, u := env.queueLen(); a+b+u != 1 {
+		t.Errorf("queue = %d/%d/%d, want the pod requeued", a, b, u)
+	}
+	if got := counterValue(env.metrics.BindErrors.WithLabelValues(string(bindError))); got != 1 {
+		t.Errorf("bind errors{error} = %v, want 1", got)
 	}
 }
 
