@@ -26,7 +26,7 @@ const helmModule = "helm.sh/helm/v4/cmd/helm@v4.3.1"
 func TestKustomizeBase(t *testing.T) {
 	objs := renderKustomize(t)
 	want := map[string]int{
-		"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 2, "ClusterRoleBinding": 2,
+		"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 2,
 		"Role": 1, "RoleBinding": 2, "ConfigMap": 1, "Deployment": 1,
 		"PodDisruptionBudget": 1, "Service": 1,
 	}
@@ -49,7 +49,7 @@ func TestHelmChart(t *testing.T) {
 	out := helm(t, "template", "berth", chart, "--namespace", berthNamespace)
 	objs := decodeYAML(t, out)
 	want := map[string]int{
-		"ServiceAccount": 1, "ClusterRole": 2, "ClusterRoleBinding": 2,
+		"ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 2,
 		"Role": 1, "RoleBinding": 2, "ConfigMap": 1, "Deployment": 1,
 		"PodDisruptionBudget": 1, "Service": 1,
 	}
