@@ -1,11 +1,17 @@
 // Package scheduler is berth's engine: it wires the informers, the cache,
 // the queue and the profiles together and runs the two cycles.
 //
-// The scheduling cycle (ScheduleOne) is a function over one snapshot: pop a
-// pod, PreFilter, Filter in parallel over a sample of nodes, PostFilter if
-// nothing fits, PreScore and Score over the feasible nodes, pick the best
-// (ties broken at random), Reserve, Permit, and assume the pod in the cache.
-// It makes no API calls, so tests drive it synchronously.
+// The scheduling cycle (ScheduleOne) is a thin shell around the core
+// (pkg/scheduler/core): pop a pod, update the snapshot, let core.Evaluate
+// run PreFilter, Filter over a sample of nodes, PreScore, Score and the
+// choice, then PostFilter if nothing fits, or Reserve, Permit and assume
+// the pod in the cache. It makes no API calls, so tests drive it
+// synchronously. The shell owns what the core is given: the random source,
+// the start-node rotation, the nominator and the equivalence memo.
+//
+// Evaluator runs the same core outside the loop, on every node and
+// without side effects: `berth explain` builds one over a snapshot of the
+// live cluster, and /debug/explain one over the scheduler's own cache.
 //
 // The binding cycle runs asynchronously with a bounded number in flight and
 // its own client rate limiter: WaitOnPermit, PreBind, Bind, PostBind. A bind
