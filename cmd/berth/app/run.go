@@ -15,15 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
@@ -130,9 +126,56 @@ func Run(ctx context.Context, o *RunOptions, out interface{ Write([]byte) (int, 
 	}
 	logger.Info("Starting berth", "version", version.Get().String())
 
-	restCfg, err := restConfig(o, cfg)
+	c, err := wire(ctx, o, cfg, reg)
 	if err != nil {
 		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return c.srv.serve(gctx) })
+	c.broadcaster.StartRecordingToSink(ctx.Done())
+	defer c.broadcaster.Shutdown()
+	if err := c.syncInformers(ctx, o); err != nil {
+		return err
+	}
+
+	if !cfg.LeaderElection.LeaderElect {
+		c.metrics.IsLeader.Set(1)
+		g.Go(func() error { c.sched.Run(gctx); return nil })
+		err := g.Wait()
+		defer c.factory.Shutdown()
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+	err = runLeaderElected(gctx, cfg.LeaderElection, c.leClient, o.Identity, c.metrics, c.sched.Run)
+	cancel()
+	_ = g.Wait()
+	c.factory.Shutdown()
+	return err
+}
+
+// components are what Run wires together before anything runs: one API
+// client per purpose (each with its own user agent and rate limits), the
+// metrics, the informers, the scheduler and the HTTP server.
+type components struct {
+	leClient    kubernetes.Interface
+	metrics     *metrics.Metrics
+	factory     informers.SharedInformerFactory
+	broadcaster events.EventBroadcaster
+	sched       *scheduler.Scheduler
+	srv         *server
+}
+
+// wire builds the components; it fails fast when the API server cannot be
+// reached or the configuration does not make a scheduler.
+func wire(ctx context.Context, o *RunOptions, cfg *config.Config, reg framework.Registry) (*components, error) {
+	logger := klog.FromContext(ctx)
+	restCfg, err := restConfig(o, cfg)
+	if err != nil {
+		return nil, err
 	}
 	newClient := func(name string) (kubernetes.Interface, error) {
 		c := rest.CopyConfig(restCfg)
@@ -141,22 +184,22 @@ func Run(ctx context.Context, o *RunOptions, out interface{ Write([]byte) (int, 
 	}
 	informerClient, err := newClient("informers")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bindClient, err := newClient("binder")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	statusClient, err := newClient("status")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	leClient, err := newClient("leader-election")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkReachable(ctx, informerClient); err != nil {
-		return err
+		return nil, err
 	}
 
 	promReg := prometheus.NewRegistry()
@@ -172,104 +215,37 @@ func Run(ctx context.Context, o *RunOptions, out interface{ Write([]byte) (int, 
 		AssumedPodTTL: o.AssumedPodTTL, ConsistencyCheckInterval: o.ConsistencyCheckInterval,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for name, p := range sched.Profiles() {
 		logger.Info("Profile configured", "schedulerName", name, "plugins", p.ListPlugins())
 	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	srv, err := newServer(o, promReg, factory)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.serve(gctx) })
+	return &components{leClient: leClient, metrics: m, factory: factory, broadcaster: broadcaster, sched: sched, srv: srv}, nil
+}
 
-	broadcaster.StartRecordingToSink(ctx.Done())
-	defer broadcaster.Shutdown()
-	factory.Start(ctx.Done())
+// syncInformers starts the informers and waits for their caches, then
+// marks the server ready. Standby replicas do this too, so that a
+// takeover schedules at once.
+func (c *components) syncInformers(ctx context.Context, o *RunOptions) error {
+	logger := klog.FromContext(ctx)
+	c.factory.Start(ctx.Done())
 	logger.Info("Waiting for informers to sync")
 	start := time.Now()
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+	for typ, ok := range c.factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			return fmt.Errorf("informer for %v did not sync", typ)
 		}
 	}
 	logger.Info("Informers synced", "duration", time.Since(start).Round(time.Millisecond))
-	srv.setSynced()
+	c.srv.setSynced()
 	if o.Ready != nil {
 		close(o.Ready)
 	}
-
-	runScheduler := func(ctx context.Context) {
-		sched.Run(ctx)
-	}
-	if !cfg.LeaderElection.LeaderElect {
-		m.IsLeader.Set(1)
-		g.Go(func() error { runScheduler(gctx); return nil })
-		err := g.Wait()
-		defer factory.Shutdown()
-		if errors.Is(err, context.Canceled) {
-			return nil
-		}
-		return err
-	}
-
-	id := o.Identity
-	if id == "" {
-		host, _ := os.Hostname()
-		id = host + "_" + string(uuid.NewUUID())
-	}
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: cfg.LeaderElection.ResourceNamespace, Name: cfg.LeaderElection.ResourceName},
-		Client:     leClient.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id, EventRecorder: nil},
-	}
-	var lostLease error
-	leCtx, leCancel := context.WithCancel(gctx)
-	defer leCancel()
-	done := make(chan struct{})
-	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		LeaseDuration:   cfg.LeaderElection.LeaseDuration,
-		RenewDeadline:   cfg.LeaderElection.RenewDeadline,
-		RetryPeriod:     cfg.LeaderElection.RetryPeriod,
-		ReleaseOnCancel: true,
-		Name:            "berth",
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
-				acquired := time.Now()
-				m.IsLeader.Set(1)
-				logger.Info("Acquired leader lease; scheduling", "identity", id)
-				m.LeaderTakeoverSeconds.Set(time.Since(acquired).Seconds())
-				runScheduler(ctx)
-				close(done)
-			},
-			OnStoppedLeading: func() {
-				m.IsLeader.Set(0)
-				if gctx.Err() == nil {
-					lostLease = errors.New("lost the leader lease; exiting so that a fresh replica takes over")
-					logger.Error(lostLease, "Leader election lost")
-				}
-				leCancel()
-			},
-			OnNewLeader: func(identity string) {
-				if identity != id {
-					logger.Info("Another replica leads; standing by with warm caches", "leader", identity)
-				}
-			},
-		},
-	})
-	if err != nil {
-		return err
-	}
-	le.Run(leCtx)
-	cancel()
-	_ = g.Wait()
-	factory.Shutdown()
-	return lostLease
+	return nil
 }
 
 func restConfig(o *RunOptions, cfg *config.Config) (*rest.Config, error) {
