@@ -55,8 +55,9 @@ type Metrics struct {
 	PreemptionVictims prometheus.Histogram
 	// IsLeader is 1 while this replica holds the leader lease.
 	IsLeader prometheus.Gauge
-	// LeaderTakeoverSeconds is the time from becoming leader to being ready
-	// to schedule (informers already warm, so it should be tiny).
+	// LeaderTakeoverSeconds is how long the lease went without a leader
+	// before this replica took it over (0 without a previous holder): the
+	// outage a failover costs, which lease timing tunes.
 	LeaderTakeoverSeconds prometheus.Gauge
 }
 
@@ -136,7 +137,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 		LeaderTakeoverSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "berth_leader_takeover_seconds",
-			Help: "Seconds from acquiring the lease to the scheduling loop running, for the last takeover.",
+			Help: "Seconds the lease went without a leader before this replica acquired it: from the previous holder's last renewal, or its release, to the acquisition. 0 when there was no previous holder.",
 		}),
 	}
 	reg.MustRegister(m.ScheduleAttempts, m.SchedulingAttemptDuration, m.PodSchedulingDuration, m.PodSchedulingAttempts,

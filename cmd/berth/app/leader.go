@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
@@ -32,11 +34,11 @@ func runLeaderElected(ctx context.Context, cfg config.LeaderElection, client kub
 		host, _ := os.Hostname()
 		identity = host + "_" + string(uuid.NewUUID())
 	}
-	lock := &resourcelock.LeaseLock{
+	lock := &observingLock{Interface: &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: cfg.ResourceNamespace, Name: cfg.ResourceName},
 		Client:     client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
-	}
+	}}
 	var lostLease error
 	leCtx, leCancel := context.WithCancel(ctx)
 	defer leCancel()
@@ -49,10 +51,10 @@ func runLeaderElected(ctx context.Context, cfg config.LeaderElection, client kub
 		Name:            "berth",
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(ctx context.Context) {
-				acquired := time.Now()
 				m.IsLeader.Set(1)
-				logger.Info("Acquired leader lease; scheduling", "identity", identity)
-				m.LeaderTakeoverSeconds.Set(time.Since(acquired).Seconds())
+				gap := lock.takeover()
+				m.LeaderTakeoverSeconds.Set(gap.Seconds())
+				logger.Info("Acquired leader lease; scheduling", "identity", identity, "unledFor", gap)
 				schedule(ctx)
 			},
 			OnStoppedLeading: func() {
@@ -75,4 +77,92 @@ func runLeaderElected(ctx context.Context, cfg config.LeaderElection, client kub
 	}
 	le.Run(leCtx)
 	return lostLease
+}
+
+// observingLock is a resource lock that remembers the last record it read
+// that was held by another replica (or released), so that on acquiring the
+// lease it can tell how long the lease had gone without a leader: the
+// value of berth_leader_takeover_seconds.
+type observingLock struct {
+	resourcelock.Interface
+
+	mu sync.Mutex
+	// prev is the last record read whose holder was not this replica; it
+	// is cleared when this replica acquires the lease.
+	prev *resourcelock.LeaderElectionRecord
+	// gap is the takeover gap of this replica's last acquisition.
+	gap time.Duration
+}
+
+// Get reads the lease and remembers it when another replica holds it (or
+// nobody does, after a release). A missing lease forgets what was seen.
+func (l *observingLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	rec, raw, err := l.Interface.Get(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case apierrors.IsNotFound(err):
+		l.prev = nil
+	case err == nil && rec != nil && rec.HolderIdentity != l.Identity():
+		r := *rec
+		l.prev = &r
+	}
+	return rec, raw, err
+}
+
+// Create writes a new lease; see acquired.
+func (l *observingLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	err := l.Interface.Create(ctx, ler)
+	if err == nil {
+		l.acquired(ler)
+	}
+	return err
+}
+
+// Update writes the lease; see acquired.
+func (l *observingLock) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	err := l.Interface.Update(ctx, ler)
+	if err == nil {
+		l.acquired(ler)
+	}
+	return err
+}
+
+// acquired notes a successful write. A write naming this replica as
+// holder while a record of another holder is remembered is the
+// acquisition; renewals and the release leave the gap alone.
+func (l *observingLock) acquired(ler resourcelock.LeaderElectionRecord) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ler.HolderIdentity != l.Identity() {
+		return
+	}
+	if l.prev == nil {
+		return
+	}
+	l.gap = takeoverGap(l.prev, ler.AcquireTime.Time)
+	l.prev = nil
+}
+
+// takeover returns the gap of the last acquisition.
+func (l *observingLock) takeover() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gap
+}
+
+// takeoverGap is how long the lease went without a leader before it was
+// acquired at acquired: from prev's last renewal by another holder, or
+// from its release (a released record names no holder and carries the
+// release time as its renewTime). It is 0 without a previous record. The
+// renewTime was written by the previous holder's clock, so skew between
+// the replicas' clocks shifts the gap; a negative result is reported as 0.
+func takeoverGap(prev *resourcelock.LeaderElectionRecord, acquired time.Time) time.Duration {
+	if prev == nil || prev.RenewTime.IsZero() {
+		return 0
+	}
+	if d := acquired.Sub(prev.RenewTime.Time); d > 0 {
+		return d
+	}
+	return 0
 }
