@@ -71,12 +71,12 @@ func (a *analysis) suggestResources() ([]Suggestion, error) {
 			s.Victims = append(s.Victims, Victim{Namespace: v.Pod.Namespace, Name: v.Pod.Name, Priority: corev1helpers.PodPriority(v.Pod), ViolatesPDB: c.protected[i]})
 			names = append(names, v.Pod.Namespace+"/"+v.Pod.Name)
 		}
-		lead := c.node
+		lead := fmt.Sprintf("%s rejects it (%s)", c.node, a.rejected[c.node].Message())
 		if a.rejected[c.node].Plugin() == noderesources.Name {
-			s.Shortfall = a.shortfall(c.node)
-			lead = fmt.Sprintf("%s lacks %s", c.node, shortfallString(s.Shortfall))
-		} else {
-			lead = fmt.Sprintf("%s rejects it (%s)", c.node, a.rejected[c.node].Message())
+			if sf := a.shortfall(c.node); len(sf) > 0 {
+				s.Shortfall = sf
+				lead = fmt.Sprintf("%s lacks %s", c.node, shortfallString(sf))
+			}
 		}
 		s.Change = "evict " + strings.Join(names, ", ")
 		prios := victimPriorities(c.victims)
