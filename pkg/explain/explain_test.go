@@ -9,6 +9,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2"
@@ -27,6 +28,13 @@ const schedulerName = "berth"
 // to the cache, pending ones with a nominatedNodeName are nominated).
 func newExplainer(t testing.TB, nodes []*v1.Node, pods []*v1.Pod) *Explainer {
 	t.Helper()
+	return newExplainerWith(t, nil, nodes, pods)
+}
+
+// newExplainerWith is newExplainer with objects (claims, volumes,
+// classes …) in the fake clientset that the plugins' informers read.
+func newExplainerWith(t testing.TB, objs []runtime.Object, nodes []*v1.Node, pods []*v1.Pod) *Explainer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := plugins.NewInTreeRegistry()
 	cfg, err := config.Load(nil, reg)
@@ -34,7 +42,7 @@ func newExplainer(t testing.TB, nodes []*v1.Node, pods []*v1.Pod) *Explainer {
 		t.Fatal(err)
 	}
 	cfg.Parallelism = 1
-	client := fake.NewSimpleClientset()
+	client := fake.NewSimpleClientset(objs...)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	ev, err := scheduler.NewEvaluator(ctx, scheduler.EvaluatorOptions{Config: cfg, Registry: reg, InformerFactory: factory, Client: client})
 	if err != nil {
@@ -471,5 +479,32 @@ func TestExplainPodOfAnotherScheduler(t *testing.T) {
 	_, err := x.Explain(context.Background(), st.MakePod().Name("p").SchedulerName("default-scheduler").Obj(), Options{})
 	if !errors.Is(err, ErrNoProfile) {
 		t.Fatalf("err = %v, want ErrNoProfile", err)
+	}
+}
+
+// TestExplainVolumeDetails: a claim of a WaitForFirstConsumer class that no
+// PV can satisfy; the VolumeBinding explanation (which claim, why) comes
+// through as a volumes hint and in Details.
+func TestExplainVolumeDetails(t *testing.T) {
+	objs := []runtime.Object{
+		st.MakeStorageClass("local").Provisioner("kubernetes.io/no-provisioner").WaitForFirstConsumer().Obj(),
+		st.MakePVC("data", "default").Class("local").Request("10Gi").Obj(),
+	}
+	x := newExplainerWith(t, objs, []*v1.Node{node("n1").Obj(), node("n2").Obj()}, nil)
+	e, err := x.Explain(context.Background(), pod("p").PVC("data").Obj(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Schedulable {
+		t.Fatal("schedulable without any PV")
+	}
+	var hint *Suggestion
+	for i := range e.Suggestions {
+		if e.Suggestions[i].Cause == CauseVolumes {
+			hint = &e.Suggestions[i]
+		}
+	}
+	if hint == nil || hint.Verified || !strings.Contains(hint.Message, `claim "default/data"`) || len(e.Details) == 0 {
+		t.Fatalf("volumes hint = %+v, details %v; want the claim named", hint, e.Details)
 	}
 }
