@@ -160,7 +160,7 @@ func TestExplainSuggestions(t *testing.T) {
 			nodes: nodes, pods: pods,
 			pod: pod("p").Req("cpu", "64").Priority(100).Obj(),
 			want: []wantSuggestion{
-				{cause: CauseResources, contains: []string{"no node is big enough, whatever is evicted: the pod requests 64 cpu, the most any node has allocatable is 4 (n1)"}},
+				{cause: CauseResources, contains: []string{"no node is big enough, whatever is evicted: the pod requests 64 CPU, the most any node has allocatable is 4 CPU (n1)"}},
 				{cause: CauseTaints, contains: []string{"tolerating it is not enough: they then fail with 1 Insufficient cpu"}},
 			},
 		},

@@ -172,7 +172,7 @@ func (a *analysis) tooBigForEveryNode() (Suggestion, bool) {
 	var nodes []string
 	add := func(res string, want, have int64, render func(int64) string) {
 		if want > have {
-			p := fmt.Sprintf("requests %s %s, the most any node has allocatable is %s", render(want), res, render(have))
+			p := fmt.Sprintf("requests %s, the most any node has allocatable is %s", render(want), render(have))
 			if biggest[res] != "" {
 				p += " (" + biggest[res] + ")"
 				nodes = append(nodes, biggest[res])
@@ -180,12 +180,14 @@ func (a *analysis) tooBigForEveryNode() (Suggestion, bool) {
 			parts = append(parts, p)
 		}
 	}
-	cores := func(m int64) string { return strings.TrimSuffix(cpuString(m), " CPU") }
-	add("cpu", req.MilliCPU, largest.MilliCPU, cores)
-	add("memory", req.Memory, largest.Memory, bytesString)
-	add("ephemeral-storage", req.EphemeralStorage, largest.EphemeralStorage, bytesString)
+	named := func(unit string, render func(int64) string) func(int64) string {
+		return func(v int64) string { return render(v) + " " + unit }
+	}
+	add("cpu", req.MilliCPU, largest.MilliCPU, cpuString)
+	add("memory", req.Memory, largest.Memory, named("memory", bytesString))
+	add("ephemeral-storage", req.EphemeralStorage, largest.EphemeralStorage, named("ephemeral-storage", bytesString))
 	for r, q := range req.ScalarResources {
-		add(string(r), q, largest.ScalarResources[r], func(v int64) string { return strconv.FormatInt(v, 10) })
+		add(string(r), q, largest.ScalarResources[r], named(string(r), func(v int64) string { return strconv.FormatInt(v, 10) }))
 	}
 	if len(parts) == 0 {
 		return Suggestion{}, false
