@@ -87,20 +87,25 @@ func (a *analysis) suggestNodeAffinity() ([]Suggestion, error) {
 			continue
 		}
 		s.Message = fmt.Sprintf("no node has %s=%s; %s", k, want, valuesString(k, counts))
-		best := sortedByCount(counts)[0]
-		pod := a.pod.DeepCopy()
-		pod.Spec.NodeSelector[k] = best
-		res, err := a.tryPod(pod)
-		if err != nil {
-			return nil, err
+		// Try the most common values first; the first that fits wins.
+		var tried []string
+		for _, val := range head(sortedByCount(counts), a.opts.MaxSuggestions) {
+			pod := a.pod.DeepCopy()
+			pod.Spec.NodeSelector[k] = val
+			res, err := a.tryPod(pod)
+			if err != nil {
+				return nil, err
+			}
+			if len(res.feasible) > 0 {
+				s.Verified, s.FitNodes, s.Nodes = true, len(res.feasible), head(res.feasible, a.opts.MaxNodes)
+				s.Change = fmt.Sprintf("nodeSelector %s: %s -> %s", k, want, val)
+				s.Message += fmt.Sprintf("; with %s=%s the pod fits on %d node(s)", k, val, len(res.feasible))
+				break
+			}
+			tried = append(tried, fmt.Sprintf("%s=%s (%s)", k, val, countsString(reasonCounts(res))))
 		}
-		s.Change = fmt.Sprintf("nodeSelector %s: %s -> %s", k, want, best)
-		if len(res.feasible) > 0 {
-			s.Verified, s.FitNodes, s.Nodes = true, len(res.feasible), head(res.feasible, a.opts.MaxNodes)
-			s.Message += fmt.Sprintf("; with %s=%s the pod fits on %d node(s)", k, best, len(res.feasible))
-		} else {
-			s.Message += fmt.Sprintf("; with %s=%s it still fits nowhere (%s)", k, best, countsString(reasonCounts(res)))
-			s.Change = ""
+		if !s.Verified {
+			s.Message += "; it still fits nowhere with " + strings.Join(tried, ", ")
 		}
 		out = append(out, s)
 	}

@@ -178,6 +178,22 @@ func TestExplainSuggestions(t *testing.T) {
 			},
 		},
 		{
+			name: "nodeSelector: the most common value is full, the next one fits",
+			nodes: []*v1.Node{
+				node("s1").Label("disk-type", "ssd").Obj(),
+				node("s2").Label("disk-type", "ssd").Obj(),
+				node("h1").Label("disk-type", "hdd").Obj(),
+			},
+			pods: []*v1.Pod{
+				pod("f1").Node("s1").Req("cpu", "4").Obj(),
+				pod("f2").Node("s2").Req("cpu", "4").Obj(),
+			},
+			pod: pod("p").Req("cpu", "1").NodeSelector(map[string]string{"disk-type": "nvme"}).Obj(),
+			want: []wantSuggestion{
+				{cause: CauseNodeAffinity, verified: true, fitNodes: 1, contains: []string{"with disk-type=hdd the pod fits on 1 node(s)"}},
+			},
+		},
+		{
 			name:  "required node affinity on a missing label",
 			nodes: []*v1.Node{node("n1").Obj(), node("n2").Obj()},
 			pod:   pod("p").NodeAffinityIn("gpu", "a100").Obj(),
