@@ -228,3 +228,52 @@ func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 		t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
 	}
 }
+
+// TestExplainNodeSelectorNobodyHas: a pod selecting a disk type no node
+// has; explain counts the values nodes do have (read from the API server)
+// and verifies that one of them fits.
+func TestExplainNodeSelectorNobodyHas(t *testing.T) {
+	env := testenv.Current()
+	ctx := context.Background()
+	c := env.Client
+	opts := nodegen.Options{Count: 2, Profile: nodegen.ProfileBasic, Prefix: "selector-", Zones: 1}
+	if _, err := nodegen.Create(ctx, c, opts); err != nil {
+		t.Fatal(err)
+	}
+	ns := env.CreateNamespace(t, "selector")
+	p := newPod("cache", "100m", "")
+	p.Spec.NodeSelector = map[string]string{nodegen.LabelDiskType: "nvme"}
+	if _, err := c.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reg := plugins.NewInTreeRegistry()
+	cfg, err := config.Load(nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := explain.FromCluster(ctx, explain.ClusterOptions{Client: c, Config: cfg, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pod, err := cl.Pod(ns, "cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := cl.Explain(ctx, pod, explain.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Schedulable {
+		t.Fatalf("pod selecting %s=nvme fits on %s", nodegen.LabelDiskType, e.ChosenNode)
+	}
+	var s *explain.Suggestion
+	for i := range e.Suggestions {
+		if e.Suggestions[i].Cause == explain.CauseNodeAffinity {
+			s = &e.Suggestions[i]
+		}
+	}
+	if s == nil || !s.Verified || s.FitNodes == 0 || !strings.HasPrefix(s.Message, "no node has "+nodegen.LabelDiskType+"=nvme; ") {
+		t.Fatalf("node affinity suggestion = %+v, want a verified other disk type", s)
+	}
+}
