@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -24,6 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/berthsched/berth/pkg/config"
+	"github.com/berthsched/berth/pkg/explain"
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/metrics"
 	"github.com/berthsched/berth/pkg/plugins"
@@ -164,6 +167,7 @@ type components struct {
 	leClient    kubernetes.Interface
 	metrics     *metrics.Metrics
 	factory     informers.SharedInformerFactory
+	dynFactory  dynamicinformer.DynamicSharedInformerFactory
 	broadcaster events.EventBroadcaster
 	sched       *scheduler.Scheduler
 	srv         *server
@@ -207,9 +211,18 @@ func wire(ctx context.Context, o *RunOptions, cfg *config.Config, reg framework.
 	m := metrics.New(promReg)
 
 	factory := informers.NewSharedInformerFactoryWithOptions(informerClient, 0, informers.WithTransform(scheduler.StripManagedFields))
+	// Custom resources that plugins declare as event sources are watched
+	// through the dynamic client; nothing is listed unless one does.
+	dynCfg := rest.CopyConfig(restCfg)
+	dynCfg.UserAgent = "berth/informers"
+	dynClient, err := dynamic.NewForConfig(dynCfg)
+	if err != nil {
+		return nil, err
+	}
+	dynFactory := dynamicinformer.NewDynamicSharedInformerFactory(dynClient, 0)
 	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: statusClient.EventsV1()})
 	sched, err := scheduler.New(ctx, scheduler.Options{
-		Config: cfg, Registry: reg, InformerFactory: factory,
+		Config: cfg, Registry: reg, InformerFactory: factory, DynamicInformerFactory: dynFactory,
 		BindClient: bindClient, StatusClient: statusClient, EventBroadcaster: broadcaster,
 		Metrics: m, BindConcurrency: o.BindConcurrency,
 		AssumedPodTTL: o.AssumedPodTTL, ConsistencyCheckInterval: o.ConsistencyCheckInterval,
@@ -220,11 +233,17 @@ func wire(ctx context.Context, o *RunOptions, cfg *config.Config, reg framework.
 	for name, p := range sched.Profiles() {
 		logger.Info("Profile configured", "schedulerName", name, "plugins", p.ListPlugins())
 	}
-	srv, err := newServer(o, promReg, factory)
+	// /debug/explain evaluates pods with profiles of its own over the
+	// scheduler's cache; they register their informers before the start.
+	ev, err := sched.NewEvaluator(ctx, cfg, reg, bindClient)
+	if err != nil {
+		return nil, fmt.Errorf("building the /debug/explain evaluator: %w", err)
+	}
+	srv, err := newServer(o, promReg, explainHandler(explain.New(ev), factory.Core().V1().Pods().Lister()))
 	if err != nil {
 		return nil, err
 	}
-	return &components{leClient: leClient, metrics: m, factory: factory, broadcaster: broadcaster, sched: sched, srv: srv}, nil
+	return &components{leClient: leClient, metrics: m, factory: factory, dynFactory: dynFactory, broadcaster: broadcaster, sched: sched, srv: srv}, nil
 }
 
 // syncInformers starts the informers and waits for their caches, then
@@ -238,6 +257,12 @@ func (c *components) syncInformers(ctx context.Context, o *RunOptions) error {
 	for typ, ok := range c.factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			return fmt.Errorf("informer for %v did not sync", typ)
+		}
+	}
+	c.dynFactory.Start(ctx.Done())
+	for gvr, ok := range c.dynFactory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("informer for %v did not sync", gvr)
 		}
 	}
 	logger.Info("Informers synced", "duration", time.Since(start).Round(time.Millisecond))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"k8s.io/client-go/informers"
 	"k8s.io/klog/v2"
 )
 
@@ -32,7 +31,7 @@ type server struct {
 // the HTTPS listener and the delegating authenticator and authorizer, so
 // that a bad certificate, a taken port or an unreadable kubeconfig fails
 // Run at once.
-func newServer(o *RunOptions, reg *prometheus.Registry, _ informers.SharedInformerFactory) (*server, error) {
+func newServer(o *RunOptions, reg *prometheus.Registry, explain http.Handler) (*server, error) {
 	s := &server{opts: o}
 	secure, err := o.Secure.apply(o.Kubeconfig)
 	if err != nil {
@@ -52,6 +51,9 @@ func newServer(o *RunOptions, reg *prometheus.Registry, _ informers.SharedInform
 		_, _ = w.Write([]byte("ok"))
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if explain != nil {
+		mux.Handle(explainPath, explain)
+	}
 	if o.EnablePprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

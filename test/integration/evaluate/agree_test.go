@@ -2,8 +2,12 @@ package evaluate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -22,6 +26,7 @@ import (
 	"github.com/berthsched/berth/internal/st"
 	"github.com/berthsched/berth/internal/testenv"
 	"github.com/berthsched/berth/pkg/config"
+	"github.com/berthsched/berth/pkg/explain"
 	"github.com/berthsched/berth/pkg/plugins"
 	"github.com/berthsched/berth/pkg/scheduler"
 	"github.com/berthsched/berth/pkg/scheduler/core"
@@ -47,7 +52,12 @@ func TestEvaluationAgreesWithScheduler(t *testing.T) {
 		t.Fatal(err)
 	}
 	taintSome(t, c)
-	berthtest.Start(t, &app.RunOptions{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	berthtest.Start(t, &app.RunOptions{Listener: ln})
+	debugURL := "http://" + ln.Addr().String() + "/debug/explain"
 	ns := env.CreateNamespace(t, "agree")
 
 	rng := rand.New(rand.NewPCG(12, 1))
@@ -77,6 +87,10 @@ func TestEvaluationAgreesWithScheduler(t *testing.T) {
 		want, _, _ := strings.Cut(condition(got).Message, " preemption: ")
 		if gotMsg := fitErr.Diagnosis.Message(); gotMsg != want {
 			t.Errorf("pod %s: FailedScheduling says\n  %q\nthe evaluation says\n  %q", got.Name, want, gotMsg)
+		}
+		// The running scheduler's own view, from its cache, says the same.
+		if live := debugExplain(t, debugURL, got); live.Schedulable || live.Message != want {
+			t.Errorf("pod %s: /debug/explain says schedulable=%v\n  %q\nFailedScheduling says\n  %q", got.Name, live.Schedulable, live.Message, want)
 		}
 	}
 	t.Logf("%d pods bound, %d left pending; every decision agreed with its evaluation", bound, pending)
@@ -210,6 +224,28 @@ func evaluate(t *testing.T, c kubernetes.Interface, pod *v1.Pod) *scheduler.Eval
 		t.Fatal(err)
 	}
 	return eval
+}
+
+// debugExplain asks berth's /debug/explain about pod.
+func debugExplain(t *testing.T, base string, pod *v1.Pod) *explain.Explanation {
+	t.Helper()
+	resp, err := http.Get(base + "?pod=" + pod.Namespace + "/" + pod.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /debug/explain for %s: %d %s", pod.Name, resp.StatusCode, body)
+	}
+	var e explain.Explanation
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("decoding /debug/explain: %v: %.300s", err, body)
+	}
+	return &e
 }
 
 func feasible(r core.Result, node string) bool {
