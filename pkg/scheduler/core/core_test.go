@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"testing"
 
@@ -135,3 +136,70 @@ func TestFilterNodeWithNominatedPods(t *testing.T) {
 		t.Fatalf("nominee rejected on its own node: %v", got)
 	}
 }
+
+// annotationGate is a node-local filter that reads an annotation the
+// engine's signature does not cover; with contribute it says so.
+type annotationGate struct{ contribute bool }
+
+func (annotationGate) Name() string    { return "AnnotationGate" }
+func (annotationGate) NodeLocal() bool { return true }
+func (annotationGate) Filter(_ context.Context, _ *framework.CycleState, pod *v1.Pod, _ *framework.NodeInfo) *framework.Status {
+	if pod.Annotations["gate"] == "closed" {
+		return framework.NewStatus(framework.UnschedulableAndUnresolvable, "gate closed")
+	}
+	return nil
+}
+
+// signedGate is annotationGate contributing the annotation to the
+// signature.
+type signedGate struct{ annotationGate }
+
+func (signedGate) SignatureFragment(pod *v1.Pod) string { return pod.Annotations["gate"] }
+
+// TestMemoHonoursSignatureFragments: two pods identical but for an
+// annotation a node-local plugin reads must not share a memoised verdict
+// when the plugin contributes the annotation to the signature; without
+// the contribution the second pod reuses the first one's (wrong) verdict,
+// which is what the contract exists to prevent.
+func TestMemoHonoursSignatureFragments(t *testing.T) {
+	ctx := context.Background()
+	snap := st.NewSnapshot(nil, []*v1.Node{st.MakeNode().Name("n1").Capacity("cpu", "4", "pods", "10").Obj()})
+	open := st.MakePod().Name("open").UID("open").Obj()
+	closed := st.MakePod().Name("closed").UID("closed").Obj()
+	open.Annotations = map[string]string{"gate": "open"}
+	closed.Annotations = map[string]string{"gate": "closed"}
+	evaluate := func(prof *profile.Profile, memo *Memo, pod *v1.Pod) error {
+		_, err := Evaluate(ctx, Request{Pod: pod, State: framework.NewCycleState(), Profile: prof, Snapshot: snapshotOf{snap},
+			Memo: memo, Rand: rand.New(rand.NewPCG(1, 1)), Parallelism: 1})
+		return err
+	}
+	for _, tc := range []struct {
+		name       string
+		plugin     framework.Plugin
+		wantClosed bool // whether the closed pod is rejected
+	}{
+		{"contributing plugin", signedGate{}, true},
+		{"plugin that does not contribute reuses a stale verdict", annotationGate{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prof, err := profile.NewFromPlugins("test", st.NewHandle(snap), tc.plugin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			memo := &Memo{}
+			if err := evaluate(prof, memo, open); err != nil {
+				t.Fatalf("open pod: %v", err)
+			}
+			err = evaluate(prof, memo, closed)
+			var fitErr *FitError
+			if got := errors.As(err, &fitErr); got != tc.wantClosed {
+				t.Fatalf("closed pod rejected = %v (err %v), want %v", got, err, tc.wantClosed)
+			}
+		})
+	}
+}
+
+// snapshotOf adds NumNodes to an st.Snapshot.
+type snapshotOf struct{ *st.Snapshot }
+
+func (s snapshotOf) NumNodes() int { return len(s.List()) }
