@@ -60,28 +60,25 @@ func (o *Options) defaults() {
 // to evaluate it with another profile.
 var ErrNoProfile = errors.New("no berth profile serves the pod's schedulerName")
 
-// Explainer explains pods against the state held by an evaluator's cache.
-// It keeps its own record of nominated pods, because the what-if checks
-// filter nodes outside the evaluator and must honour the same nominations.
-// Like the evaluator, it explains one pod at a time.
+// Explainer explains pods against the state held by an evaluator's cache;
+// its what-if checks honour the evaluator's nominations. Like the
+// evaluator, it explains one pod at a time.
 type Explainer struct {
-	ev        *scheduler.Evaluator
-	nominated *nominations
-	pdbs      []*policyv1.PodDisruptionBudget
+	ev   *scheduler.Evaluator
+	pdbs []*policyv1.PodDisruptionBudget
 }
 
 // New returns an Explainer over ev. Fill ev.Cache() with the nodes and
 // bound pods, and call AddNominatedPod for pending pods with a
 // status.nominatedNodeName.
 func New(ev *scheduler.Evaluator) *Explainer {
-	return &Explainer{ev: ev, nominated: newNominations()}
+	return &Explainer{ev: ev}
 }
 
 // AddNominatedPod records a pending pod nominated to a node (its
 // status.nominatedNodeName), so its room is kept as the scheduler keeps it.
 func (x *Explainer) AddNominatedPod(logger klog.Logger, pod *v1.Pod) {
 	x.ev.Nominate(logger, pod)
-	x.nominated.add(pod)
 }
 
 // Explain evaluates pod on every node and explains the outcome. A bound
@@ -129,7 +126,7 @@ func (x *Explainer) Explain(ctx context.Context, pod *v1.Pod, o Options) (*Expla
 	}
 	a := &analysis{
 		ctx: ctx, pod: evaluatedPod(pod), eval: eval, opts: o,
-		nom: x.nominated, rejected: rejectedNodes(eval), budgets: newBudgetCheck(x.pdbs),
+		nom: x.ev.Nominator(), rejected: rejectedNodes(eval), budgets: newBudgetCheck(x.pdbs),
 	}
 	if o.Node != "" {
 		out.Trace = trace(eval, o.Node)

@@ -14,32 +14,6 @@ import (
 	"github.com/berthsched/berth/pkg/scheduler/profile"
 )
 
-// nominations lists pending pods nominated to nodes, for the what-if
-// filter runs (core.FilterNode honours them as the scheduling cycle does).
-type nominations struct {
-	byNode map[string][]*framework.PodInfo
-}
-
-var _ core.Nominator = (*nominations)(nil)
-
-func newNominations() *nominations { return &nominations{byNode: map[string][]*framework.PodInfo{}} }
-
-func (n *nominations) add(pod *v1.Pod) {
-	node := pod.Status.NominatedNodeName
-	if node == "" || pod.Spec.NodeName != "" {
-		return
-	}
-	n.byNode[node] = append(n.byNode[node], framework.NewPodInfo(pod))
-}
-
-// NominatedPodsForNode implements framework.PodNominator.
-func (n *nominations) NominatedPodsForNode(node string) []*framework.PodInfo {
-	return append([]*framework.PodInfo(nil), n.byNode[node]...)
-}
-
-// Empty implements core.Nominator.
-func (n *nominations) Empty() bool { return len(n.byNode) == 0 }
-
 // analysis is the state of one explanation's what-if checks: the pod, the
 // evaluation (its snapshot and profile) and the first rejection of every
 // rejected node.
@@ -48,13 +22,9 @@ type analysis struct {
 	pod      *v1.Pod
 	eval     *scheduler.Evaluation
 	opts     Options
-	nom      *nominations
+	nom      core.Nominator
 	rejected map[string]*framework.Status
 	budgets  *budgetCheck
-
-	// base is the pod's cycle state after PreFilter, for node what-ifs;
-	// nil when PreFilter rejected the pod.
-	base *framework.CycleState
 }
 
 func (a *analysis) profile() *profile.Profile { return a.eval.Profile }
@@ -142,23 +112,14 @@ func (a *analysis) tryPod(pod *v1.Pod) (outcome, error) {
 	return out, nil
 }
 
-// baseState returns the original pod's cycle state after PreFilter (run
-// again: the evaluator does not hand its own out), or nil when PreFilter
-// rejected the pod, in which case no node-level change can help.
+// baseState returns the pod's cycle state after PreFilter (the
+// evaluation's), or nil when PreFilter rejected the pod, in which case no
+// node-level change can help. Callers clone it before changing anything.
 func (a *analysis) baseState() (*framework.CycleState, error) {
-	if a.base != nil {
-		return a.base, nil
+	if a.eval.Result.Diagnosis.PreFilterMsg != "" {
+		return nil, nil
 	}
-	state := framework.NewCycleState()
-	_, _, st := a.profile().RunPreFilterPlugins(a.ctx, state, a.pod, a.eval.Snapshot.List())
-	if !st.IsSuccess() {
-		if st.IsRejected() {
-			return nil, nil
-		}
-		return nil, st.AsError()
-	}
-	a.base = state
-	return state, nil
+	return a.eval.State, nil
 }
 
 // tryNode runs the filters for the original pod on a changed copy of a

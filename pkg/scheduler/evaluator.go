@@ -103,6 +103,11 @@ func (e *Evaluator) Nominate(logger klog.Logger, pod *v1.Pod) {
 	e.nominator.AddNominatedPod(logger, pod, "")
 }
 
+// Nominator is the evaluator's record of nominated pods (the scheduler's
+// own, for an evaluator over its cache), for what-if filter runs that must
+// keep nominees' room as the evaluation does.
+func (e *Evaluator) Nominator() core.Nominator { return e.nominator }
+
 // Profile returns the profile serving schedulerName, or nil.
 func (e *Evaluator) Profile(schedulerName string) *profile.Profile { return e.profiles[schedulerName] }
 
@@ -126,6 +131,11 @@ type Evaluation struct {
 	Snapshot *schedcache.Snapshot
 	// Profile is the profile that evaluated the pod.
 	Profile *profile.Profile
+	// State is the pod's cycle state after the evaluation; what-ifs
+	// clone it to filter changed nodes without running PreFilter again.
+	// It is meaningless when PreFilter rejected the pod
+	// (Result.Diagnosis.PreFilterMsg is set).
+	State *framework.CycleState
 }
 
 // Evaluate runs the core for pod over every node of the cache as it is
@@ -140,9 +150,10 @@ func (e *Evaluator) Evaluate(ctx context.Context, pod *v1.Pod, o EvaluateOptions
 	if err := e.cache.UpdateSnapshot(klog.FromContext(ctx), e.snapshot); err != nil {
 		return nil, err
 	}
+	state := framework.NewCycleState()
 	res, err := core.Evaluate(ctx, core.Request{
 		Pod:              pod,
-		State:            framework.NewCycleState(),
+		State:            state,
 		Profile:          prof,
 		Snapshot:         e.snapshot,
 		Nominator:        e.nominator,
@@ -152,7 +163,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, pod *v1.Pod, o EvaluateOptions
 		TopK:             o.TopK,
 		TraceNode:        o.TraceNode,
 	})
-	return &Evaluation{Result: res, Err: err, Snapshot: e.snapshot, Profile: prof}, nil
+	return &Evaluation{Result: res, Err: err, Snapshot: e.snapshot, Profile: prof, State: state}, nil
 }
 
 func (e *Evaluator) profileNames() []string {
