@@ -31,10 +31,9 @@ const widgetResource framework.EventResource = "widgets.example.berth.io"
 
 // widgetGate rejects every pod until a Widget named after the pod exists.
 // It reads Widgets through the handle's dynamic informer factory and asks
-// for Widget events; with declare set it also says how to watch them.
+// for Widget events, without saying how to watch them.
 type widgetGate struct {
-	declare bool
-	h       framework.Handle
+	h framework.Handle
 }
 
 func (p *widgetGate) Name() string { return "WidgetGate" }

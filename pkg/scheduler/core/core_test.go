@@ -138,8 +138,8 @@ func TestFilterNodeWithNominatedPods(t *testing.T) {
 }
 
 // annotationGate is a node-local filter that reads an annotation the
-// engine's signature does not cover; with contribute it says so.
-type annotationGate struct{ contribute bool }
+// engine's signature does not cover.
+type annotationGate struct{}
 
 func (annotationGate) Name() string    { return "AnnotationGate" }
 func (annotationGate) NodeLocal() bool { return true }
