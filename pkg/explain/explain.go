@@ -75,6 +75,10 @@ func New(ev *scheduler.Evaluator) *Explainer {
 	return &Explainer{ev: ev}
 }
 
+// Evaluator is the evaluator the Explainer reads: tests and tools that
+// want the raw evaluation (every feasible node, say) use it directly.
+func (x *Explainer) Evaluator() *scheduler.Evaluator { return x.ev }
+
 // AddNominatedPod records a pending pod nominated to a node (its
 // status.nominatedNodeName), so its room is kept as the scheduler keeps it.
 func (x *Explainer) AddNominatedPod(logger klog.Logger, pod *v1.Pod) {

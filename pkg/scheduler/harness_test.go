@@ -89,28 +89,7 @@ func newTestEnv(t *testing.T, opts envOptions, objs ...runtime.Object) *testEnv 
 	_, ctx := ktesting.NewTestContext(t)
 	ctx, cancel := context.WithCancel(ctx)
 
-	reg := plugins.NewInTreeRegistry()
-	var enabled []string
-	for _, r := range opts.extra {
-		reg[r.name] = framework.Registration{Factory: r.factory}
-		enabled = append(enabled, "          - name: "+r.name)
-	}
-	data := opts.configYAML
-	if data == "" && len(enabled) > 0 {
-		data = fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-  - schedulerName: %s
-    plugins:
-      multiPoint:
-        enabled:
-%s
-`, testSchedulerName, strings.Join(enabled, "\n"))
-	}
-	cfg, err := config.Load([]byte(data), reg)
-	if err != nil {
-		t.Fatalf("loading config: %v", err)
-	}
+	reg, cfg := testConfig(t, opts.configYAML, opts.extra...)
 
 	env := &testEnv{
 		t:       t,
@@ -122,6 +101,7 @@ profiles:
 	}
 	env.client.PrependReactor("create", "pods", env.bindReactor)
 	env.factory = informers.NewSharedInformerFactory(env.client, 0)
+	var err error
 	env.sched, err = New(ctx, Options{
 		Config:           cfg,
 		Registry:         reg,
@@ -159,6 +139,34 @@ profiles:
 		}
 	}
 	return env
+}
+
+// testConfig returns the in-tree registry plus extra and a config: yaml
+// when set, otherwise the defaults with extra enabled through multiPoint.
+func testConfig(t *testing.T, yaml string, extra ...fakeRegistration) (framework.Registry, *config.Config) {
+	t.Helper()
+	reg := plugins.NewInTreeRegistry()
+	var enabled []string
+	for _, r := range extra {
+		reg[r.name] = framework.Registration{Factory: r.factory}
+		enabled = append(enabled, "          - name: "+r.name)
+	}
+	if yaml == "" && len(enabled) > 0 {
+		yaml = fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+  - schedulerName: %s
+    plugins:
+      multiPoint:
+        enabled:
+%s
+`, testSchedulerName, strings.Join(enabled, "\n"))
+	}
+	cfg, err := config.Load([]byte(yaml), reg)
+	if err != nil {
+		t.Fatalf("loading config: %v", err)
+	}
+	return reg, cfg
 }
 
 // bindReactor handles pods/binding: it asks env.bind and, on success, sets

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2/ktesting"
 
-	"github.com/berthsched/berth/pkg/config"
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/metrics"
-	"github.com/berthsched/berth/pkg/plugins"
 )
 
 var widgets = schema.GroupVersionResource{Group: "example.berth.io", Version: "v1", Resource: "widgets"}
@@ -74,31 +71,14 @@ func widget(ns, name string) *unstructured.Unstructured {
 func newWithPlugin(t *testing.T, pl framework.Plugin, dyn dynamicinformer.DynamicSharedInformerFactory) error {
 	t.Helper()
 	_, ctx := ktesting.NewTestContext(t)
-	reg := plugins.NewInTreeRegistry()
-	reg[pl.Name()] = register(pl.Name(), pl, nil).registration()
-	cfg, err := config.Load([]byte(fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-  - schedulerName: %s
-    plugins:
-      multiPoint:
-        enabled:
-          - name: %s
-`, testSchedulerName, pl.Name())), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, cfg := testConfig(t, "", register(pl.Name(), pl, nil))
 	client := fake.NewClientset()
-	_, err = New(ctx, Options{
+	_, err := New(ctx, Options{
 		Config: cfg, Registry: reg, InformerFactory: informers.NewSharedInformerFactory(client, 0),
 		DynamicInformerFactory: dyn, BindClient: client, StatusClient: client,
 		EventBroadcaster: fakeBroadcaster{}, Metrics: metrics.New(prometheus.NewRegistry()),
 	})
 	return err
-}
-
-func (r fakeRegistration) registration() framework.Registration {
-	return framework.Registration{Factory: r.factory}
 }
 
 func TestNewRefusesEventsNothingFeeds(t *testing.T) {

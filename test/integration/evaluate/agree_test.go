@@ -16,8 +16,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/berthsched/berth/cmd/berth/app"
@@ -177,43 +177,23 @@ func waitDecided(t *testing.T, c kubernetes.Interface, ns, name string) *v1.Pod 
 }
 
 // evaluate runs the core for pod on the cluster as the API server has it
-// now, without the pod itself.
+// now (loaded the way `berth explain` loads it), without the pod itself.
 func evaluate(t *testing.T, c kubernetes.Interface, pod *v1.Pod) *scheduler.Evaluation {
 	t.Helper()
 	_, ctx := ktesting.NewTestContext(t)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	reg := plugins.NewInTreeRegistry()
 	cfg, err := config.Load(nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory := informers.NewSharedInformerFactory(c, 0)
-	ev, err := scheduler.NewEvaluator(ctx, scheduler.EvaluatorOptions{Config: cfg, Registry: reg, InformerFactory: factory, Client: c})
+	cl, err := explain.FromCluster(ctx, explain.ClusterOptions{Client: c, Config: cfg, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
-	defer func() { cancel(); factory.Shutdown() }()
-	logger := ktesting.NewLogger(t, ktesting.NewConfig())
-	nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range nodes.Items {
-		ev.Cache().AddNode(logger, &nodes.Items[i])
-	}
-	pods, err := c.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if p.UID == pod.UID || p.Spec.NodeName == "" || p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed {
-			continue
-		}
-		if err := ev.Cache().AddPod(logger, p); err != nil {
+	defer cl.Close()
+	ev := cl.Evaluator()
+	if pod.Spec.NodeName != "" {
+		if err := ev.Cache().RemovePod(klog.FromContext(ctx), pod); err != nil {
 			t.Fatal(err)
 		}
 	}
