@@ -206,14 +206,15 @@ func findNodesThatPassFilters(ctx context.Context, req Request, res *Result, nod
 	if !req.EvaluateAllNodes {
 		want = NumFeasibleNodesToFind(req.PercentageOfNodesToScore, prof.PercentageOfNodesToScore, numAll)
 	}
+	feasible := make([]*framework.NodeInfo, want)
+	// feasibleIdx[k] is feasible[k]'s position in nodes (for the memo and
+	// to restore evaluation order).
+	feasibleIdx := make([]int, want)
 	memo := req.Memo
 	useMemo := memo != nil && memo.active
 	start := req.StartIndex % numAll
-	// statuses is indexed like nodes: a node's rejection, or feasibleMark.
-	// Workers only mark; the feasible list is collected afterwards in
-	// evaluation order, so the result does not depend on which worker got
-	// there first. The buffer is pooled across cycles (it is as long as the
-	// cluster) and handed back cleared.
+	// statuses is indexed like nodes; the buffer is pooled across cycles
+	// (it is as long as the cluster) and handed back cleared.
 	statuses := getStatusBuffer(numAll)
 	defer putStatusBuffer(statuses)
 	runFilters := nodeFilter(prof.FilterRunner(state))
@@ -244,7 +245,8 @@ func findNodesThatPassFilters(ctx context.Context, req Request, res *Result, nod
 				cancel()
 				found.Add(-1)
 			} else {
-				statuses[idx] = feasibleMark
+				feasible[n-1] = ni
+				feasibleIdx[n-1] = idx
 				if int(n) == want {
 					cancel()
 				}
@@ -267,26 +269,20 @@ func findNodesThatPassFilters(ctx context.Context, req Request, res *Result, nod
 		return firstErr
 	}
 	d := res.Diagnosis
-	numFeasible := int(found.Load())
-	feasible := make([]*framework.NodeInfo, 0, numFeasible)
-	// feasibleIdx[k] is feasible[k]'s position in nodes (for the memo).
-	feasibleIdx := make([]int, 0, numFeasible)
 	rejected := 0
-	for k := range numAll {
-		i := start + k
-		if i >= numAll {
-			i -= numAll
-		}
-		switch st := statuses[i]; {
-		case st == nil:
-		case st == feasibleMark:
-			feasible = append(feasible, nodes[i])
-			feasibleIdx = append(feasibleIdx, i)
-		default:
+	for i, st := range statuses {
+		if st != nil {
 			rejected++
 			d.NodeToStatus.Set(nodes[i].Node().Name, st)
 			d.UnschedulablePlugins.Insert(st.Plugin())
 		}
+	}
+	numFeasible := int(found.Load())
+	feasible, feasibleIdx = feasible[:numFeasible], feasibleIdx[:numFeasible]
+	if req.Parallelism > 1 {
+		// Workers race to append; put the nodes back in evaluation order
+		// so ties are broken the same way whatever the interleaving.
+		inOrder(feasible, feasibleIdx, nodes, start)
 	}
 	if req.TraceNode != "" {
 		for _, ni := range nodes {
@@ -306,9 +302,19 @@ func findNodesThatPassFilters(ctx context.Context, req Request, res *Result, nod
 	return nil
 }
 
-// feasibleMark marks a feasible node in the status buffer; it is never
-// returned.
-var feasibleMark = framework.NewStatus(framework.Success, "feasible")
+// inOrder sorts idx by distance from start in the ring of nodes and
+// rewrites feasible to match.
+func inOrder(feasible []*framework.NodeInfo, idx []int, nodes []*framework.NodeInfo, start int) {
+	n := len(nodes)
+	ring := func(i int) int { return (i - start + n) % n }
+	if slices.IsSortedFunc(idx, func(a, b int) int { return ring(a) - ring(b) }) {
+		return
+	}
+	slices.SortFunc(idx, func(a, b int) int { return ring(a) - ring(b) })
+	for k, i := range idx {
+		feasible[k] = nodes[i]
+	}
+}
 
 // statusBuffers recycles the per-node status slices of findNodesThatPassFilters.
 var statusBuffers sync.Pool
