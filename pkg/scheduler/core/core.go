@@ -279,9 +279,11 @@ func findNodesThatPassFilters(ctx context.Context, req Request, res *Result, nod
 	}
 	numFeasible := int(found.Load())
 	feasible, feasibleIdx = feasible[:numFeasible], feasibleIdx[:numFeasible]
-	if req.Parallelism > 1 {
+	if req.Parallelism > 1 && req.EvaluateAllNodes {
 		// Workers race to append; put the nodes back in evaluation order
-		// so ties are broken the same way whatever the interleaving.
+		// so ties are broken the same way whatever the interleaving. Only
+		// worth it when every node is evaluated: a sample's members
+		// already depend on the race, and the loop cannot spare the sort.
 		inOrder(feasible, feasibleIdx, nodes, start)
 	}
 	if req.TraceNode != "" {

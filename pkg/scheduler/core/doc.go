@@ -10,8 +10,8 @@
 // starts from (and the one the next evaluation should start from, returned),
 // the nominated pods, and the equivalence memo. The core starts no
 // goroutines beyond its bounded parallel loops over nodes, does no I/O and
-// keeps no state between calls; with Parallelism 1, or when every node is
-// evaluated, the same Request always gives the same Result.
+// keeps no state between calls; with Parallelism 1, or with
+// EvaluateAllNodes, the same Request always gives the same Result.
 //
 // There is one way to run the filters on a node (FilterNode): the
 // scheduling loop, nominated pods, the memo, preemption's what-if
