@@ -48,7 +48,10 @@ func bindingReactor(client *fake.Clientset, failures ...error) *[]*v1.Binding {
 			return true, nil, apierrors.NewConflict(podsResource, b.Name, errors.New("UID mismatch"))
 		}
 		if pod.Spec.NodeName != "" {
-			return true, nil, apierrors.NewConflict(podsResource, b.Name, errors.New("pod is already assigned to node "+pod.Spec.NodeName))
+			// The API server names the subresource in this Conflict's
+			// details (a UID mismatch names "pods"); the engine tells the
+			// two apart by it.
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "pods/binding"}, b.Name, errors.New("pod is already assigned to node "+pod.Spec.NodeName))
 		}
 		pod.Spec.NodeName = b.Target.Name
 		return true, nil, client.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, pod, pod.Namespace)
