@@ -6,10 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/berthsched/berth/cmd/berth/app"
 	"github.com/berthsched/berth/internal/testenv"
+	"github.com/berthsched/berth/pkg/config"
+	"github.com/berthsched/berth/pkg/explain"
+	"github.com/berthsched/berth/pkg/plugins"
 )
 
 // ReadyTimeout bounds how long Start waits for berth's informers to sync.
@@ -52,4 +56,21 @@ func Start(t testing.TB, o *app.RunOptions) {
 			t.Errorf("berth returned an error: %v", err)
 		}
 	})
+}
+
+// ExplainCluster loads the cluster c serves into an explain.Cluster with
+// the default configuration and the in-tree plugins, as `berth explain`
+// without --config does. The caller closes it.
+func ExplainCluster(t testing.TB, ctx context.Context, c kubernetes.Interface) *explain.Cluster {
+	t.Helper()
+	reg := plugins.NewInTreeRegistry()
+	cfg, err := config.Load(nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := explain.FromCluster(ctx, explain.ClusterOptions{Client: c, Config: cfg, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/berthsched/berth/internal/testenv"
 	"github.com/berthsched/berth/pkg/config"
 	"github.com/berthsched/berth/pkg/explain"
-	"github.com/berthsched/berth/pkg/plugins"
 	"github.com/berthsched/berth/pkg/scheduler"
 	"github.com/berthsched/berth/pkg/scheduler/core"
 )
@@ -181,15 +180,7 @@ func waitDecided(t *testing.T, c kubernetes.Interface, ns, name string) *v1.Pod 
 func evaluate(t *testing.T, c kubernetes.Interface, pod *v1.Pod) *scheduler.Evaluation {
 	t.Helper()
 	_, ctx := ktesting.NewTestContext(t)
-	reg := plugins.NewInTreeRegistry()
-	cfg, err := config.Load(nil, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := explain.FromCluster(ctx, explain.ClusterOptions{Client: c, Config: cfg, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := berthtest.ExplainCluster(t, ctx, c)
 	defer cl.Close()
 	ev := cl.Evaluator()
 	if pod.Spec.NodeName != "" {

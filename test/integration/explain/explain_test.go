@@ -20,9 +20,7 @@ import (
 	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/internal/testenv"
-	"github.com/berthsched/berth/pkg/config"
 	"github.com/berthsched/berth/pkg/explain"
-	"github.com/berthsched/berth/pkg/plugins"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m, testenv.Options{}) }
@@ -117,15 +115,7 @@ func TestExplainPendingPod(t *testing.T) {
 	})
 
 	// The library path, as the command runs it.
-	reg := plugins.NewInTreeRegistry()
-	cfg, err := config.Load(nil, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := explain.FromCluster(ctx, explain.ClusterOptions{Client: c, Config: cfg, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := berthtest.ExplainCluster(t, ctx, c)
 	defer cl.Close()
 	pod, err := cl.Pod(ns, "trainer")
 	if err != nil {
@@ -246,15 +236,7 @@ func TestExplainNodeSelectorNobodyHas(t *testing.T) {
 	if _, err := c.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	reg := plugins.NewInTreeRegistry()
-	cfg, err := config.Load(nil, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := explain.FromCluster(ctx, explain.ClusterOptions{Client: c, Config: cfg, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := berthtest.ExplainCluster(t, ctx, c)
 	defer cl.Close()
 	pod, err := cl.Pod(ns, "cache")
 	if err != nil {
