@@ -177,11 +177,7 @@ func (e *Evaluator) profileNames() []string {
 // NewEvaluator returns an Evaluator over the scheduler's own cache and
 // nominations, with profiles of its own (the loop's plugins read the
 // loop's snapshot). Its plugins register on the scheduler's informer
-// factory, which is started again so any informer new to it runs.
+// factory, so build it before the factory is started.
 func (s *Scheduler) NewEvaluator(ctx context.Context, cfg *config.Config, reg framework.Registry, client kubernetes.Interface) (*Evaluator, error) {
-	e, err := newEvaluator(ctx, EvaluatorOptions{Config: cfg, Registry: reg, InformerFactory: s.informerFactory, DynamicInformerFactory: s.dynamicFactory, Client: client, Cache: s.cache}, s.nominator)
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
+	return newEvaluator(ctx, EvaluatorOptions{Config: cfg, Registry: reg, InformerFactory: s.informerFactory, DynamicInformerFactory: s.dynamicFactory, Client: client, Cache: s.cache}, s.nominator)
 }
