@@ -32,6 +32,9 @@ var DefaultMultiPoint = []PluginRef{
 	{Name: "VolumeZone"},
 	{Name: "PodTopologySpread", Weight: 2},
 	{Name: "InterPodAffinity", Weight: 2},
+	// Before DefaultPreemption: deallocating an idle claim is better
+	// than evicting a pod that does useful work.
+	{Name: "DynamicResources", Weight: 2},
 	{Name: "DefaultPreemption"},
 	{Name: "NodeResourcesBalancedAllocation", Weight: 1},
 	{Name: "ImageLocality", Weight: 1},

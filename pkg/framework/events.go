@@ -23,6 +23,11 @@ const (
 	CSIDriver             EventResource = "CSIDriver"
 	VolumeAttachment      EventResource = "VolumeAttachment"
 	PodDisruptionBudget   EventResource = "PodDisruptionBudget"
+	// The Dynamic Resource Allocation objects (resource.k8s.io).
+	ResourceClaim   EventResource = "ResourceClaim"
+	ResourceSlice   EventResource = "ResourceSlice"
+	DeviceClass     EventResource = "DeviceClass"
+	DeviceTaintRule EventResource = "DeviceTaintRule"
 	// WildCard matches every resource.
 	WildCard EventResource = "*"
 )
@@ -40,6 +45,9 @@ const (
 	UpdateNodeTaint
 	UpdateNodeCondition
 	UpdateNodeAnnotation
+	// UpdateNodeDeclaredFeature is a change of the node's
+	// status.declaredFeatures (a kubelet upgrade or reconfiguration).
+	UpdateNodeDeclaredFeature
 	UpdatePodLabel
 	UpdatePodScaleDown
 	UpdatePodTolerations
@@ -50,7 +58,7 @@ const (
 
 	// Update is any update.
 	Update = UpdateNodeAllocatable | UpdateNodeLabel | UpdateNodeTaint | UpdateNodeCondition | UpdateNodeAnnotation |
-		UpdatePodLabel | UpdatePodScaleDown | UpdatePodTolerations | UpdatePodSchedulingGatesEliminated |
+		UpdateNodeDeclaredFeature | UpdatePodLabel | UpdatePodScaleDown | UpdatePodTolerations | UpdatePodSchedulingGatesEliminated |
 		UpdatePodGeneratedResourceClaim | updateOther
 	// All is every action.
 	All = Add | Delete | Update

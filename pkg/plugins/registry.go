@@ -8,6 +8,7 @@ import (
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/plugins/defaultbinder"
 	"github.com/berthsched/berth/pkg/plugins/defaultpreemption"
+	"github.com/berthsched/berth/pkg/plugins/dynamicresources"
 	"github.com/berthsched/berth/pkg/plugins/imagelocality"
 	"github.com/berthsched/berth/pkg/plugins/interpodaffinity"
 	"github.com/berthsched/berth/pkg/plugins/nodeaffinity"
@@ -56,6 +57,8 @@ func NewInTreeRegistry() framework.Registry {
 			storagelocality.SetDefaultArgs, storagelocality.ValidateArgs)},
 		volumebinding.Name: {Factory: volumebinding.New, Args: argsSpec(
 			volumebinding.SetDefaultArgs, volumebinding.ValidateArgs)},
+		dynamicresources.Name: {Factory: dynamicresources.New, Args: argsSpec(
+			dynamicresources.SetDefaultArgs, dynamicresources.ValidateArgs)},
 		noderesources.BalancedAllocationName: {Factory: noderesources.NewBalancedAllocation, Args: argsSpec(
 			noderesources.SetDefaultsBalancedAllocationArgs, noderesources.ValidateBalancedAllocationArgs)},
 	}

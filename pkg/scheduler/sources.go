@@ -21,7 +21,7 @@ var fedByHandlers = map[framework.EventResource]bool{
 
 // builtinSources are the typed resources the engine watches when some
 // plugin registers events for them, so that a profile without volume or
-// disruption-budget plugins never lists them (nor needs RBAC for them).
+// disruption-budget or DRA plugins never lists them (nor needs RBAC for them).
 var builtinSources = map[framework.EventResource]func(informers.SharedInformerFactory) cache.SharedIndexInformer{
 	framework.PersistentVolume: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
 		return f.Core().V1().PersistentVolumes().Informer()
@@ -47,6 +47,18 @@ var builtinSources = map[framework.EventResource]func(informers.SharedInformerFa
 	framework.PodDisruptionBudget: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
 		return f.Policy().V1().PodDisruptionBudgets().Informer()
 	},
+	framework.ResourceClaim: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Resource().V1().ResourceClaims().Informer()
+	},
+	framework.ResourceSlice: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Resource().V1().ResourceSlices().Informer()
+	},
+	framework.DeviceClass: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Resource().V1().DeviceClasses().Informer()
+	},
+	framework.DeviceTaintRule: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Resource().V1().DeviceTaintRules().Informer()
+	},
 }
 
 // checkEventFeeds fails when a plugin registered events for a resource
@@ -66,7 +78,7 @@ func checkEventFeeds(clusterEvents map[string]map[string][]framework.ClusterEven
 				src, declared := sources[res]
 				switch {
 				case !declared:
-					problems = append(problems, fmt.Sprintf("profile %q: plugin %q registers events for resource %q, which nothing feeds (the engine watches Pods, Nodes, storage objects and PodDisruptionBudgets; declare any other resource with framework.EventSourcer)", prof, plugin, res))
+					problems = append(problems, fmt.Sprintf("profile %q: plugin %q registers events for resource %q, which nothing feeds (the engine watches Pods, Nodes, storage objects, PodDisruptionBudgets and DRA objects; declare any other resource with framework.EventSourcer)", prof, plugin, res))
 				case !haveDynamic:
 					problems = append(problems, fmt.Sprintf("profile %q: plugin %q needs events for %q (%s), but the scheduler was built without a dynamic informer factory", prof, plugin, res, src.GVR))
 				}

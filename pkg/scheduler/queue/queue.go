@@ -455,5 +455,10 @@ func podChanged(oldPod, newPod *v1.Pod) bool {
 		c.Status = v1.PodStatus{}
 		return &c
 	}
+	if !equality.Semantic.DeepEqual(oldPod.Status.ResourceClaimStatuses, newPod.Status.ResourceClaimStatuses) {
+		// The resourceclaim controller names the claims it generated for
+		// the pod in its status; a pod waiting for them may go on now.
+		return true
+	}
 	return !equality.Semantic.DeepEqual(strip(oldPod), strip(newPod))
 }
