@@ -44,6 +44,11 @@ type Options struct {
 	// node and StorageClass in kube-system; see kube/provisioner). It
 	// needs ControllerManager, whose PV controller hands claims to it.
 	Provisioner bool
+	// DRA runs devcluster's fake DRA driver (GPUDriver: ResourceSlices
+	// for nodes labelled GPUCountLabel, DeviceClass GPUDeviceClass; see
+	// kube/dradriver). It needs ControllerManager, whose resourceclaim
+	// controller creates the claims of pods' ResourceClaimTemplates.
+	DRA bool
 }
 
 // LocalProvisioner is the provisioner name of devcluster's dynamic volume
@@ -54,6 +59,40 @@ const LocalProvisioner = "local.berth.io"
 // LocalCapacityAnnotation on a node sets its local storage for
 // LocalProvisioner (a quantity; default 100Gi).
 const LocalCapacityAnnotation = "local.berth.io/capacity"
+
+// Names of devcluster's fake DRA driver (kube/dradriver, which the main
+// module cannot import; a test there keeps these in step). A node labelled
+// GPUCountLabel=N gets a pool named after it with devices
+// GPUDeviceNamePrefix+"0" … +"N-1".
+const (
+	// GPUDriver is the driver name in ResourceSlices and allocation
+	// results.
+	GPUDriver = "gpu.devcluster.berth.io"
+	// GPUDeviceClass is the DeviceClass selecting every GPUDriver device.
+	GPUDeviceClass = "gpu.devcluster.berth.io"
+	// GPUCountLabel on a node declares its card count (1 to 128).
+	GPUCountLabel = "gpu.devcluster.berth.io/count"
+	// GPUModelLabel on a GPU node sets its cards' model attribute
+	// (default "devgpu").
+	GPUModelLabel = "gpu.devcluster.berth.io/model"
+	// GPUMemoryLabel on a GPU node sets each card's memory capacity, a
+	// quantity (default 80Gi).
+	GPUMemoryLabel = "gpu.devcluster.berth.io/memory"
+	// GPUDeviceNamePrefix starts every device name: gpu-0, gpu-1 …
+	GPUDeviceNamePrefix = "gpu-"
+	// GPUAttributeModel is the string attribute with the card model:
+	// device.attributes["gpu.devcluster.berth.io"].model in CEL.
+	GPUAttributeModel = "model"
+	// GPUAttributeIndex is the int attribute with the card's index on its
+	// node.
+	GPUAttributeIndex = "index"
+	// GPUAttributeNVLinkDomain is the int attribute index/4, shared by
+	// cards with a fast interconnect (for matchAttribute constraints).
+	GPUAttributeNVLinkDomain = "nvlinkDomain"
+	// GPUCapacityMemory is the capacity with the card's memory:
+	// device.capacity["gpu.devcluster.berth.io"].memory in CEL.
+	GPUCapacityMemory = "memory"
+)
 
 // Env is a running control plane.
 type Env struct {
@@ -238,6 +277,9 @@ func start(bin, dir string, opts Options) (*Env, error) {
 	)
 	if opts.Provisioner {
 		cmd.Args = append(cmd.Args, "--provisioner")
+	}
+	if opts.DRA {
+		cmd.Args = append(cmd.Args, "--dra")
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -30,6 +30,9 @@ type State struct {
 	// Provisioner is the name of the dynamic volume provisioner running
 	// in the supervisor, or empty.
 	Provisioner string `json:"provisioner,omitempty"`
+	// DRADriver is the name of the fake DRA driver running in the
+	// supervisor, or empty.
+	DRADriver string `json:"draDriver,omitempty"`
 	// APIServerPort is the apiserver secure port.
 	APIServerPort int `json:"apiserverPort"`
 	// EtcdPort is the etcd client port.
@@ -168,6 +171,9 @@ func Preflight(o Options) (Options, error) {
 			return o, err
 		}
 	}
+	if o.DRA && !o.ControllerManager {
+		return o, fmt.Errorf("--dra needs the controller manager (its resourceclaim controller creates the claims of pods' ResourceClaimTemplates); drop --controller-manager=false")
+	}
 	bins := []string{APIServerBinary}
 	if o.ControllerManager {
 		bins = append(bins, ControllerManagerBinary)
@@ -230,6 +236,7 @@ func (o Options) serveArgs() []string {
 		"--provisioner=" + strconv.FormatBool(o.Provisioner),
 		"--provisioner-capacity=" + o.ProvisionerCapacity,
 		"--provisioner-namespace=" + o.ProvisionerNamespace,
+		"--dra=" + strconv.FormatBool(o.DRA),
 	}
 }
 

@@ -43,4 +43,11 @@
 //     provisioner of package provisioner runs as goroutines of the
 //     supervisor with the admin credentials, logging to the supervisor's
 //     output; it starts before the kubeconfig is written and stops first.
+//   - With Options.DRA (--dra), the fake DRA driver of package dradriver
+//     runs the same way: ResourceSlices for nodes labelled
+//     gpu.devcluster.berth.io/count and the DeviceClass
+//     gpu.devcluster.berth.io. resource.k8s.io/v1 is served by default
+//     (DynamicResourceAllocation is GA), and "*" in
+//     ControllerManagerControllers includes the resourceclaim controller
+//     that creates claims from pods' ResourceClaimTemplates.
 package devcluster

@@ -51,6 +51,13 @@ type Options struct {
 	// ProvisionerNamespace holds the provisioner's CSIStorageCapacity
 	// objects; empty means provisioner.DefaultNamespace.
 	ProvisionerNamespace string
+	// DRA runs the fake DRA driver (package dradriver, driver name
+	// dradriver.DriverName) inside the supervisor: ResourceSlices for
+	// the GPUs that node labels declare and the DeviceClass
+	// dradriver.DeviceClassName. It needs ControllerManager: its
+	// resourceclaim controller creates the claims of pods'
+	// ResourceClaimTemplates.
+	DRA bool
 }
 
 // DefaultOptions returns the options used by "devcluster up" when no flags

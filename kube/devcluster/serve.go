@@ -17,6 +17,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/klog/v2"
 
+	"github.com/berthsched/berth/kube/dradriver"
 	"github.com/berthsched/berth/kube/provisioner"
 )
 
@@ -75,11 +76,12 @@ func (c *child) stop(grace time.Duration) {
 }
 
 // Serve runs the control plane in the foreground until ctx is cancelled
-// or a component exits, then stops the provisioner (if o.Provisioner), the
-// controller manager, the API server and etcd in that order and, unless
-// o.KeepData (or a "down --keep-data" request), removes the instance's
-// data. Component output goes to out; the provisioner, which runs in this
-// process, logs through klog.
+// or a component exits, then stops the DRA driver (if o.DRA), the
+// provisioner (if o.Provisioner), the controller manager, the API server
+// and etcd in that order and, unless o.KeepData (or a "down --keep-data"
+// request), removes the instance's data. Component output goes to out;
+// the provisioner and the DRA driver, which run in this process, log
+// through klog.
 func Serve(ctx context.Context, o Options, out io.Writer) (err error) {
 	o, err = Preflight(o)
 	if err != nil {
@@ -165,6 +167,21 @@ func Serve(ctx context.Context, o Options, out io.Writer) (err error) {
 		}()
 	}
 
+	// Likewise the DRA driver: a ready cluster has its DeviceClass.
+	if o.DRA {
+		dctx, stop := context.WithCancel(ctx)
+		driver, err := startDRADriver(dctx, pending)
+		if err != nil {
+			stop()
+			return err
+		}
+		defer func() {
+			stop()
+			driver.Wait()
+			klog.InfoS("Stopped component", "component", "dradriver")
+		}()
+	}
+
 	if err := os.WriteFile(o.path(KubeconfigFile), adminKubeconfig, 0o600); err != nil {
 		return fmt.Errorf("write kubeconfig: %v", err)
 	}
@@ -182,6 +199,9 @@ func Serve(ctx context.Context, o Options, out io.Writer) (err error) {
 	}
 	if o.Provisioner {
 		st.Provisioner = provisioner.Name
+	}
+	if o.DRA {
+		st.DRADriver = dradriver.DriverName
 	}
 	data, _ := json.MarshalIndent(st, "", "  ")
 	if err := writeAtomic(o.path(StateFile), data); err != nil {

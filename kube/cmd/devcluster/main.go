@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/kube/devcluster"
+	"github.com/berthsched/berth/kube/dradriver"
 	"github.com/berthsched/berth/kube/provisioner"
 )
 
@@ -55,6 +56,7 @@ func addClusterFlags(cmd *cobra.Command, o *devcluster.Options) {
 	f.BoolVar(&o.Provisioner, "provisioner", o.Provisioner, "run the dynamic volume provisioner "+provisioner.Name+" (fake local volumes, storage capacity tracking) in the supervisor")
 	f.StringVar(&o.ProvisionerCapacity, "provisioner-capacity", o.ProvisionerCapacity, "local storage of a node without the "+provisioner.CapacityAnnotation+" annotation")
 	f.StringVar(&o.ProvisionerNamespace, "provisioner-namespace", o.ProvisionerNamespace, "namespace of the provisioner's CSIStorageCapacity objects")
+	f.BoolVar(&o.DRA, "dra", o.DRA, "run the fake DRA driver "+dradriver.DriverName+" in the supervisor: ResourceSlices for nodes labelled "+dradriver.CountLabel+"=<cards> and the DeviceClass "+dradriver.DeviceClassName)
 }
 
 func newUpCommand() *cobra.Command {
@@ -166,6 +168,9 @@ func newStatusCommand() *cobra.Command {
 			}
 			if st.Provisioner != "" {
 				fmt.Printf("  volume provisioner %s (in the supervisor)\n", st.Provisioner)
+			}
+			if st.DRADriver != "" {
+				fmt.Printf("  DRA driver %s (in the supervisor; GPU nodes are labelled %s)\n", st.DRADriver, dradriver.CountLabel)
 			}
 			fmt.Printf("  kubeconfig %s (up since %s)\n", st.Kubeconfig, st.Started.Format(time.RFC3339))
 			return nil
