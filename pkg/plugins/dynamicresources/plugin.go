@@ -3,6 +3,7 @@ package dynamicresources
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/informers"
 	resourcelisters "k8s.io/client-go/listers/resource/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/dynamic-resource-allocation/cel"
@@ -108,26 +110,15 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 	if h == nil || h.SharedInformerFactory() == nil {
 		return nil, fmt.Errorf("plugin %s needs a handle with an informer factory", Name)
 	}
+	shared, err := lookupShared(ctx, h)
+	if err != nil {
+		return nil, err
+	}
 	f := h.SharedInformerFactory()
-	claims, err := newClaimTracker(f.Resource().V1().ResourceClaims().Informer())
-	if err != nil {
-		return nil, fmt.Errorf("plugin %s: watching ResourceClaims: %w", Name, err)
-	}
-	slices, err := tracker.StartTracker(ctx, tracker.Options{
-		EnableDeviceTaintRules:   true,
-		EnableConsumableCapacity: Features.ConsumableCapacity,
-		SliceInformer:            f.Resource().V1().ResourceSlices(),
-		TaintInformer:            f.Resource().V1().DeviceTaintRules(),
-		KubeClient:               h.ClientSet(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("plugin %s: ResourceSlice tracker: %w", Name, err)
-	}
-	context.AfterFunc(ctx, slices.Stop)
 	return &DynamicResources{
 		handle:  h,
-		claims:  claims,
-		slices:  slices,
+		claims:  shared.claims,
+		slices:  shared.slices,
 		classes: f.Resource().V1().DeviceClasses().Lister(),
 		// Compiled CEL selectors of the most recent classes and claims.
 		celCache:       cel.NewCache(10, cel.Features{EnableConsumableCapacity: Features.ConsumableCapacity}),
@@ -243,6 +234,59 @@ func (pl *DynamicResources) foreachClaim(pod *v1.Pod, fn func(podClaimName strin
 		}
 	}
 	return nil
+}
+
+// shared is what every instance of the plugin over one informer factory
+// has in common: berth run builds the profile's plugins and, for
+// /debug/explain, a second set over the same informers. Both must see the
+// same in-flight allocations, and the slice tracker may index the slice
+// informer only once.
+type shared struct {
+	claims *claimTracker
+	slices *tracker.Tracker
+	users  int
+}
+
+var (
+	sharedMu  sync.Mutex
+	byFactory = map[informers.SharedInformerFactory]*shared{}
+)
+
+// lookupShared returns the factory's trackers, starting them on first use;
+// they stop when the last plugin instance's context ends.
+func lookupShared(ctx context.Context, h framework.Handle) (*shared, error) {
+	f := h.SharedInformerFactory()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	s := byFactory[f]
+	if s == nil {
+		claims, err := newClaimTracker(f.Resource().V1().ResourceClaims().Informer())
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: watching ResourceClaims: %w", Name, err)
+		}
+		slices, err := tracker.StartTracker(context.WithoutCancel(ctx), tracker.Options{
+			EnableDeviceTaintRules:   true,
+			EnableConsumableCapacity: Features.ConsumableCapacity,
+			SliceInformer:            f.Resource().V1().ResourceSlices(),
+			TaintInformer:            f.Resource().V1().DeviceTaintRules(),
+			KubeClient:               h.ClientSet(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: ResourceSlice tracker: %w", Name, err)
+		}
+		s = &shared{claims: claims, slices: slices}
+		byFactory[f] = s
+	}
+	s.users++
+	context.AfterFunc(ctx, func() {
+		sharedMu.Lock()
+		defer sharedMu.Unlock()
+		if s.users--; s.users == 0 {
+			delete(byFactory, f)
+			s.slices.Stop()
+		}
+	})
+	return s, nil
 }
 
 // classLister adapts the informer's lister to the allocator's interface.
