@@ -46,8 +46,9 @@ type Options struct {
 	Provisioner bool
 	// DRA runs devcluster's fake DRA driver (GPUDriver: ResourceSlices
 	// for nodes labelled GPUCountLabel, DeviceClass GPUDeviceClass; see
-	// kube/dradriver). It needs ControllerManager, whose resourceclaim
-	// controller creates the claims of pods' ResourceClaimTemplates.
+	// kube/dradriver). Pods' ResourceClaimTemplates also need
+	// ControllerManager, whose resourceclaim controller creates their
+	// claims; claims created directly do not.
 	DRA bool
 }
 

@@ -171,9 +171,6 @@ func Preflight(o Options) (Options, error) {
 			return o, err
 		}
 	}
-	if o.DRA && !o.ControllerManager {
-		return o, fmt.Errorf("--dra needs the controller manager (its resourceclaim controller creates the claims of pods' ResourceClaimTemplates); drop --controller-manager=false")
-	}
 	bins := []string{APIServerBinary}
 	if o.ControllerManager {
 		bins = append(bins, ControllerManagerBinary)

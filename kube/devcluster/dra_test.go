@@ -158,12 +158,6 @@ func TestDRA(t *testing.T) {
 	}
 }
 
-func TestDRANeedsControllerManager(t *testing.T) {
-	args := append(upArgs(t.TempDir(), freePorts(t, 3), false), "--dra")
-	_, stderr, err := run(t, 20*time.Second, args...)
-	assertOneLineError(t, stderr, err, "--dra needs the controller manager")
-}
-
 // pools returns the driver's slices by pool name, or nil if they cannot
 // be listed.
 func pools(ctx context.Context, client kubernetes.Interface) map[string]resourceapi.ResourceSlice {

@@ -54,9 +54,9 @@ type Options struct {
 	// DRA runs the fake DRA driver (package dradriver, driver name
 	// dradriver.DriverName) inside the supervisor: ResourceSlices for
 	// the GPUs that node labels declare and the DeviceClass
-	// dradriver.DeviceClassName. It needs ControllerManager: its
-	// resourceclaim controller creates the claims of pods'
-	// ResourceClaimTemplates.
+	// dradriver.DeviceClassName. Pods' ResourceClaimTemplates also need
+	// ControllerManager, whose resourceclaim controller creates their
+	// claims; claims created directly do not.
 	DRA bool
 }
 

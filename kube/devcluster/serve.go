@@ -24,8 +24,11 @@ import (
 // ControllerManagerControllers is the --controllers value for
 // kube-controller-manager. Controllers that expect kubelets or a cloud
 // (node lifecycle, which would mark synthetic nodes unreachable and evict
-// their pods; taint-based eviction; node IPAM; the TTL controller, which
-// only tunes kubelet caches yet rewrites every node) are disabled.
+// their pods; taint-based eviction, for node and for device taints; node
+// IPAM; the TTL controller, which only tunes kubelet caches yet rewrites
+// every node) are disabled. "*" keeps resourceclaim-controller, which
+// creates the ResourceClaims of pods' ResourceClaimTemplates and releases
+// the claims of pods that are gone (Options.DRA).
 const ControllerManagerControllers = "*,-node-lifecycle-controller,-node-ipam-controller,-taint-eviction-controller,-device-taint-eviction-controller,-ttl-controller"
 
 // child is a supervised component process.
