@@ -27,7 +27,8 @@ import (
 	"github.com/berthsched/berth/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m, testenv.Options{}) }
+// The fake DRA driver publishes the devices that the RBAC test allocates.
+func TestMain(m *testing.M) { testenv.Main(m, testenv.Options{DRA: true}) }
 
 // berthNamespace is where the manifests install berth.
 const berthNamespace = "berth-system"

@@ -214,6 +214,8 @@ func TestManifestRBAC(t *testing.T) {
 		}
 	})
 
+	t.Run("allocates devices", func(t *testing.T) { testAllocatesDevices(t, "node-00003") })
+
 	t.Run("least privilege", func(t *testing.T) {
 		sa := clientFor(t, berthKubeconfig)
 		denied := []authorizationv1.ResourceAttributes{
@@ -246,6 +248,16 @@ func TestManifestRBAC(t *testing.T) {
 			{Verb: "create", Resource: "persistentvolumeclaims", Namespace: "default"},
 			{Verb: "delete", Resource: "persistentvolumeclaims", Namespace: "default"},
 			{Verb: "update", Group: "storage.k8s.io", Resource: "storageclasses"},
+			{Verb: "create", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
+			{Verb: "delete", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
+			{Verb: "patch", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
+			{Verb: "list", Group: "resource.k8s.io", Resource: "resourceclaimtemplates"},
+			{Verb: "create", Group: "resource.k8s.io", Resource: "resourceslices"},
+			{Verb: "update", Group: "resource.k8s.io", Resource: "resourceslices"},
+			{Verb: "delete", Group: "resource.k8s.io", Resource: "resourceslices"},
+			{Verb: "update", Group: "resource.k8s.io", Resource: "deviceclasses"},
+			{Verb: "create", Group: "resource.k8s.io", Resource: "devicetaintrules"},
+			{Verb: "update", Resource: "pods", Subresource: "finalizers", Namespace: "default"},
 			{Verb: "escalate", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"},
 			{Verb: "impersonate", Resource: "users"},
 		}
@@ -264,6 +276,16 @@ func TestManifestRBAC(t *testing.T) {
 			{Verb: "create", Group: "coordination.k8s.io", Resource: "leases", Namespace: berthNamespace},
 			{Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Namespace: berthNamespace, Name: "berth"},
 			{Verb: "get", Resource: "configmaps", Namespace: "kube-system", Name: "extension-apiserver-authentication"},
+			{Verb: "watch", Group: "resource.k8s.io", Resource: "resourceclaims"},
+			{Verb: "list", Group: "resource.k8s.io", Resource: "resourceslices"},
+			{Verb: "list", Group: "resource.k8s.io", Resource: "deviceclasses"},
+			{Verb: "watch", Group: "resource.k8s.io", Resource: "devicetaintrules"},
+			{Verb: "get", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
+			{Verb: "update", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
+			{Verb: "update", Group: "resource.k8s.io", Resource: "resourceclaims", Subresource: "status", Namespace: "default"},
+			{Verb: "patch", Group: "resource.k8s.io", Resource: "resourceclaims", Subresource: "status", Namespace: "default"},
+			{Verb: "update", Group: "resource.k8s.io", Resource: "resourceclaims", Subresource: "binding"},
+			{Verb: "patch", Group: "resource.k8s.io", Resource: "resourceclaims", Subresource: "binding"},
 			{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"},
 			{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"},
 		}
