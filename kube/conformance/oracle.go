@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	v1 "k8s.io/api/core/v1"
-	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config/latest"
@@ -46,13 +45,19 @@ func newOracle() (*oracle, error) {
 func (o *oracle) load(ctx context.Context, c *Cluster, names []string) (loaded, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	client, inf := newAPI(c)
-	s := &oracleSide{ctx: ctx, plugins: map[string]fwk.Plugin{}, stop: func() { cancel(); inf.Shutdown() }}
+	dra, err := newOracleDRA(ctx, client, inf, c, names)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s := &oracleSide{ctx: ctx, plugins: map[string]fwk.Plugin{}, stop: func() { cancel(); dra.stop(); inf.Shutdown() }}
 	snap := kcache.NewSnapshot(c.Pods, c.Nodes)
 	h, err := kruntime.NewFramework(ctx, nil, nil,
 		kruntime.WithClientSet(client),
 		kruntime.WithInformerFactory(inf),
 		kruntime.WithSnapshotSharedLister(snap),
-		kruntime.WithSharedDRAManager(noDeviceClasses{}),
+		// As scheduler.New wires it (oracle_dra.go).
+		kruntime.WithSharedDRAManager(dra.manager),
 		// As kube-scheduler's scheduler.New wires it.
 		kruntime.WithSharedCSIManager(nodevolumelimits.NewCSIManager(inf.Storage().V1().CSINodes().Lister())),
 	)
@@ -75,6 +80,10 @@ func (o *oracle) load(ctx context.Context, c *Cluster, names []string) (loaded, 
 	// Plugins register the informers they list from in New.
 	inf.Start(ctx.Done())
 	inf.WaitForCacheSync(ctx.Done())
+	if err := dra.wait(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
 	s.nodes, err = snap.NodeInfos().List()
 	if err != nil {
 		s.close()
@@ -194,15 +203,6 @@ func (s *oracleSide) Score(name string, pod *v1.Pod, nodes []string) ScoreResult
 	}
 	return res
 }
-
-// noDeviceClasses is a DRA manager with no DeviceClass: no extended resource
-// is backed by DRA, so NodeResourcesFit treats every one as a device-plugin
-// resource, as berth does. Other methods are never reached for such pods.
-type noDeviceClasses struct{ fwk.SharedDRAManager }
-
-func (noDeviceClasses) DeviceClassResolver() fwk.DeviceClassResolver { return noDeviceClasses{} }
-
-func (noDeviceClasses) GetDeviceClass(v1.ResourceName) *resourceapi.DeviceClass { return nil }
 
 func sortedKeys[M ~map[K]V, K ~string, V any](m M) []K {
 	out := make([]K, 0, len(m))
