@@ -46,8 +46,11 @@ func AdmitPod(pod *v1.Pod) (*v1.Pod, error) {
 	if err := legacyscheme.Scheme.Convert(internal, out, nil); err != nil {
 		return nil, err
 	}
-	// Bound pods come from the generator with a phase the create path resets.
+	// Bound pods come from the generator with a phase the create path resets,
+	// and pods with claims from templates with the names of the claims the
+	// resourceclaim controller made for them.
 	out.Status.Phase = pod.Status.Phase
+	out.Status.ResourceClaimStatuses = pod.Status.ResourceClaimStatuses
 	if out.Status.Phase == "" {
 		out.Status.Phase = v1.PodPending
 	}
@@ -148,6 +151,9 @@ func AdmitObject(obj runtime.Object) (runtime.Object, error) {
 		}
 		out.Status = *o.Status.DeepCopy()
 		return out, nil
+	}
+	if out, ok, err := admitDRAObject(obj); ok {
+		return out, err
 	}
 	return nil, fmt.Errorf("no admission for %T", obj)
 }
