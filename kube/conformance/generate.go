@@ -18,11 +18,14 @@ type GenOptions struct {
 	// Storage is the chance that a case has a storage scenario (see
 	// addStorage); 0 generates none.
 	Storage float64
+	// DRA is the chance that a case has a dynamic resource allocation
+	// scenario (see addDRA); 0 generates none.
+	DRA float64
 }
 
 // DefaultGenOptions keeps a case small enough to read and large enough for
 // spreading and normalisation to matter.
-var DefaultGenOptions = GenOptions{MaxNodes: 8, MaxBoundPods: 5, Pending: 10, Storage: 0.75}
+var DefaultGenOptions = GenOptions{MaxNodes: 8, MaxBoundPods: 5, Pending: 10, Storage: 0.75, DRA: 0.5}
 
 // Generate returns the case for seed: a cluster and pending pods. The same
 // seed always gives the same case.
@@ -46,6 +49,8 @@ func Generate(seed uint64, opts GenOptions) *Case {
 	// Storage comes last, from its own random stream: the nodes and pods
 	// above are the same with or without it.
 	addStorage(c, g, opts.Storage)
+	// DRA too, from a stream of its own: it adds claims to some of the pods above.
+	addDRA(c, g, opts.DRA)
 	return c
 }
 
@@ -93,7 +98,7 @@ var (
 		labels map[string]string
 	}{
 		{"default", map[string]string{"kubernetes.io/metadata.name": "default"}},
-		{"team-a", map[string]string{"kubernetes.io/metadata.name": "team-a", "team": "a", "env": "prod"}},
+		{"team-a", map[string]string{"kubernetes.io/metadata.name": "team-a", "team": "a", "env": "prod", draAdminLabel: "true"}},
 		{"team-b", map[string]string{"kubernetes.io/metadata.name": "team-b", "team": "b", "env": "dev"}},
 	}
 )

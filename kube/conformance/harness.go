@@ -267,7 +267,11 @@ var masks = []struct {
 	with string
 }{
 	{regexp.MustCompile(`"[^"]*"`), `"…"`},
-	{regexp.MustCompile(`\b(PVC|pod) [a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9.-]*`), `$1 …/…`},
+	{regexp.MustCompile(`\b(PVC|pod|Pod|claim|ResourceClaim) [a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9.-]*`), `$1 …/…`},
+	// DRA: "request req-0/sub-1: device class gpu does not exist", "on
+	// device gpu.example.com/node-1/gpu-0", "resource pool nic.example.com/node-2".
+	{regexp.MustCompile(`\b(request|device class|class) [a-z0-9][a-z0-9./-]*`), `$1 …`},
+	{regexp.MustCompile(`\b(device|resource pool) [a-z0-9][a-z0-9.-]*/[a-z0-9./-]*`), `$1 …`},
 }
 
 // reasonKeys adds the keys of a non-success verdict ("Code: reason", names masked) to into.
