@@ -50,6 +50,10 @@ func (b *berth) load(ctx context.Context, c *Cluster, names []string) (loaded, e
 	}
 	inf.Start(ctx.Done())
 	inf.WaitForCacheSync(ctx.Done())
+	if err := waitSynced(ctx, s.plugins); err != nil {
+		s.close()
+		return nil, err
+	}
 	s.nodes = append([]*berthfw.NodeInfo(nil), snap.NodeInfos().List()...)
 	sort.Slice(s.nodes, func(i, j int) bool { return s.nodes[i].Node().Name < s.nodes[j].Node().Name })
 	s.byName = map[string]*berthfw.NodeInfo{}

@@ -31,6 +31,7 @@ var Plugins = []Plugin{
 	{Name: "NodeVolumeLimits", Filter: true},
 	{Name: "VolumeBinding", Filter: true, Score: true},
 	{Name: "VolumeZone", Filter: true},
+	{Name: "DynamicResources", Filter: true, Score: true},
 }
 
 // ActivePlugins returns the rows of Plugins whose plugin is in reg.
