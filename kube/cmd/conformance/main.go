@@ -19,6 +19,7 @@ func main() {
 	bound := flag.Int("max-bound-pods", conformance.DefaultGenOptions.MaxBoundPods, "bound pods per node, at most")
 	pending := flag.Int("pending", conformance.DefaultGenOptions.Pending, "pending pods per case")
 	storage := flag.Float64("storage", conformance.DefaultGenOptions.Storage, "chance that a case has a storage scenario (0 for none)")
+	dra := flag.Float64("dra", conformance.DefaultGenOptions.DRA, "chance that a case has a DRA scenario (0 for none)")
 	self := flag.Bool("self", false, "compare kube-scheduler's plugins with themselves, every row (shows coverage before berth has a plugin)")
 	coverage := flag.Bool("coverage", true, "print the verdicts each side gave per plugin")
 	flag.Parse()
@@ -33,7 +34,7 @@ func main() {
 		os.Exit(2)
 	}
 	h.Strict, h.Shrink = *strict, *shrink
-	opts := conformance.GenOptions{MaxNodes: *nodes, MaxBoundPods: *bound, Pending: *pending, Storage: *storage}
+	opts := conformance.GenOptions{MaxNodes: *nodes, MaxBoundPods: *bound, Pending: *pending, Storage: *storage, DRA: *dra}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	total := 0
