@@ -142,10 +142,11 @@ func (pl *DynamicResources) PreFilter(ctx context.Context, cs *framework.CycleSt
 	if toAllocate == 0 {
 		return nil, nil
 	}
-	if !pl.slices.HasSynced() {
+	if !pl.HasSynced() {
 		// Allocating against a partial view of the devices could reject
-		// a pod that fits; back off and retry instead.
-		return nil, framework.AsStatus(errors.New("the ResourceSlice tracker has not synced yet"))
+		// a pod that fits, or hand out a device that is taken; back off
+		// and retry instead.
+		return nil, framework.AsStatus(errors.New("the ResourceClaim and ResourceSlice trackers have not synced yet"))
 	}
 	slices, err := pl.slices.ListPatchedResourceSlices()
 	if err != nil {

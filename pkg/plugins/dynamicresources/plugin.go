@@ -129,6 +129,12 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 	}, nil
 }
 
+// HasSynced reports whether the plugin's claim and slice trackers have
+// seen their informers' initial lists; before that PreFilter refuses to
+// allocate. Callers that build the plugin outside the engine (tests,
+// conformance) wait for it.
+func (pl *DynamicResources) HasSynced() bool { return pl.claims.HasSynced() && pl.slices.HasSynced() }
+
 // Name implements framework.Plugin.
 func (pl *DynamicResources) Name() string { return Name }
 

@@ -107,8 +107,8 @@ func newFixture(t *testing.T, nodes []*v1.Node, objs ...runtime.Object) *fixture
 	h.Informers.Start(ctx.Done())
 	h.Informers.WaitForCacheSync(ctx.Done())
 	pl := p.(*DynamicResources)
-	if !cache.WaitForCacheSync(ctx.Done(), pl.slices.HasSynced) {
-		t.Fatal("slice tracker did not sync")
+	if !cache.WaitForCacheSync(ctx.Done(), pl.HasSynced) {
+		t.Fatal("trackers did not sync")
 	}
 	return &fixture{t: t, ctx: ctx, pl: pl, h: h, nodes: snap.List()}
 }

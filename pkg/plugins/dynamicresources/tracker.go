@@ -28,6 +28,9 @@ import (
 // small precomputed sets rather than a decode of every claim.
 type claimTracker struct {
 	store cache.Indexer
+	// handler is the informer registration feeding usage; it has synced
+	// once the initial list went through it.
+	handler cache.ResourceEventHandlerRegistration
 
 	mu sync.RWMutex
 	// usage is what each informer claim (by UID) allocates.
@@ -94,13 +97,18 @@ func newClaimTracker(inf cache.SharedIndexInformer) (*claimTracker, error) {
 		assumed:  map[string]*resourceapi.ResourceClaim{},
 		inFlight: map[types.UID]*inFlightAllocation{},
 	}
-	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj interface{}) { t.observe(nil, obj) },
 		UpdateFunc: func(oldObj, newObj interface{}) { t.observe(oldObj, newObj) },
 		DeleteFunc: func(obj interface{}) { t.forget(obj) },
 	})
+	t.handler = reg
 	return t, err
 }
+
+// HasSynced reports whether the informer's initial list has reached the
+// tracker's usage index.
+func (t *claimTracker) HasSynced() bool { return t.handler != nil && t.handler.HasSynced() }
 
 func claimOf(obj interface{}) *resourceapi.ResourceClaim {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
