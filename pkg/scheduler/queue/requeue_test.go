@@ -433,6 +433,12 @@ func TestUpdateInPool(t *testing.T) {
 			c.Labels = map[string]string{"x": "y"}
 			return c
 		}, 0, QueueBackoff},
+		{"generated claim named in status after backoff: active", func(p *v1.Pod) *v1.Pod {
+			c := p.DeepCopy()
+			name := "p-gpu-x7k2"
+			c.Status.ResourceClaimStatuses = []v1.PodResourceClaimStatus{{Name: "gpu", ResourceClaimName: &name}}
+			return c
+		}, time.Second, QueueActive},
 		{"spec change after backoff: active", func(p *v1.Pod) *v1.Pod {
 			c := p.DeepCopy()
 			c.Spec.NodeSelector = map[string]string{"x": "y"}
