@@ -176,8 +176,8 @@ func runWorkload(ctx context.Context, o Options, w *Workload, logDir string) *Wo
 		fmt.Fprintf(o.Progress, "[%s] %s\n", w.Name, fmt.Sprintf(format, args...))
 	}
 	t0 := time.Now()
-	logf("starting a fresh control plane (controller manager: %v, provisioner: %v)", w.ControllerManager, w.Provisioner)
-	env, err := testenv.Start(testenv.Options{ControllerManager: w.ControllerManager, Provisioner: w.Provisioner})
+	logf("starting a fresh control plane (controller manager: %v, provisioner: %v, DRA driver: %v)", w.ControllerManager, w.Provisioner, w.DRA != nil)
+	env, err := testenv.Start(testenv.Options{ControllerManager: w.ControllerManager, Provisioner: w.Provisioner, DRA: w.DRA != nil})
 	if err != nil {
 		wr.Error = fmt.Sprintf("start control plane: %v", err)
 		return wr
@@ -214,6 +214,12 @@ func runWorkload(ctx context.Context, o Options, w *Workload, logDir string) *Wo
 	}
 	if w.Storage != nil {
 		if err := h.setupStorage(ctx); err != nil {
+			wr.Error = err.Error()
+			return wr
+		}
+	}
+	if w.DRA != nil {
+		if err := h.setupDRA(ctx); err != nil {
 			wr.Error = err.Error()
 			return wr
 		}

@@ -21,7 +21,7 @@ func TestWorkloadsParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"Basic", "NodeAffinity", "PodAntiAffinity", "TopologySpreading", "PreferredPodAffinity", "Preemption", "UnschedulableMix", "Churn", "StatefulVolumes"}
+	want := []string{"Basic", "NodeAffinity", "PodAntiAffinity", "TopologySpreading", "PreferredPodAffinity", "Preemption", "UnschedulableMix", "Churn", "StatefulVolumes", "DynamicResources"}
 	var got []string
 	for _, w := range ws {
 		got = append(got, w.Name)
@@ -61,7 +61,7 @@ func TestWorkloadsParse(t *testing.T) {
 	}
 }
 
-// TestHarnessTiny runs the harness end to end at the tiny scale on four
+// TestHarnessTiny runs the harness end to end at the tiny scale on five
 // workloads and checks that the report is complete and well formed (not
 // the speed).
 func TestHarnessTiny(t *testing.T) {
@@ -85,7 +85,7 @@ func TestHarnessTiny(t *testing.T) {
 	var progress strings.Builder
 	rep, err := Run(ctx, Options{
 		Scale:        ScaleTiny,
-		Workloads:    "Basic,PodAntiAffinity,Preemption,StatefulVolumes",
+		Workloads:    "Basic,PodAntiAffinity,Preemption,StatefulVolumes,DynamicResources",
 		OutDir:       out,
 		BinDir:       bin,
 		StallTimeout: 5 * time.Second,
@@ -117,8 +117,8 @@ func TestHarnessTiny(t *testing.T) {
 	}
 	t.Log("results.md:\n" + string(md))
 
-	if len(rep.Workloads) != 4 || len(raw["workloads"].([]any)) != 4 {
-		t.Fatalf("want 4 workloads, got %d", len(rep.Workloads))
+	if len(rep.Workloads) != 5 || len(raw["workloads"].([]any)) != 5 {
+		t.Fatalf("want 5 workloads, got %d", len(rep.Workloads))
 	}
 	for wi, w := range rep.Workloads {
 		rawW := raw["workloads"].([]any)[wi].(map[string]any)
@@ -171,14 +171,15 @@ func TestHarnessTiny(t *testing.T) {
 					t.Errorf("Basic: ratio %s = %v, want a positive finite number", name, p)
 				}
 			}
-		case "StatefulVolumes":
-			// berth has VolumeBinding: every claim bound, on a node its
-			// PV admits, within the nodes' capacities.
+		case "StatefulVolumes", "DynamicResources":
+			// berth has VolumeBinding and DynamicResources: every claim
+			// bound or allocated, on a node its PV or devices admit,
+			// within the nodes' capacities, no device given twice.
 			if v := w.Berth.Quality.Violations; v.Total != 0 {
-				t.Errorf("StatefulVolumes/berth: violations %+v", v)
+				t.Errorf("%s/berth: violations %+v", w.Name, v)
 			}
 			if w.Berth.Bound != w.ExpectedSchedulable {
-				t.Errorf("StatefulVolumes/berth: bound %d/%d", w.Berth.Bound, w.ExpectedSchedulable)
+				t.Errorf("%s/berth: bound %d/%d", w.Name, w.Berth.Bound, w.ExpectedSchedulable)
 			}
 		case "Preemption":
 			if w.KubeScheduler.InitialPodsEvicted < w.ExpectedSchedulable {
@@ -246,7 +247,7 @@ func checkRun(t *testing.T, w *WorkloadResult, r *RunResult) {
 	}
 	v := r.Quality.Violations
 	if v.Total != v.CapacityOvercommit+v.NodeAffinity+v.PodAntiAffinity+v.PodAffinity+v.TopologySpread+v.UnschedulableBound+
-		v.VolumeUnbound+v.VolumeNodeAffinity+v.StorageCapacity {
+		v.VolumeUnbound+v.VolumeNodeAffinity+v.StorageCapacity+v.DeviceDoubleAllocated+v.ClaimUnallocated+v.DeviceNode {
 		t.Errorf("%s: violation total %d does not add up: %+v", name, v.Total, v)
 	}
 	finite("cpuRequestedCV", r.Quality.CPURequestedCV)

@@ -46,6 +46,17 @@ type Violations struct {
 	// StorageCapacity counts nodes whose volumes from the local
 	// provisioner add up to more than the node's local capacity.
 	StorageCapacity int `json:"storageCapacity"`
+	// DeviceDoubleAllocated counts ResourceClaim allocations of a device
+	// that another claim holds too (per device, the claims beyond the
+	// first; admin-access and shared allocations are left out).
+	DeviceDoubleAllocated int `json:"deviceDoubleAllocated"`
+	// ClaimUnallocated counts bound pods with a ResourceClaim that is
+	// missing, not allocated, or not reserved for the pod.
+	ClaimUnallocated int `json:"claimUnallocated"`
+	// DeviceNode counts bound pods with an allocated claim whose node
+	// selector excludes the pod's node, or whose device lives in another
+	// node's pool.
+	DeviceNode int `json:"deviceNode"`
 	// MaxTopologySkew is the largest final skew seen per topology key of a
 	// hard spread constraint (informative; compare with maxSkew).
 	MaxTopologySkew map[string]int `json:"maxTopologySkew"`
@@ -62,8 +73,8 @@ type Quality struct {
 }
 
 // evaluateQuality inspects the bound, non-terminating pods on nodes; st,
-// if not nil, adds the storage checks.
-func evaluateQuality(nodes []v1.Node, pods []v1.Pod, unschedulableByDesign func(*v1.Pod) bool, st *storageState) Quality {
+// if not nil, adds the storage checks, and ds the device checks.
+func evaluateQuality(nodes []v1.Node, pods []v1.Pod, unschedulableByDesign func(*v1.Pod) bool, st *storageState, ds *draState) Quality {
 	var q Quality
 	v := &q.Violations
 	v.MaxTopologySkew = map[string]int{}
@@ -147,9 +158,15 @@ func evaluateQuality(nodes []v1.Node, pods []v1.Pod, unschedulableByDesign func(
 		if st != nil {
 			st.podViolations(p, nodeByName[p.Spec.NodeName], v)
 		}
+		if ds != nil {
+			ds.podViolations(p, nodeByName[p.Spec.NodeName], v)
+		}
 	}
 	if st != nil {
 		v.StorageCapacity = st.overCapacityNodes()
+	}
+	if ds != nil {
+		v.DeviceDoubleAllocated = ds.doubleAllocated()
 	}
 
 	// Inter-pod (anti-)affinity.
@@ -325,7 +342,7 @@ func evaluateQuality(nodes []v1.Node, pods []v1.Pod, unschedulableByDesign func(
 	}
 
 	v.Total = v.CapacityOvercommit + v.NodeAffinity + v.PodAntiAffinity + v.PodAffinity + v.TopologySpread + v.UnschedulableBound +
-		v.VolumeUnbound + v.VolumeNodeAffinity + v.StorageCapacity
+		v.VolumeUnbound + v.VolumeNodeAffinity + v.StorageCapacity + v.DeviceDoubleAllocated + v.ClaimUnallocated + v.DeviceNode
 	return q
 }
 

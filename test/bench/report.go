@@ -244,6 +244,9 @@ func violationsString(v Violations) string {
 	add(v.VolumeUnbound, "volume-unbound")
 	add(v.VolumeNodeAffinity, "volume-node-affinity")
 	add(v.StorageCapacity, "storage-capacity")
+	add(v.DeviceDoubleAllocated, "device-double-allocated")
+	add(v.ClaimUnallocated, "claim-unallocated")
+	add(v.DeviceNode, "device-node")
 	return fmt.Sprintf("**%d**: %s", v.Total, strings.Join(parts, ", "))
 }
 

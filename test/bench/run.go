@@ -16,6 +16,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -82,6 +83,9 @@ type runner struct {
 	// nodeCapacity is the local provisioner's capacity of every node, by
 	// hostname (workloads with storage).
 	nodeCapacity map[string]int64
+	// gpus is the number of cards of every GPU node, by name (workloads
+	// with dra).
+	gpus map[string]int
 }
 
 func (r *runner) loadNodes(ctx context.Context) error {
@@ -232,25 +236,32 @@ func (r *runner) createInitialPods(ctx context.Context, ns string) error {
 }
 
 // ceilingBinder binds pods it is handed to nodes chosen round-robin; pods
-// with claims go through vol (the volume handshake) first.
+// with volume claims go through vol (the volume handshake) first, pods
+// with resource claims through dev (device allocation).
 type ceilingBinder struct {
 	client kubernetes.Interface
 	nodes  []v1.Node
 	vol    *ceilingVolumes
+	dev    *ceilingDevices
 	ch     chan bindItem
 	next   atomic.Int64
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 }
 
+// bindItem is a pod for the ceiling binder.
 type bindItem struct {
 	ns, name string
-	claims   []*v1.PersistentVolumeClaim
+	uid      types.UID
+	// claims are the pod's PersistentVolumeClaims.
+	claims []*v1.PersistentVolumeClaim
+	// resourceClaims are the pod's spec.resourceClaims.
+	resourceClaims []v1.PodResourceClaim
 }
 
-func newCeilingBinder(ctx context.Context, client kubernetes.Interface, nodes []v1.Node, vol *ceilingVolumes, workers, capacity int) *ceilingBinder {
+func newCeilingBinder(ctx context.Context, client kubernetes.Interface, nodes []v1.Node, vol *ceilingVolumes, dev *ceilingDevices, workers, capacity int) *ceilingBinder {
 	ctx, cancel := context.WithCancel(ctx)
-	b := &ceilingBinder{client: client, nodes: nodes, vol: vol, ch: make(chan bindItem, capacity), cancel: cancel}
+	b := &ceilingBinder{client: client, nodes: nodes, vol: vol, dev: dev, ch: make(chan bindItem, capacity), cancel: cancel}
 	bind := func(item bindItem, node string) {
 		bd := &v1.Binding{ObjectMeta: metav1.ObjectMeta{Name: item.name, Namespace: item.ns},
 			Target: v1.ObjectReference{Kind: "Node", Name: node}}
@@ -261,6 +272,23 @@ func newCeilingBinder(ctx context.Context, client kubernetes.Interface, nodes []
 		go func() {
 			defer b.wg.Done()
 			for item := range b.ch {
+				if len(item.resourceClaims) > 0 && b.dev != nil {
+					// Wait for the resourceclaim controller without
+					// holding a worker.
+					b.wg.Add(1)
+					go func() {
+						defer b.wg.Done()
+						node, err := b.dev.allocate(ctx, item.ns, item.uid, item.name, item.resourceClaims)
+						if err != nil {
+							if ctx.Err() == nil {
+								klog.ErrorS(err, "Ceiling: device allocation failed; pod left unbound", "pod", klog.KRef(item.ns, item.name))
+							}
+							return
+						}
+						bind(item, node)
+					}()
+					continue
+				}
 				if len(item.claims) == 0 || b.vol == nil {
 					bind(item, b.nodes[int(b.next.Add(1)-1)%len(b.nodes)].Name)
 					continue
@@ -287,9 +315,7 @@ func newCeilingBinder(ctx context.Context, client kubernetes.Interface, nodes []
 	return b
 }
 
-func (b *ceilingBinder) push(ns, name string, claims []*v1.PersistentVolumeClaim) {
-	b.ch <- bindItem{ns, name, claims}
-}
+func (b *ceilingBinder) push(item bindItem) { b.ch <- item }
 
 // close ends the binder once the run is over: queued items and volume
 // waits still outstanding are abandoned.
@@ -308,7 +334,7 @@ func (r *runner) warmUp(ctx context.Context, sched string, proc *process, binder
 		return fmt.Errorf("create warm-up pod: %v", err)
 	}
 	if binder != nil {
-		binder.push(warmupNS, name, nil)
+		binder.push(bindItem{ns: warmupNS, name: name})
 	}
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
 		if proc != nil {
@@ -467,6 +493,11 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 		return res, err
 	}
 	defer r.cleanup(ns, sched, say)
+	if r.w.DRA != nil {
+		if err := r.createClaimTemplates(ctx, ns); err != nil {
+			return res, err
+		}
+	}
 	if err := r.createInitialPods(ctx, ns); err != nil {
 		return res, err
 	}
@@ -503,7 +534,16 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 				return res, err
 			}
 		}
-		binder = newCeilingBinder(ctx, r.client, r.nodes, vol, r.o.BindWorkers, n+churnMax+2)
+		var dev *ceilingDevices
+		if r.w.DRA != nil {
+			dctx, dcancel := context.WithCancel(ctx)
+			defer dcancel()
+			var err error
+			if dev, err = newCeilingDevices(dctx, r.client, ns, r.gpus); err != nil {
+				return res, err
+			}
+		}
+		binder = newCeilingBinder(ctx, r.client, r.nodes, vol, dev, r.o.BindWorkers, n+churnMax+2)
 	default:
 		var err error
 		proc, err = startScheduler(sched, r.o.BinDir, r.kubeconfig, r.logDir, strings.ToLower(r.w.Name)+"-"+sched, r.o.QPS, r.o.Burst)
@@ -561,12 +601,19 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 				return err
 			}
 			createAt[i] = int64(time.Since(base))
-			if err := retry(ctx, func() error { _, err := pods.Create(ctx, p, metav1.CreateOptions{}); return err }); err != nil {
+			var uid types.UID
+			if err := retry(ctx, func() error {
+				c, err := pods.Create(ctx, p, metav1.CreateOptions{})
+				if err == nil {
+					uid = c.UID
+				}
+				return err
+			}); err != nil {
 				return fmt.Errorf("create measured pod %s: %v", p.Name, err)
 			}
 			created.Add(1)
 			if binder != nil && expected[i] {
-				binder.push(ns, p.Name, claims)
+				binder.push(bindItem{ns: ns, name: p.Name, uid: uid, claims: claims, resourceClaims: p.Spec.ResourceClaims})
 			}
 			return nil
 		})
@@ -613,7 +660,7 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 					if _, err := pods.Create(mctx, p, metav1.CreateOptions{}); err == nil {
 						churnCreated.Add(1)
 						if binder != nil {
-							binder.push(ns, p.Name, nil)
+							binder.push(bindItem{ns: ns, name: p.Name})
 						}
 					}
 				}()
@@ -736,10 +783,16 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 				return res, err
 			}
 		}
+		var ds *draState
+		if r.w.DRA != nil {
+			if ds, err = r.draState(ctx, ns); err != nil {
+				return res, err
+			}
+		}
 		q := evaluateQuality(r.nodes, list.Items, func(p *v1.Pod) bool {
 			i, ok := podIndex(p.Name, measuredPrefix)
 			return ok && i < n && !expected[i]
-		}, st)
+		}, st, ds)
 		res.Quality = &q
 	}
 	say("%s: %d/%d bound, %.1f pods/s avg, %.0f pods/s p50, p99 %s", res.StopReason, res.Bound, res.ExpectedSchedulable,
@@ -773,7 +826,8 @@ func perSecondP50(binds []int64, avg float64) float64 {
 
 // cleanup deletes every pod of the run's namespace (immediately: zero grace
 // period) and waits until they are gone, so the next run starts with empty
-// nodes; then, for workloads with storage, the run's claims and volumes.
+// nodes; then, for workloads with storage, the run's claims and volumes,
+// and for workloads with dra, the run's resource claims.
 func (r *runner) cleanup(ns, sched string, say func(string, ...any)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -782,6 +836,13 @@ func (r *runner) cleanup(ns, sched string, say func(string, ...any)) {
 			sctx, scancel := context.WithTimeout(context.Background(), storageSettleTimeout+time.Minute)
 			defer scancel()
 			r.cleanupStorage(sctx, ns, sched, say)
+		}()
+	}
+	if r.w.DRA != nil {
+		defer func() {
+			dctx, dcancel := context.WithTimeout(context.Background(), draSettleTimeout+time.Minute)
+			defer dcancel()
+			r.cleanupDRA(dctx, ns, say)
 		}()
 	}
 	pods := r.client.CoreV1().Pods(ns)

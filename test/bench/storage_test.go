@@ -139,7 +139,7 @@ func TestStorageViolations(t *testing.T) {
 		pod("e", "n1", "missing"),   // no such claim
 		pod("f", "", "pending"),     // not bound: not checked
 	}
-	q := evaluateQuality(nodes, pods, nil, st)
+	q := evaluateQuality(nodes, pods, nil, st, nil)
 	v := q.Violations
 	if v.VolumeUnbound != 3 || v.VolumeNodeAffinity != 1 || v.StorageCapacity != 1 {
 		t.Errorf("violations %+v, want 3 unbound, 1 node affinity, 1 over capacity", v)
@@ -151,7 +151,7 @@ func TestStorageViolations(t *testing.T) {
 		t.Errorf("violations string %q", s)
 	}
 	// Without storage state the same pods raise nothing.
-	if v := evaluateQuality(nodes, pods, nil, nil).Violations; v.Total != 0 {
+	if v := evaluateQuality(nodes, pods, nil, nil, nil).Violations; v.Total != 0 {
 		t.Errorf("without storage: %+v", v)
 	}
 }

@@ -66,6 +66,11 @@ type Workload struct {
 	// control plane, and static PersistentVolumes afresh for every run;
 	// pod groups may then carry claim templates.
 	Storage *Storage `json:"storage,omitempty"`
+	// DRA, if set, runs devcluster's fake DRA driver in the control plane,
+	// labels the GPU nodes once per control plane and creates the claim
+	// templates in every run's namespace; pod templates may then have
+	// spec.resourceClaims. It needs ControllerManager.
+	DRA *DRA `json:"dra,omitempty"`
 }
 
 // Storage describes the volumes side of a workload.
@@ -223,6 +228,9 @@ func (w *Workload) validate() error {
 	if err := w.validateStorage(); err != nil {
 		return fmt.Errorf("%s: %v", w.Name, err)
 	}
+	if err := w.validateDRA(); err != nil {
+		return fmt.Errorf("%s: %v", w.Name, err)
+	}
 	for _, s := range []string{ScaleFull, ScaleSmall, ScaleTiny} {
 		c, ok := w.Scales[s]
 		if !ok {
@@ -298,6 +306,26 @@ func (w *Workload) validateStorage() error {
 		}
 	}
 	return nil
+}
+
+func (w *Workload) validateDRA() error {
+	for _, g := range w.InitialPods {
+		if len(g.Template.Spec.ResourceClaims) > 0 {
+			return fmt.Errorf("initial pod group %q has resource claims; only measured pods may", g.Name)
+		}
+	}
+	if w.Churn != nil && len(w.Churn.Template.Spec.ResourceClaims) > 0 {
+		return fmt.Errorf("churn pods may not have resource claims")
+	}
+	if w.DRA == nil {
+		for _, g := range w.MeasuredPods {
+			if len(g.Template.Spec.ResourceClaims) > 0 {
+				return fmt.Errorf("pod group %q has resource claims: set dra", g.Name)
+			}
+		}
+		return nil
+	}
+	return w.DRA.validate(w)
 }
 
 // nodeCapacityFor returns the capacity annotation of node i ("" = none).
