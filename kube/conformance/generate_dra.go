@@ -393,6 +393,14 @@ func (d *draGen) nicPool(n *v1.Node) {
 				policy.ValidValues = []resource.Quantity{qty("10G"), qty("25G"), qty("50G")}
 			}
 			dev.Capacity["bandwidth"] = resourceapi.DeviceCapacity{Value: qty("100G"), RequestPolicy: policy}
+			if d.chance(0.5) {
+				// Fractional steps: how a request rounds up depends on
+				// DRAFractionalCapacityRange (off by default in v1.37).
+				dev.Capacity["compute"] = resourceapi.DeviceCapacity{Value: qty("2"), RequestPolicy: &resourceapi.CapacityRequestPolicy{
+					Default:    ptr.To(qty("250m")),
+					ValidRange: &resourceapi.CapacityRequestPolicyRange{Min: ptr.To(qty("250m")), Step: ptr.To(qty("250m"))},
+				}}
+			}
 		}
 		if d.chance(0.05) {
 			dev.Taints = append(dev.Taints, d.deviceTaint())
@@ -601,6 +609,11 @@ func (d *draGen) capacityRequest(class string) *resourceapi.CapacityRequirements
 	if (class != "nic" && class != "any") || !d.chance(0.5) {
 		return nil
 	}
+	if d.chance(0.3) {
+		return &resourceapi.CapacityRequirements{Requests: map[resourceapi.QualifiedName]resource.Quantity{
+			"nic.example.com/compute": qty(pick(d.gen, "300m", "600m", "1", "1100m")),
+		}}
+	}
 	return &resourceapi.CapacityRequirements{Requests: map[resourceapi.QualifiedName]resource.Quantity{
 		"nic.example.com/bandwidth": qty(pick(d.gen, "10G", "20G", "35G", "60G", "150G")),
 	}}
@@ -741,6 +754,9 @@ func (d *draGen) allocate(cl *resourceapi.ResourceClaim, node string) {
 				res.ShareID = ptr.To(d.shareID())
 				if d.chance(0.8) {
 					res.ConsumedCapacity = map[resourceapi.QualifiedName]resource.Quantity{"bandwidth": qty(pick(d.gen, "10G", "25G", "50G"))}
+					if _, ok := dev.capacity["compute"]; ok {
+						res.ConsumedCapacity["compute"] = qty(pick(d.gen, "250m", "750m", "1", "1250m"))
+					}
 				}
 			}
 			if len(dev.bindingConditions) > 0 {
@@ -824,7 +840,7 @@ func (d *draGen) podClaims(p *v1.Pod) {
 					cl = pick(d.gen, cs...)
 				}
 				name = cl.Name
-				if cl.Status.Allocation != nil && d.chance(0.1) {
+				if cl.Status.Allocation != nil && !used[name] && d.chance(0.1) {
 					// Already reserved for this pod (an earlier attempt
 					// got as far as reserving it).
 					d.reserve(cl, p)
