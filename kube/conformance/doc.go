@@ -85,6 +85,22 @@
 // neither. A panic on either side becomes a "Panic" verdict, a
 // disagreement, rather than the end of the run.
 //
+// # DRA
+//
+// Half the cases get a DRA scenario for DynamicResources (addDRA in
+// generate_dra.go), drawn last from a random stream of its own:
+// DeviceClasses with CEL selectors and config; ResourceSlices per node
+// (GPUs, partitionable GPUs with shared counters, shareable NICs with
+// consumable capacity, device taints, binding conditions, outdated,
+// incomplete and invalid pools), network-attached and per-device pools and
+// a DeviceTaintRule; ResourceClaims with exact, all and prioritized-list
+// requests, selectors, tolerations, constraints, admin access and capacity
+// requests, some allocated and reserved by bound pods, some being deleted;
+// templates and the claims made from them for pending pods. The oracle gets
+// the DRA manager scheduler.New builds (oracle_dra.go); berth's plugins are
+// waited for if they implement HasSynced (synced.go). TestDRAScenarios
+// requires every outcome and reason of kube-scheduler's plugin.
+//
 // Adding a plugin to the comparison is one row in Plugins; a row whose plugin
 // berth's registry does not (yet) have is skipped.
 package conformance
