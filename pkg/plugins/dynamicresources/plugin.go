@@ -275,7 +275,10 @@ func lookupShared(ctx context.Context, h framework.Handle) (*shared, error) {
 			EnableConsumableCapacity: Features.ConsumableCapacity,
 			SliceInformer:            f.Resource().V1().ResourceSlices(),
 			TaintInformer:            f.Resource().V1().DeviceTaintRules(),
-			KubeClient:               h.ClientSet(),
+			// No client: the tracker would report a DeviceTaintRule's
+			// failing CEL selector as a core/v1 Event, which berth's
+			// least-privilege RBAC does not allow (it writes
+			// events.k8s.io Events); the tracker logs it instead.
 		})
 		if err != nil {
 			return nil, fmt.Errorf("plugin %s: ResourceSlice tracker: %w", Name, err)
