@@ -275,10 +275,9 @@ func lookupShared(ctx context.Context, h framework.Handle) (*shared, error) {
 			EnableConsumableCapacity: Features.ConsumableCapacity,
 			SliceInformer:            f.Resource().V1().ResourceSlices(),
 			TaintInformer:            f.Resource().V1().DeviceTaintRules(),
-			// No client: the tracker would report a DeviceTaintRule's
-			// failing CEL selector as a core/v1 Event, which berth's
-			// least-privilege RBAC does not allow (it writes
-			// events.k8s.io Events); the tracker logs it instead.
+			// No client: with one, the tracker starts a core/v1 event
+			// broadcaster, and berth's least-privilege RBAC only allows
+			// events.k8s.io Events.
 		})
 		if err != nil {
 			return nil, fmt.Errorf("plugin %s: ResourceSlice tracker: %w", Name, err)
