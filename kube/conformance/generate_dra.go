@@ -609,13 +609,19 @@ func (d *draGen) capacityRequest(class string) *resourceapi.CapacityRequirements
 	if (class != "nic" && class != "any") || !d.chance(0.5) {
 		return nil
 	}
+	// Requests name a capacity as the device does (unqualified); now and
+	// then with the driver's domain, which matches no device.
+	prefix := ""
+	if d.chance(0.1) {
+		prefix = nicDriver + "/"
+	}
 	if d.chance(0.3) {
 		return &resourceapi.CapacityRequirements{Requests: map[resourceapi.QualifiedName]resource.Quantity{
-			"nic.example.com/compute": qty(pick(d.gen, "300m", "600m", "1", "1100m")),
+			resourceapi.QualifiedName(prefix + "compute"): qty(pick(d.gen, "300m", "600m", "1", "1100m")),
 		}}
 	}
 	return &resourceapi.CapacityRequirements{Requests: map[resourceapi.QualifiedName]resource.Quantity{
-		"nic.example.com/bandwidth": qty(pick(d.gen, "10G", "20G", "35G", "60G", "150G")),
+		resourceapi.QualifiedName(prefix + "bandwidth"): qty(pick(d.gen, "10G", "20G", "35G", "60G", "150G")),
 	}}
 }
 
