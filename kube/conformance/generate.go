@@ -21,6 +21,9 @@ type GenOptions struct {
 	// DRA is the chance that a case has a dynamic resource allocation
 	// scenario (see addDRA); 0 generates none.
 	DRA float64
+	// DRAExtendedResources is the chance that a DRA scenario also has
+	// extended resources backed by DRA; 0 (the default) generates none.
+	DRAExtendedResources float64
 }
 
 // DefaultGenOptions keeps a case small enough to read and large enough for
@@ -50,7 +53,7 @@ func Generate(seed uint64, opts GenOptions) *Case {
 	// above are the same with or without it.
 	addStorage(c, g, opts.Storage)
 	// DRA too, from a stream of its own: it adds claims to some of the pods above.
-	addDRA(c, g, opts.DRA)
+	addDRA(c, g, opts.DRA, opts.DRAExtendedResources)
 	return c
 }
 

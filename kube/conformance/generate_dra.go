@@ -31,6 +31,10 @@ const (
 	pcieRootAttr = "resource.kubernetes.io/pcieRoot"
 	// draAdminLabel on a namespace allows claims with admin access in it.
 	draAdminLabel = resourceapi.DRAAdminNamespaceLabelKey
+	// draGPUResource is the extended resource the gpu class backs when a
+	// case has DRA extended resources; some nodes' device plugins advertise
+	// it too.
+	draGPUResource = "example.com/dra-gpu"
 	// gpuTaintKey and maintenanceKey are the device taints.
 	gpuTaintKey    = "gpu.example.com/unhealthy"
 	maintenanceKey = "example.com/maintenance"
@@ -147,7 +151,12 @@ type draGen struct {
 // ResourceClaims (allocated and reserved by bound pods, allocated and not
 // reserved, unallocated, shared, being deleted), ResourceClaimTemplates and
 // the claims made from them, and claims on some bound and pending pods.
-func addDRA(c *Case, base *gen, p float64) {
+//
+// With probability pExt (given a scenario) the case also has extended
+// resources backed by DRA: the gpu class backs example.com/dra-gpu, some
+// nodes advertise it through a device plugin, and some pending pods request
+// it (see extendedRequest).
+func addDRA(c *Case, base *gen, p, pExt float64) {
 	d := &draGen{
 		// UIDs from far above the other generators' so that none repeats.
 		gen:       &gen{r: rand.New(rand.NewPCG(c.Seed^0x8ebc6af09c88c6e3, c.Seed+0x589965cc75374cc3)), nodes: base.nodes, images: base.images, seq: base.seq + 1_000_000},
@@ -158,7 +167,9 @@ func addDRA(c *Case, base *gen, p float64) {
 	if !d.chance(p) {
 		return
 	}
-	d.deviceClasses()
+	// Drawn only when asked for, so that cases without are as before.
+	extended := pExt > 0 && d.chance(pExt)
+	d.deviceClasses(extended)
 	for _, n := range c.Cluster.Nodes {
 		if d.chance(0.75) {
 			d.gpuPool(n)
@@ -183,6 +194,18 @@ func addDRA(c *Case, base *gen, p float64) {
 		if d.chance(0.6) {
 			d.podClaims(pod)
 		}
+		if extended && d.chance(0.35) {
+			d.extendedRequest(pod)
+		}
+	}
+	if extended {
+		for _, n := range c.Cluster.Nodes {
+			if d.chance(0.3) {
+				// A device plugin advertises the resource on this node.
+				n.Status.Allocatable[draGPUResource] = count(int64(1 + d.r.IntN(2)))
+				n.Status.Capacity[draGPUResource] = n.Status.Allocatable[draGPUResource]
+			}
+		}
 	}
 	for _, ns := range namespaces {
 		for _, t := range d.templates[ns.name] {
@@ -198,7 +221,7 @@ func addDRA(c *Case, base *gen, p float64) {
 	c.Cluster.Objects = append(c.Cluster.Objects, d.objs...)
 }
 
-func (d *draGen) deviceClasses() {
+func (d *draGen) deviceClasses(extended bool) {
 	for _, def := range deviceClassDefs {
 		if !d.chance(0.97) {
 			continue
@@ -206,6 +229,9 @@ func (d *draGen) deviceClasses() {
 		dc := &resourceapi.DeviceClass{ObjectMeta: metav1.ObjectMeta{Name: def.name, UID: d.uid()}}
 		for _, expr := range def.selectors {
 			dc.Spec.Selectors = append(dc.Spec.Selectors, resourceapi.DeviceSelector{CEL: &resourceapi.CELDeviceSelector{Expression: expr}})
+		}
+		if extended && def.name == "gpu" {
+			dc.Spec.ExtendedResourceName = ptr.To(draGPUResource)
 		}
 		if def.config && d.chance(0.7) {
 			drv := gpuDriver
@@ -901,6 +927,24 @@ func (d *draGen) numClaims() int {
 		n += len(cs)
 	}
 	return n
+}
+
+// extendedRequest makes the pod's first container request an extended
+// resource: the one the gpu class backs, the implicit name of a class that
+// exists (deviceclass.resource.kubernetes.io/<class>) or of one that does
+// not. Where a node advertises the resource itself NodeResourcesFit counts
+// it; elsewhere DynamicResources allocates devices for it.
+func (d *draGen) extendedRequest(p *v1.Pod) {
+	name := v1.ResourceName(pick(d.gen, draGPUResource, draGPUResource, resourceapi.ResourceDeviceClassPrefix+"gpu-large", resourceapi.ResourceDeviceClassPrefix+"gone"))
+	q := count(int64(1 + d.r.IntN(2)))
+	c := &p.Spec.Containers[0]
+	if c.Resources.Requests == nil {
+		c.Resources.Requests = v1.ResourceList{}
+	}
+	if c.Resources.Limits == nil {
+		c.Resources.Limits = v1.ResourceList{}
+	}
+	c.Resources.Requests[name], c.Resources.Limits[name] = q, q
 }
 
 // template returns one of the namespace's templates, making a new one
