@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"reflect"
+	"slices"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -200,6 +201,11 @@ func nodeUpdateActions(oldN, newN *v1.Node) framework.ActionType {
 	}
 	if !reflect.DeepEqual(oldN.Annotations, newN.Annotations) {
 		act |= framework.UpdateNodeAnnotation
+	}
+	// The API server keeps declaredFeatures sorted, so an equal set is an
+	// equal slice.
+	if !slices.Equal(oldN.Status.DeclaredFeatures, newN.Status.DeclaredFeatures) {
+		act |= framework.UpdateNodeDeclaredFeature
 	}
 	return act
 }

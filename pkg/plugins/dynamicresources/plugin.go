@@ -36,15 +36,17 @@ const stateKey framework.StateKey = Name
 // which berth always has on: what the structured allocator is asked to
 // support. Alpha features (derived attributes, compatibility groups,
 // list-type attributes, optional node operations, node-allocatable
-// resources, workload claims) are off in v1.37 and off here.
+// resources, workload claims) are off in v1.37 and off here, and so is
+// FractionalCapacityRange: a beta whose default turns on only at
+// compatibility version 1.37, while a v1.37 kube-scheduler runs at 1.36
+// compatibility unless told otherwise.
 var Features = structured.Features{
-	AdminAccess:             true,
-	PrioritizedList:         true,
-	PartitionableDevices:    true,
-	DeviceTaints:            true,
-	DeviceBindingAndStatus:  true,
-	ConsumableCapacity:      true,
-	FractionalCapacityRange: true,
+	AdminAccess:            true,
+	PrioritizedList:        true,
+	PartitionableDevices:   true,
+	DeviceTaints:           true,
+	DeviceBindingAndStatus: true,
+	ConsumableCapacity:     true,
 }
 
 // SetDefaultArgs fills in v1.37's defaults: a 10 s budget per node for the
