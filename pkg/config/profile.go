@@ -41,6 +41,9 @@ var DefaultMultiPoint = []PluginRef{
 	// berth's own: storage-aware scoring for pods with claims.
 	{Name: "StorageLocality", Weight: 1},
 	{Name: "DefaultBinder"},
+	// Appended after DefaultBinder, where kube-scheduler v1.37 appends it
+	// (its feature gate used to decide whether it was there at all).
+	{Name: "NodeDeclaredFeatures"},
 }
 
 func pluginSetOf(p *configv1.Plugins, ep ExtensionPoint) *configv1.PluginSet {

@@ -12,6 +12,7 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/imagelocality"
 	"github.com/berthsched/berth/pkg/plugins/interpodaffinity"
 	"github.com/berthsched/berth/pkg/plugins/nodeaffinity"
+	"github.com/berthsched/berth/pkg/plugins/nodedeclaredfeatures"
 	"github.com/berthsched/berth/pkg/plugins/nodename"
 	"github.com/berthsched/berth/pkg/plugins/nodeports"
 	"github.com/berthsched/berth/pkg/plugins/noderesources"
@@ -61,6 +62,7 @@ func NewInTreeRegistry() framework.Registry {
 			dynamicresources.SetDefaultArgs, dynamicresources.ValidateArgs)},
 		noderesources.BalancedAllocationName: {Factory: noderesources.NewBalancedAllocation, Args: argsSpec(
 			noderesources.SetDefaultsBalancedAllocationArgs, noderesources.ValidateBalancedAllocationArgs)},
+		nodedeclaredfeatures.Name: {Factory: nodedeclaredfeatures.New},
 	}
 }
 
