@@ -101,6 +101,15 @@
 // waited for if they implement HasSynced (synced.go). TestDRAScenarios
 // requires every outcome and reason of kube-scheduler's plugin.
 //
+// # Node features
+//
+// Half the cases get a node-features scenario for NodeDeclaredFeatures
+// (addFeatures in generate_features.go), from a random stream of its own
+// drawn after every other generator: some nodes declare features, names the
+// component-helpers library knows and names it does not, and some pending
+// pods get restart rules that need RestartAllContainersOnContainerExits or
+// near misses that need nothing. TestFeatureScenarios requires both verdicts.
+//
 // Adding a plugin to the comparison is one row in Plugins; a row whose plugin
 // berth's registry does not (yet) have is skipped.
 package conformance

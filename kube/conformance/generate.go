@@ -24,11 +24,14 @@ type GenOptions struct {
 	// DRAExtendedResources is the chance that a DRA scenario also has
 	// extended resources backed by DRA; 0 (the default) generates none.
 	DRAExtendedResources float64
+	// Features is the chance that a case has a node-features scenario
+	// (see addFeatures); 0 generates none.
+	Features float64
 }
 
 // DefaultGenOptions keeps a case small enough to read and large enough for
 // spreading and normalisation to matter.
-var DefaultGenOptions = GenOptions{MaxNodes: 8, MaxBoundPods: 5, Pending: 10, Storage: 0.75, DRA: 0.5}
+var DefaultGenOptions = GenOptions{MaxNodes: 8, MaxBoundPods: 5, Pending: 10, Storage: 0.75, DRA: 0.5, Features: 0.5}
 
 // Generate returns the case for seed: a cluster and pending pods. The same
 // seed always gives the same case.
@@ -54,6 +57,9 @@ func Generate(seed uint64, opts GenOptions) *Case {
 	addStorage(c, g, opts.Storage)
 	// DRA too, from a stream of its own: it adds claims to some of the pods above.
 	addDRA(c, g, opts.DRA, opts.DRAExtendedResources)
+	// Node features last, from a stream of their own, so that they change
+	// nothing the other generators draw and see every volume.
+	addFeatures(c, g, opts.Features)
 	return c
 }
 

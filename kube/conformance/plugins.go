@@ -32,6 +32,7 @@ var Plugins = []Plugin{
 	{Name: "VolumeBinding", Filter: true, Score: true},
 	{Name: "VolumeZone", Filter: true},
 	{Name: "DynamicResources", Filter: true, Score: true},
+	{Name: "NodeDeclaredFeatures", Filter: true},
 }
 
 // ActivePlugins returns the rows of Plugins whose plugin is in reg.

@@ -21,6 +21,7 @@ func main() {
 	storage := flag.Float64("storage", conformance.DefaultGenOptions.Storage, "chance that a case has a storage scenario (0 for none)")
 	dra := flag.Float64("dra", conformance.DefaultGenOptions.DRA, "chance that a case has a DRA scenario (0 for none)")
 	draExtended := flag.Float64("dra-extended", conformance.DefaultGenOptions.DRAExtendedResources, "chance that a DRA scenario also has extended resources backed by DRA (0 for none)")
+	features := flag.Float64("features", conformance.DefaultGenOptions.Features, "chance that a case has a node-features scenario (0 for none)")
 	self := flag.Bool("self", false, "compare kube-scheduler's plugins with themselves, every row (shows coverage before berth has a plugin)")
 	coverage := flag.Bool("coverage", true, "print the verdicts each side gave per plugin")
 	flag.Parse()
@@ -35,7 +36,7 @@ func main() {
 		os.Exit(2)
 	}
 	h.Strict, h.Shrink = *strict, *shrink
-	opts := conformance.GenOptions{MaxNodes: *nodes, MaxBoundPods: *bound, Pending: *pending, Storage: *storage, DRA: *dra, DRAExtendedResources: *draExtended}
+	opts := conformance.GenOptions{MaxNodes: *nodes, MaxBoundPods: *bound, Pending: *pending, Storage: *storage, DRA: *dra, DRAExtendedResources: *draExtended, Features: *features}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	total := 0
