@@ -42,8 +42,14 @@ func (pl *DynamicResources) Reserve(ctx context.Context, cs *framework.CycleStat
 	idx := s.toAllocate()
 	s.mu.Lock()
 	results, ok := s.byNode[nodeName]
+	ne := s.extByNode[nodeName]
 	s.mu.Unlock()
 	if !ok {
+		if len(idx) == 1 && s.isExt(idx[0]) {
+			// Only the extended-resource claim, and the node's device
+			// plugins provide every resource: nothing to allocate.
+			return nil
+		}
 		return framework.AsStatus(fmt.Errorf("no device allocation was found for node %s", nodeName))
 	}
 	if len(results) != len(idx) {
@@ -51,8 +57,16 @@ func (pl *DynamicResources) Reserve(ctx context.Context, cs *framework.CycleStat
 	}
 	for n, i := range idx {
 		alloc := &results[n]
+		c := s.claims[i]
+		if s.isExt(i) {
+			if ne == nil {
+				// Device plugins provide every resource on this node.
+				continue
+			}
+			c = ne.claim
+		}
 		s.allocation[i] = alloc
-		c := s.claims[i].DeepCopy()
+		c = c.DeepCopy()
 		if !slices.Contains(c.Finalizers, resourceapi.Finalizer) {
 			c.Finalizers = append(c.Finalizers, resourceapi.Finalizer)
 		}
@@ -71,7 +85,11 @@ func (pl *DynamicResources) Unreserve(ctx context.Context, cs *framework.CycleSt
 		return
 	}
 	logger := klog.FromContext(ctx)
-	for _, c := range s.claims {
+	for i, c := range s.claims {
+		if s.isExt(i) {
+			pl.unreserveExtended(ctx, pod, s, c)
+			continue
+		}
 		if pl.claims.ReleasePendingAllocation(c.UID, false) {
 			pl.claims.Restore(c.Namespace, c.Name)
 			logger.V(5).Info("Released in-flight allocation", "pod", klog.KObj(pod), "claim", klog.KObj(c))
@@ -86,6 +104,22 @@ func (pl *DynamicResources) Unreserve(ctx context.Context, cs *framework.CycleSt
 				logger.Error(err, "Removing the pod from the claim's reservedFor", "pod", klog.KObj(pod), "claim", klog.KObj(c))
 			}
 		}
+	}
+}
+
+// unreserveExtended releases the extended-resource claim's in-flight
+// allocation and deletes the claim if PreBind (or an earlier attempt)
+// created it.
+func (pl *DynamicResources) unreserveExtended(ctx context.Context, pod *v1.Pod, s *stateData, c *resourceapi.ResourceClaim) {
+	if pl.claims.ReleasePendingAllocation(s.ext.initialUID, false) {
+		pl.claims.Restore(c.Namespace, c.Name)
+	}
+	if c.Name == extendedClaimName {
+		return
+	}
+	klog.FromContext(ctx).V(5).Info("Deleting extended resource claim", "pod", klog.KObj(pod), "claim", klog.KObj(c))
+	if err := pl.deleteClaim(ctx, c); err != nil {
+		klog.FromContext(ctx).Error(err, "Deleting extended resource claim", "pod", klog.KObj(pod), "claim", klog.KObj(c))
 	}
 }
 
@@ -116,14 +150,45 @@ func (pl *DynamicResources) PreBind(ctx context.Context, cs *framework.CycleStat
 		if resourceclaim.IsReservedForPod(pod, c, false) {
 			continue
 		}
+		var ne *nodeExtended
+		if s.isExt(i) {
+			s.mu.Lock()
+			ne = s.extByNode[nodeName]
+			s.mu.Unlock()
+			if s.allocation[i] == nil && c.Spec.Devices.Requests == nil {
+				// Device plugins provide every resource on this node.
+				continue
+			}
+			if ne == nil {
+				return framework.AsStatus(fmt.Errorf("extended resource claim not found for node %s", nodeName))
+			}
+			if c.Name == extendedClaimName {
+				created, err := pl.createExtendedClaim(ctx, ne)
+				if err != nil {
+					return framework.AsStatus(err)
+				}
+				// From here on Unreserve deletes it.
+				s.claims[i] = created
+				c = created
+			}
+		}
 		updated, err := pl.writeClaim(ctx, c, s.allocation[i], pod)
 		if err != nil {
 			return framework.AsStatus(err)
 		}
 		if s.allocation[i] != nil {
-			written = append(written, c.UID)
+			uid := c.UID
+			if s.isExt(i) {
+				uid = s.ext.initialUID
+			}
+			written = append(written, uid)
 		}
 		s.claims[i] = updated
+		if ne != nil {
+			if err := pl.recordExtendedClaim(ctx, pod, updated, ne); err != nil {
+				return framework.AsStatus(err)
+			}
+		}
 		logger.V(4).Info("Claim allocated and reserved", "pod", klog.KObj(pod), "claim", klog.KObj(updated), "node", nodeName)
 	}
 	if !hasBindingConditions(s.claims) {

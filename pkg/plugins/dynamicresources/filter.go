@@ -31,9 +31,14 @@ const (
 
 // stateData is one pod's cycle.
 type stateData struct {
-	// claims are the pod's claims in spec order, as read in PreFilter;
-	// PreBind replaces entries with what it wrote.
+	// claims are the pod's claims in spec order, as read in PreFilter,
+	// followed by its extended-resource claim when it has one; PreBind
+	// replaces entries with what it wrote.
 	claims []*resourceapi.ResourceClaim
+	// numUser counts the pod's own claims, at the front of claims.
+	numUser int
+	// ext is set when the pod requests extended resources backed by DRA.
+	ext *extendedState
 	// podClaimNames are the pod's names for claims (spec.resourceClaims).
 	podClaimNames []string
 	// availableOn is the node selector of each allocated claim (nil: any).
@@ -51,7 +56,22 @@ type stateData struct {
 	// byNode holds, per node that passed Filter, the allocation results of
 	// the claims to allocate, in the order of toAllocate.
 	byNode map[string][]resourceapi.AllocationResult
+	// extByNode holds, per node that passed Filter, the node's variant of
+	// the extended-resource claim; absent when device plugins provide
+	// every resource there.
+	extByNode map[string]*nodeExtended
 }
+
+// extClaim returns the pod's extended-resource claim, or nil.
+func (s *stateData) extClaim() *resourceapi.ResourceClaim {
+	if len(s.claims) > s.numUser {
+		return s.claims[s.numUser]
+	}
+	return nil
+}
+
+// isExt reports whether index i is the extended-resource claim.
+func (s *stateData) isExt(i int) bool { return i >= s.numUser }
 
 // Clone shares the state: preemption's what-if runs do not change claims.
 func (s *stateData) Clone() framework.StateData { return s }
@@ -84,9 +104,9 @@ func getState(cs *framework.CycleState) (*stateData, error) {
 // now, or whose request names a class that does not exist, and prepares
 // the allocator when something needs allocating.
 func (pl *DynamicResources) PreFilter(ctx context.Context, cs *framework.CycleState, pod *v1.Pod, _ []*framework.NodeInfo) (*framework.PreFilterResult, *framework.Status) {
-	s := &stateData{byNode: map[string][]resourceapi.AllocationResult{}}
+	s := &stateData{byNode: map[string][]resourceapi.AllocationResult{}, extByNode: map[string]*nodeExtended{}}
 	cs.Write(stateKey, s)
-	if len(pod.Spec.ResourceClaims) == 0 {
+	if len(pod.Spec.ResourceClaims) == 0 && !pl.hasBackedRequest(pod) {
 		return nil, framework.NewStatus(framework.Skip)
 	}
 	logger := klog.FromContext(ctx)
@@ -95,6 +115,11 @@ func (pl *DynamicResources) PreFilter(ctx context.Context, cs *framework.CycleSt
 		s.podClaimNames = append(s.podClaimNames, podClaimName)
 	}); err != nil {
 		return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, err.Error())
+	}
+	s.numUser = len(s.claims)
+	if ext := pl.preFilterExtended(pod, s); ext != nil {
+		s.claims = append(s.claims, ext)
+		s.podClaimNames = append(s.podClaimNames, "extended-resources")
 	}
 	if len(s.claims) == 0 {
 		return nil, framework.NewStatus(framework.Skip)
@@ -120,6 +145,11 @@ func (pl *DynamicResources) PreFilter(ctx context.Context, cs *framework.CycleSt
 		if pl.claims.PendingAllocation(c.UID) != nil {
 			return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable,
 				fmt.Sprintf("resource claim %s is in the process of being allocated", klog.KObj(c)))
+		}
+		if s.isExt(i) {
+			// Its requests are made per node in Filter; a claim left by
+			// an earlier attempt is refused there.
+			continue
 		}
 		for _, r := range c.Spec.Devices.Requests {
 			switch {
@@ -188,6 +218,14 @@ func (pl *DynamicResources) Filter(ctx context.Context, cs *framework.CycleState
 	if len(s.claims) == 0 {
 		return nil
 	}
+	ne, st := pl.filterExtended(s, pod, ni)
+	if st != nil {
+		return st
+	}
+	if ne == nil && s.numUser == 0 {
+		// Device plugins provide every extended resource here.
+		return nil
+	}
 	node := ni.Node()
 	var unavailable []int
 	for i, c := range s.claims {
@@ -213,7 +251,11 @@ func (pl *DynamicResources) Filter(ctx context.Context, cs *framework.CycleState
 		}
 		var claims []*resourceapi.ResourceClaim
 		for _, i := range s.toAllocate() {
-			claims = append(claims, s.claims[i])
+			c := s.claims[i]
+			if s.isExt(i) && ne != nil {
+				c = ne.claim
+			}
+			claims = append(claims, c)
 		}
 		res, err := s.allocator.Allocate(actx, node, claims)
 		switch {
@@ -246,6 +288,9 @@ func (pl *DynamicResources) Filter(ctx context.Context, cs *framework.CycleState
 	if s.allocator != nil {
 		s.mu.Lock()
 		s.byNode[node.Name] = results
+		if ne != nil {
+			s.extByNode[node.Name] = ne
+		}
 		s.mu.Unlock()
 	}
 	return nil
@@ -262,8 +307,16 @@ func (pl *DynamicResources) PostFilter(ctx context.Context, cs *framework.CycleS
 	s.mu.Lock()
 	idx := sets.List(s.unavailable)
 	s.mu.Unlock()
+	ext := s.extClaim()
+	stale := ext != nil && ext.Name != extendedClaimName
 	for _, i := range idx {
 		c := s.claims[i]
+		if s.isExt(i) {
+			if stale {
+				break
+			}
+			continue
+		}
 		if len(c.Status.ReservedFor) > 1 || (len(c.Status.ReservedFor) == 1 && c.Status.ReservedFor[0].UID != pod.UID) {
 			continue
 		}
@@ -276,6 +329,15 @@ func (pl *DynamicResources) PostFilter(ctx context.Context, cs *framework.CycleS
 			return nil, framework.AsStatus(fmt.Errorf("deallocating claim %s: %w", klog.KObj(c), err))
 		}
 		return nil, framework.NewStatus(framework.Unschedulable, "deallocation of ResourceClaim completed")
+	}
+	if stale {
+		// The extended-resource claim of an earlier attempt: the next
+		// attempt makes a new one.
+		klog.FromContext(ctx).V(3).Info("Deleting the extended resource claim of an earlier attempt", "pod", klog.KObj(pod), "claim", klog.KObj(ext))
+		if err := pl.deleteClaim(ctx, ext); err != nil {
+			return nil, framework.AsStatus(err)
+		}
+		return nil, framework.NewStatus(framework.Unschedulable, "deletion of ResourceClaim completed")
 	}
 	return nil, framework.NewStatus(framework.Unschedulable)
 }
@@ -383,6 +445,10 @@ func (pl *DynamicResources) ExplainFailure(cs *framework.CycleState, pod *v1.Pod
 	var parts []string
 	for _, i := range s.toAllocate() {
 		c := s.claims[i]
+		if s.isExt(i) {
+			// Its requests depend on the node.
+			continue
+		}
 		switch {
 		case !fits(empty, c):
 			parts = append(parts, fmt.Sprintf("claim %q (%s): no node has devices that satisfy it", s.podClaimNames[i]+"="+c.Name, describeRequests(c)))
@@ -390,7 +456,7 @@ func (pl *DynamicResources) ExplainFailure(cs *framework.CycleState, pod *v1.Pod
 			parts = append(parts, fmt.Sprintf("claim %q (%s): every matching device is allocated", s.podClaimNames[i]+"="+c.Name, describeRequests(c)))
 		}
 	}
-	if len(parts) == 0 && len(s.toAllocate()) > 1 {
+	if len(parts) == 0 && len(s.toAllocate()) > 1 && s.numUser > 0 {
 		parts = append(parts, "each claim fits some node, but no node fits all of them together")
 	}
 	sort.Strings(parts)

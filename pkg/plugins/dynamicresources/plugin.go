@@ -24,6 +24,7 @@ import (
 	configv1 "k8s.io/kube-scheduler/config/v1"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/internal/draextended"
 	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
@@ -75,10 +76,13 @@ func ValidateArgs(args *configv1.DynamicResourcesArgs, path *field.Path) field.E
 
 // DynamicResources allocates the devices of pods' ResourceClaims.
 type DynamicResources struct {
-	handle         framework.Handle
-	claims         *claimTracker
-	slices         *tracker.Tracker
-	classes        resourcelisters.DeviceClassLister
+	handle  framework.Handle
+	claims  *claimTracker
+	slices  *tracker.Tracker
+	classes resourcelisters.DeviceClassLister
+	// dra maps extended resources to the DeviceClasses backing them; it
+	// is shared with NodeResourcesFit over the same factory.
+	dra            *draextended.Resolver
 	celCache       *cel.Cache
 	filterTimeout  time.Duration
 	bindingTimeout time.Duration
@@ -117,11 +121,16 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 		return nil, err
 	}
 	f := h.SharedInformerFactory()
+	dra, err := draextended.ForFactory(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", Name, err)
+	}
 	return &DynamicResources{
 		handle:  h,
 		claims:  shared.claims,
 		slices:  shared.slices,
 		classes: f.Resource().V1().DeviceClasses().Lister(),
+		dra:     dra,
 		// Compiled CEL selectors of the most recent classes and claims.
 		celCache:       cel.NewCache(10, cel.Features{EnableConsumableCapacity: Features.ConsumableCapacity}),
 		filterTimeout:  args.FilterTimeout.Duration,
@@ -131,11 +140,13 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 	}, nil
 }
 
-// HasSynced reports whether the plugin's claim and slice trackers have
-// seen their informers' initial lists; before that PreFilter refuses to
-// allocate. Callers that build the plugin outside the engine (tests,
+// HasSynced reports whether the plugin's claim and slice trackers (and
+// its view of the classes backing extended resources) have seen their
+// informers' initial lists; before that PreFilter refuses to allocate. Callers that build the plugin outside the engine (tests,
 // conformance) wait for it.
-func (pl *DynamicResources) HasSynced() bool { return pl.claims.HasSynced() && pl.slices.HasSynced() }
+func (pl *DynamicResources) HasSynced() bool {
+	return pl.claims.HasSynced() && pl.slices.HasSynced() && pl.dra.HasSynced()
+}
 
 // Name implements framework.Plugin.
 func (pl *DynamicResources) Name() string { return Name }

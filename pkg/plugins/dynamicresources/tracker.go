@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 
+	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -274,4 +275,28 @@ func (t *claimTracker) AllocatedState() *structured.AllocatedState {
 		usageOf(f.claim).addTo(s)
 	}
 	return s
+}
+
+// FindExtended returns the pod's extended-resource claim from an earlier
+// attempt, nil when there is none: one the informer holds (its newest
+// version), or one berth created and the informer has not delivered yet.
+func (t *claimTracker) FindExtended(pod *v1.Pod) *resourceapi.ResourceClaim {
+	for _, obj := range t.store.List() {
+		c, ok := obj.(*resourceapi.ResourceClaim)
+		if !ok || c.Namespace != pod.Namespace || !isExtendedClaimFor(pod, c) {
+			continue
+		}
+		if cur, err := t.Get(c.Namespace, c.Name); err == nil {
+			return cur
+		}
+		return c
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, a := range t.assumed {
+		if a.Namespace == pod.Namespace && isExtendedClaimFor(pod, a) {
+			return a
+		}
+	}
+	return nil
 }

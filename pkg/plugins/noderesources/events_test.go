@@ -30,6 +30,7 @@ func TestFitEventsToRegister(t *testing.T) {
 		{Resource: framework.AssignedPod, ActionType: framework.Delete},
 		{Resource: framework.AssignedPod, ActionType: framework.UpdatePodScaleDown},
 		{Resource: framework.Node, ActionType: framework.Add | framework.UpdateNodeAllocatable},
+		{Resource: framework.DeviceClass, ActionType: framework.Add | framework.Update},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)

@@ -13,6 +13,7 @@ import (
 	configv1 "k8s.io/kube-scheduler/config/v1"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/internal/draextended"
 )
 
 // Name is NodeResourcesFit's name in profiles, registries and statuses; it
@@ -59,12 +60,17 @@ type Fit struct {
 	ignoredResources sets.Set[string]
 	ignoredGroups    sets.Set[string]
 	scorer           *resourceScorer
+	// dra tells which extended resources a DeviceClass backs (nil without
+	// an informer factory): on a node that does not advertise such a
+	// resource, Filter leaves it to DynamicResources, as kube-scheduler
+	// v1.37 does with DRAExtendedResource.
+	dra *draextended.Resolver
 }
 
 // NewFit builds the plugin; it is a framework.PluginFactory. nil args mean
 // DefaultFitArgs(). Given args are defaulted (on a copy) and validated, and
 // every problem is reported at once.
-func NewFit(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+func NewFit(ctx context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
 	args, err := fitArgs(obj)
 	if err != nil {
 		return nil, err
@@ -73,12 +79,22 @@ func NewFit(_ context.Context, obj runtime.Object, _ framework.Handle) (framewor
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	return &Fit{
+	f := &Fit{
 		ignoredResources: sets.New(args.IgnoredResources...),
 		ignoredGroups:    sets.New(args.IgnoredResourceGroups...),
 		scorer:           scorer,
-	}, nil
+	}
+	if h != nil && h.SharedInformerFactory() != nil {
+		if f.dra, err = draextended.ForFactory(ctx, h.SharedInformerFactory()); err != nil {
+			return nil, fmt.Errorf("%s: %w", Name, err)
+		}
+	}
+	return f, nil
 }
+
+// HasSynced reports whether the DeviceClasses' initial list reached the
+// plugin's view of which extended resources DRA backs.
+func (f *Fit) HasSynced() bool { return f.dra.HasSynced() }
 
 func fitArgs(obj runtime.Object) (*configv1.NodeResourcesFitArgs, error) {
 	if obj == nil {
@@ -106,6 +122,9 @@ func (f *Fit) Name() string { return Name }
 // never modified after PreFilter, so Clone can share it.
 type preFilterState struct {
 	framework.Resource
+	// draBacked holds the requested extended resources a DeviceClass
+	// backs, read once in PreFilter so every node sees the same mapping.
+	draBacked map[v1.ResourceName]bool
 }
 
 func (s *preFilterState) Clone() framework.StateData { return s }
@@ -114,8 +133,28 @@ func (s *preFilterState) Clone() framework.StateData { return s }
 // sidecars, overhead and pod-level resources included) once, so Filter,
 // which runs for every node, only compares numbers.
 func (f *Fit) PreFilter(_ context.Context, state *framework.CycleState, pod *v1.Pod, _ []*framework.NodeInfo) (*framework.PreFilterResult, *framework.Status) {
-	state.Write(preFilterStateKey, &preFilterState{Resource: *framework.PodRequests(pod)})
+	s := &preFilterState{Resource: *framework.PodRequests(pod)}
+	s.draBacked = f.backed(&s.Resource)
+	state.Write(preFilterStateKey, s)
 	return nil, nil
+}
+
+// backed returns the requested extended resources a DeviceClass backs,
+// nil when there are none.
+func (f *Fit) backed(req *framework.Resource) map[v1.ResourceName]bool {
+	if f.dra == nil {
+		return nil
+	}
+	var out map[v1.ResourceName]bool
+	for name, q := range req.ScalarResources {
+		if q > 0 && f.dra.Backed(name) {
+			if out == nil {
+				out = map[v1.ResourceName]bool{}
+			}
+			out[name] = true
+		}
+	}
+	return out
 }
 
 // PreFilterExtensions returns nil: the state depends only on the pod, so
@@ -146,7 +185,7 @@ func (f *Fit) Filter(_ context.Context, state *framework.CycleState, _ *v1.Pod, 
 	if ni.Node() == nil {
 		return framework.NewStatus(framework.Error, "node not found")
 	}
-	return insufficientStatus(fitsRequest(&s.Resource, ni, f.ignoredResources, f.ignoredGroups))
+	return insufficientStatus(fitsRequest(&s.Resource, ni, f.ignoredResources, f.ignoredGroups, s.draBacked))
 }
 
 func insufficientStatus(short []InsufficientResource) *framework.Status {
@@ -183,14 +222,16 @@ type InsufficientResource struct {
 // It ignores no resource; the plugin's Filter applies its configured ignore
 // lists on top of the same check.
 func Fits(pod *v1.Pod, ni *framework.NodeInfo) []InsufficientResource {
-	return fitsRequest(framework.PodRequests(pod), ni, nil, nil)
+	return fitsRequest(framework.PodRequests(pod), ni, nil, nil, nil)
 }
 
 // fitsRequest compares the pod's requests with the node's free allocatable.
 // The order of the result is fixed: pods, cpu, memory, ephemeral storage,
 // then scalar resources by name. It allocates only when the pod does not
-// fit, since it runs for every node of every attempt.
-func fitsRequest(req *framework.Resource, ni *framework.NodeInfo, ignored, ignoredGroups sets.Set[string]) []InsufficientResource {
+// fit, since it runs for every node of every attempt. A resource in
+// draBacked is not checked on a node whose allocatable lacks it: DRA
+// devices provide it there (DynamicResources checks them).
+func fitsRequest(req *framework.Resource, ni *framework.NodeInfo, ignored, ignoredGroups sets.Set[string], draBacked map[v1.ResourceName]bool) []InsufficientResource {
 	var out []InsufficientResource
 	alloc, used := ni.Allocatable, ni.Requested
 
@@ -222,6 +263,9 @@ func fitsRequest(req *framework.Resource, ni *framework.NodeInfo, ignored, ignor
 			continue
 		}
 		capacity, inUse := alloc.ScalarResources[name], used.ScalarResources[name]
+		if capacity <= 0 && draBacked[name] {
+			continue
+		}
 		if want > capacity-inUse {
 			out = append(out, InsufficientResource{
 				ResourceName: name, Reason: InsufficientReason(name),
@@ -305,4 +349,17 @@ var _ framework.NodeLocalPlugin = (*Fit)(nil)
 // NodeLocal implements framework.NodeLocalPlugin: the verdict and raw score
 // for a node depend only on the pod and that node, so the engine may reuse
 // them for identical pods until the node changes.
+// A DeviceClass backing a requested extended resource changes the verdict
+// without changing the node, so SignatureFragment names those resources
+// and their classes: pods seen under another mapping never share a
+// memoised verdict. (Such pods run DynamicResources' Filter too, which is
+// not node-local, so their verdicts are not memoised anyway.)
 func (*Fit) NodeLocal() bool { return true }
+
+var _ framework.SignatureContributor = (*Fit)(nil)
+
+// SignatureFragment implements framework.SignatureContributor: the pod's
+// requested extended resources a DeviceClass backs now, "" for none.
+func (f *Fit) SignatureFragment(pod *v1.Pod) string {
+	return strings.Join(f.dra.BackedRequests(pod), ",")
+}
