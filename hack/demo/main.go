@@ -88,11 +88,13 @@ func run(ctx context.Context, o options) (err error) {
 	}
 
 	// 1. Control plane.
-	ui.step("Starting a local control plane (etcd, kube-apiserver, kube-controller-manager and the %s volume provisioner via %s)", testenv.LocalProvisioner, filepath.Join(binDir, "devcluster"))
+	ui.step("Starting a local control plane (etcd, kube-apiserver, kube-controller-manager, the %s volume provisioner and the %s DRA driver via %s)", testenv.LocalProvisioner, testenv.GPUDriver, filepath.Join(binDir, "devcluster"))
 	t := time.Now()
 	// kube-controller-manager runs the StatefulSet controller and the PV
 	// controller, which hands the stateful part's claims to the provisioner.
-	env, err := testenv.Start(testenv.Options{ControllerManager: true, Provisioner: true})
+	// Its resourceclaim controller makes the DRA part's claims from
+	// their templates.
+	env, err := testenv.Start(testenv.Options{ControllerManager: true, Provisioner: true, DRA: true})
 	if err != nil {
 		if ctx.Err() != nil {
 			return errInterrupted
@@ -116,6 +118,7 @@ func run(ctx context.Context, o options) (err error) {
 	ui.info("  kubectl get nodes -L topology.kubernetes.io/zone,node.kubernetes.io/instance-type")
 	ui.info("  kubectl get pods -n %s -o wide", namespace)
 	ui.info("  kubectl get pvc -n %s", namespace)
+	ui.info("  kubectl get resourceclaims -n %s -o wide", namespace)
 	if !o.hold {
 		ui.info("It is torn down when the demo ends; run with -hold to keep it until Ctrl-C.")
 	}
@@ -206,6 +209,27 @@ func run(ctx context.Context, o options) (err error) {
 	printStateful(res, nodes)
 	if res.huge != nil && res.huge.Spec.NodeName == "" {
 		if err := explainPending(ctx, ui, berthBin, env.Kubeconfig, []string{res.huge.Name}); err != nil {
+			if ctx.Err() != nil {
+				return interrupted()
+			}
+			return err
+		}
+	}
+	if waitErr != nil {
+		printMetrics(ctx, b.addr)
+		return waitErr
+	}
+
+	// 8. Devices through DRA: cards allocated per claim, one pod per card.
+	dra, waitErr := runDRA(ctx, ui, env.Client, o.timeout)
+	if waitErr != nil && ctx.Err() != nil {
+		return interrupted()
+	}
+	if dra != nil {
+		printDRA(dra)
+	}
+	if waitErr == nil {
+		if err := explainPending(ctx, ui, berthBin, env.Kubeconfig, []string{wantsMissingName}); err != nil {
 			if ctx.Err() != nil {
 				return interrupted()
 			}

@@ -21,6 +21,7 @@ const (
 	CauseTopologySpread Cause = "topologySpread"
 	CausePodAffinity    Cause = "podAffinity"
 	CauseVolumes        Cause = "volumes"
+	CauseDevices        Cause = "devices"
 	CauseUnschedulable  Cause = "nodeUnschedulable"
 	CausePorts          Cause = "ports"
 )

@@ -10,6 +10,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/plugins/dynamicresources"
 	"github.com/berthsched/berth/pkg/plugins/nodeports"
 	"github.com/berthsched/berth/pkg/plugins/nodeunschedulable"
 	"github.com/berthsched/berth/pkg/plugins/tainttoleration"
@@ -194,12 +195,17 @@ func (a *analysis) suggestPorts() ([]Suggestion, error) {
 		Message: fmt.Sprintf("the pod's host port(s) %s are already in use on %d node(s); only one pod per node can hold a host port", strings.Join(ports, ", "), len(nodes))}}, nil
 }
 
-// suggestVolumes passes on the volume plugins' own explanations (which
-// claim, which class, why), as hints.
+// suggestVolumes passes on the plugins' own explanations of a failure
+// (which claim, which class, why), as hints: the volume plugins' under
+// volumes, DynamicResources' (ResourceClaims) under devices.
 func (a *analysis) suggestVolumes() ([]Suggestion, error) {
 	var out []Suggestion
 	for _, d := range a.eval.Result.Diagnosis.Details {
-		out = append(out, Suggestion{Cause: CauseVolumes, Message: d})
+		cause := CauseVolumes
+		if strings.HasPrefix(d, dynamicresources.Name+":") {
+			cause = CauseDevices
+		}
+		out = append(out, Suggestion{Cause: cause, Message: d})
 	}
 	return out, nil
 }
