@@ -215,6 +215,7 @@ func TestManifestRBAC(t *testing.T) {
 	})
 
 	t.Run("allocates devices", func(t *testing.T) { testAllocatesDevices(t, "node-00003") })
+	t.Run("extended resource backed by DRA", func(t *testing.T) { testExtendedResource(t, "node-00003") })
 
 	t.Run("least privilege", func(t *testing.T) {
 		sa := clientFor(t, berthKubeconfig)
@@ -248,8 +249,6 @@ func TestManifestRBAC(t *testing.T) {
 			{Verb: "create", Resource: "persistentvolumeclaims", Namespace: "default"},
 			{Verb: "delete", Resource: "persistentvolumeclaims", Namespace: "default"},
 			{Verb: "update", Group: "storage.k8s.io", Resource: "storageclasses"},
-			{Verb: "create", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
-			{Verb: "delete", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
 			{Verb: "patch", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
 			{Verb: "list", Group: "resource.k8s.io", Resource: "resourceclaimtemplates"},
 			{Verb: "create", Group: "resource.k8s.io", Resource: "resourceslices"},
@@ -282,6 +281,9 @@ func TestManifestRBAC(t *testing.T) {
 			{Verb: "watch", Group: "resource.k8s.io", Resource: "devicetaintrules"},
 			{Verb: "get", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
 			{Verb: "update", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
+			// The extended-resource claims of DRA-backed extended resources.
+			{Verb: "create", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
+			{Verb: "delete", Group: "resource.k8s.io", Resource: "resourceclaims", Namespace: "default"},
 			{Verb: "update", Group: "resource.k8s.io", Resource: "resourceclaims", Subresource: "status", Namespace: "default"},
 			{Verb: "patch", Group: "resource.k8s.io", Resource: "resourceclaims", Subresource: "status", Namespace: "default"},
 			{Verb: "update", Group: "resource.k8s.io", Resource: "resourceclaims", Subresource: "binding"},
