@@ -164,8 +164,8 @@ func draOutcomesOf(ctx context.Context, o *oracle, c *Case, into map[string]int)
 
 // TestDRAExtendedResourceScenarios runs kube-scheduler's NodeResourcesFit
 // and DynamicResources against second copies of themselves over 100 seeds
-// with extended resources backed by DRA (off in the default options, so
-// the generator is checked here): they must agree, DynamicResources must
+// with extended resources backed by DRA in every DRA scenario (the default
+// options have them in a quarter): they must agree, DynamicResources must
 // reject a resource nothing provides, and NodeResourcesFit must leave the
 // DRA-backed resource to DynamicResources on nodes that do not advertise
 // it, which the cases must reach.

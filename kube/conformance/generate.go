@@ -22,7 +22,7 @@ type GenOptions struct {
 	// scenario (see addDRA); 0 generates none.
 	DRA float64
 	// DRAExtendedResources is the chance that a DRA scenario also has
-	// extended resources backed by DRA; 0 (the default) generates none.
+	// extended resources backed by DRA; 0 generates none.
 	DRAExtendedResources float64
 	// Features is the chance that a case has a node-features scenario
 	// (see addFeatures); 0 generates none.
@@ -31,7 +31,7 @@ type GenOptions struct {
 
 // DefaultGenOptions keeps a case small enough to read and large enough for
 // spreading and normalisation to matter.
-var DefaultGenOptions = GenOptions{MaxNodes: 8, MaxBoundPods: 5, Pending: 10, Storage: 0.75, DRA: 0.5, Features: 0.5}
+var DefaultGenOptions = GenOptions{MaxNodes: 8, MaxBoundPods: 5, Pending: 10, Storage: 0.75, DRA: 0.5, DRAExtendedResources: 0.25, Features: 0.5}
 
 // Generate returns the case for seed: a cluster and pending pods. The same
 // seed always gives the same case.
