@@ -20,8 +20,8 @@ import (
 var DefaultMultiPoint = []PluginRef{
 	{Name: "SchedulingGates"},
 	{Name: "PrioritySort"},
-	{Name: "NodeUnschedulable"},
 	{Name: "NodeName"},
+	{Name: "NodeUnschedulable"},
 	{Name: "TaintToleration", Weight: 3},
 	{Name: "NodeAffinity", Weight: 2},
 	{Name: "NodePorts"},
