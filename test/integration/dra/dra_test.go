@@ -125,7 +125,7 @@ func TestDeploymentWithClaimTemplates(t *testing.T) {
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: v1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: podSpec(v1.PodResourceClaim{Name: "gpu", ResourceClaimTemplateName: ptr.To("one-gpu")}),
+				Spec:       podSpec(v1.PodResourceClaim{Name: "gpu", ResourceClaimTemplateName: ptr.To("one-gpu")}),
 			},
 		},
 	}
