@@ -104,11 +104,14 @@ func getState(cs *framework.CycleState) (*stateData, error) {
 // now, or whose request names a class that does not exist, and prepares
 // the allocator when something needs allocating.
 func (pl *DynamicResources) PreFilter(ctx context.Context, cs *framework.CycleState, pod *v1.Pod, _ []*framework.NodeInfo) (*framework.PreFilterResult, *framework.Status) {
-	s := &stateData{byNode: map[string][]resourceapi.AllocationResult{}, extByNode: map[string]*nodeExtended{}}
+	s := &stateData{}
 	cs.Write(stateKey, s)
 	if len(pod.Spec.ResourceClaims) == 0 && !pl.hasBackedRequest(pod) {
+		// Most pods: no maps to allocate.
 		return nil, framework.NewStatus(framework.Skip)
 	}
+	s.byNode = map[string][]resourceapi.AllocationResult{}
+	s.extByNode = map[string]*nodeExtended{}
 	logger := klog.FromContext(ctx)
 	if err := pl.foreachClaim(pod, func(podClaimName string, c *resourceapi.ResourceClaim) {
 		s.claims = append(s.claims, c)
