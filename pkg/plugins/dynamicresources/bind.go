@@ -213,37 +213,27 @@ func (pl *DynamicResources) PreBind(ctx context.Context, cs *framework.CycleStat
 // the result so the next cycle sees it before the informer does.
 func (pl *DynamicResources) writeClaim(ctx context.Context, c *resourceapi.ResourceClaim, alloc *resourceapi.AllocationResult, pod *v1.Pod) (*resourceapi.ResourceClaim, error) {
 	client := pl.handle.ClientSet().ResourceV1().ResourceClaims(c.Namespace)
-	c = c.DeepCopy()
-	refresh := false
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if refresh {
-			fresh, err := client.Get(ctx, c.Name, metav1.GetOptions{})
-			if err != nil {
-				return fmt.Errorf("get claim %s after a conflict: %w", klog.KObj(c), err)
-			}
-			c = fresh
-		}
-		refresh = true
+	c, err := pl.updateClaim(ctx, c, func(c *resourceapi.ResourceClaim) (*resourceapi.ResourceClaim, error) {
 		if c.DeletionTimestamp != nil {
-			return fmt.Errorf("claim %s got deleted in the meantime", klog.KObj(c))
+			return nil, fmt.Errorf("claim %s got deleted in the meantime", klog.KObj(c))
 		}
 		if alloc != nil {
 			if c.Status.Allocation != nil {
-				return fmt.Errorf("claim %s got allocated elsewhere in the meantime", klog.KObj(c))
+				return nil, fmt.Errorf("claim %s got allocated elsewhere in the meantime", klog.KObj(c))
 			}
 			// The finalizer is metadata: a plain update, before the status.
 			if !slices.Contains(c.Finalizers, resourceapi.Finalizer) {
 				c.Finalizers = append(c.Finalizers, resourceapi.Finalizer)
 				u, err := client.Update(ctx, c, metav1.UpdateOptions{})
 				if err != nil {
-					return fmt.Errorf("add finalizer to claim %s: %w", klog.KObj(c), err)
+					return nil, fmt.Errorf("add finalizer to claim %s: %w", klog.KObj(c), err)
 				}
 				c = u
 			}
 			c.Status.Allocation = alloc.DeepCopy()
 		}
 		if c.Status.Allocation == nil {
-			return fmt.Errorf("claim %s got deallocated elsewhere in the meantime", klog.KObj(c))
+			return nil, fmt.Errorf("claim %s got deallocated elsewhere in the meantime", klog.KObj(c))
 		}
 		if c.Status.Allocation.AllocationTimestamp == nil {
 			c.Status.Allocation.AllocationTimestamp = &metav1.Time{Time: pl.now()}
@@ -253,16 +243,39 @@ func (pl *DynamicResources) writeClaim(ctx context.Context, c *resourceapi.Resou
 		})
 		u, err := client.UpdateStatus(ctx, c, metav1.UpdateOptions{})
 		if err != nil {
-			return fmt.Errorf("write allocation and reservation of claim %s: %w", klog.KObj(c), err)
+			return nil, fmt.Errorf("write allocation and reservation of claim %s: %w", klog.KObj(c), err)
 		}
-		c = u
-		return nil
+		return u, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	pl.claims.Assume(c)
 	return c, nil
+}
+
+// updateClaim runs change on a copy of c, and again on a fresh copy from
+// the API after each write conflict; change returns the claim as written.
+func (pl *DynamicResources) updateClaim(ctx context.Context, c *resourceapi.ResourceClaim, change func(*resourceapi.ResourceClaim) (*resourceapi.ResourceClaim, error)) (*resourceapi.ResourceClaim, error) {
+	client := pl.handle.ClientSet().ResourceV1().ResourceClaims(c.Namespace)
+	cur := c.DeepCopy()
+	refresh := false
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if refresh {
+			fresh, err := client.Get(ctx, cur.Name, metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("get claim %s after a conflict: %w", klog.KObj(cur), err)
+			}
+			cur = fresh
+		}
+		refresh = true
+		written, err := change(cur)
+		if err == nil {
+			cur = written
+		}
+		return err
+	})
+	return cur, err
 }
 
 // hasBindingConditions reports whether some allocated device must report

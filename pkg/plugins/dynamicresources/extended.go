@@ -344,26 +344,16 @@ func (pl *DynamicResources) recordExtendedClaim(ctx context.Context, pod *v1.Pod
 // created and deletes it.
 func (pl *DynamicResources) deleteClaim(ctx context.Context, c *resourceapi.ResourceClaim) error {
 	client := pl.handle.ClientSet().ResourceV1().ResourceClaims(c.Namespace)
-	c = c.DeepCopy()
-	refresh := false
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if refresh {
-			fresh, err := client.Get(ctx, c.Name, metav1.GetOptions{})
-			if err != nil {
-				return fmt.Errorf("get claim %s: %w", klog.KObj(c), err)
-			}
-			c = fresh
-		}
-		refresh = true
+	_, err := pl.updateClaim(ctx, c, func(c *resourceapi.ResourceClaim) (*resourceapi.ResourceClaim, error) {
 		i := slices.Index(c.Finalizers, resourceapi.Finalizer)
 		if i < 0 {
-			return nil
+			return c, nil
 		}
 		c.Finalizers = slices.Delete(c.Finalizers, i, i+1)
 		if _, err := client.Update(ctx, c, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("remove finalizer from claim %s: %w", klog.KObj(c), err)
+			return nil, fmt.Errorf("remove finalizer from claim %s: %w", klog.KObj(c), err)
 		}
-		return nil
+		return c, nil
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
