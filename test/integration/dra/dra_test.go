@@ -13,7 +13,6 @@ import (
 	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/dynamic-resource-allocation/resourceclaim"
 	"k8s.io/utils/ptr"
 
@@ -33,19 +32,6 @@ const (
 	cardsPerNode  = 2
 	replicas      = 8 // two more than there are cards
 )
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		ok, msg := cond()
-		last = msg
-		return ok, nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
-	}
-}
 
 func scheduled(p *v1.Pod) *v1.PodCondition {
 	for i := range p.Status.Conditions {
@@ -84,7 +70,7 @@ func TestDeploymentWithClaimTemplates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, time.Minute, "the driver's ResourceSlices and DeviceClass", func() (bool, string) {
+	berthtest.WaitFor(t, time.Minute, "the driver's ResourceSlices and DeviceClass", func() (bool, string) {
 		l, err := c.ResourceV1().ResourceSlices().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -152,7 +138,7 @@ func TestDeploymentWithClaimTemplates(t *testing.T) {
 
 	capacity := gpuNodes * cardsPerNode
 	var pending []v1.Pod
-	waitFor(t, 2*time.Minute, "six trainers bound and two reported unschedulable", func() (bool, string) {
+	berthtest.WaitFor(t, 2*time.Minute, "six trainers bound and two reported unschedulable", func() (bool, string) {
 		bound, unsched := 0, 0
 		pending = nil
 		for _, p := range pods(t, ns, "app=trainer") {
@@ -176,7 +162,7 @@ func TestDeploymentWithClaimTemplates(t *testing.T) {
 	}
 
 	var oddMsg string
-	waitFor(t, time.Minute, "wants-h200 reported unschedulable", func() (bool, string) {
+	berthtest.WaitFor(t, time.Minute, "wants-h200 reported unschedulable", func() (bool, string) {
 		p, err := c.CoreV1().Pods(ns).Get(ctx, "wants-h200", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -225,7 +211,7 @@ func TestDeploymentWithClaimTemplates(t *testing.T) {
 	if err := c.CoreV1().Pods(ns).Delete(ctx, victim.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Minute, "a waiting trainer bound to the freed card", func() (bool, string) {
+	berthtest.WaitFor(t, 2*time.Minute, "a waiting trainer bound to the freed card", func() (bool, string) {
 		bound := 0
 		for _, p := range pods(t, ns, "app=trainer") {
 			if p.Spec.NodeName != "" && p.DeletionTimestamp == nil {

@@ -78,7 +78,7 @@ func TestQueueFairness(t *testing.T) {
 	for i := 0; i < 12; i++ {
 		create(fairnessPod(fmt.Sprintf("filler-%d", i), "1", "berth-low", nil))
 	}
-	waitFor(t, time.Minute, "the fillers to be bound while the hopeless pod keeps failing", func() (bool, string) {
+	berthtest.WaitFor(t, time.Minute, "the fillers to be bound while the hopeless pod keeps failing", func() (bool, string) {
 		n := 0
 		for i := 0; i < 12; i++ {
 			if boundNode(t, ns, fmt.Sprintf("filler-%d", i)) != "" {
@@ -94,7 +94,7 @@ func TestQueueFairness(t *testing.T) {
 	// 2. A pod waiting for a label no node has is retried when a node
 	// gets it: the NodeAffinity plugin's node-label event moves it.
 	create(fairnessPod("waits-for-label", "100m", "berth-low", func(p *v1.Pod) { p.Spec.NodeSelector["feature"] = "on" }))
-	waitFor(t, 30*time.Second, "the pod to be reported unschedulable", func() (bool, string) {
+	berthtest.WaitFor(t, 30*time.Second, "the pod to be reported unschedulable", func() (bool, string) {
 		p, err := c.CoreV1().Pods(ns).Get(ctx, "waits-for-label", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -116,7 +116,7 @@ func TestQueueFairness(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Well inside the 5-minute periodic flush: only the event can do it.
-	waitFor(t, 30*time.Second, "the pod to be bound after the node label event", func() (bool, string) {
+	berthtest.WaitFor(t, 30*time.Second, "the pod to be bound after the node label event", func() (bool, string) {
 		got := boundNode(t, ns, "waits-for-label")
 		return got == target, "bound to " + got
 	})
@@ -144,7 +144,7 @@ func TestQueueFairness(t *testing.T) {
 	for i := int64(0); i < slots; i++ {
 		create(fairnessPod(fmt.Sprintf("more-%d", i), "1", "berth-low", nil))
 	}
-	waitFor(t, time.Minute, "the pool to be full", func() (bool, string) {
+	berthtest.WaitFor(t, time.Minute, "the pool to be full", func() (bool, string) {
 		n := int64(0)
 		for i := int64(0); i < slots; i++ {
 			if boundNode(t, ns, fmt.Sprintf("more-%d", i)) != "" {
@@ -154,7 +154,7 @@ func TestQueueFairness(t *testing.T) {
 		return n == slots, fmt.Sprintf("%d/%d bound", n, slots)
 	})
 	create(fairnessPod("late-low", "1", "berth-low", nil))
-	waitFor(t, 30*time.Second, "the late low-priority pod to be reported unschedulable", func() (bool, string) {
+	berthtest.WaitFor(t, 30*time.Second, "the late low-priority pod to be reported unschedulable", func() (bool, string) {
 		p, err := c.CoreV1().Pods(ns).Get(ctx, "late-low", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -172,7 +172,7 @@ func TestQueueFairness(t *testing.T) {
 	if err := c.CoreV1().Pods(ns).Delete(ctx, "filler-0", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the late low-priority pod to be bound once capacity appears", func() (bool, string) {
+	berthtest.WaitFor(t, 30*time.Second, "the late low-priority pod to be bound once capacity appears", func() (bool, string) {
 		got := boundNode(t, ns, "late-low")
 		return got != "", "bound to " + got
 	})

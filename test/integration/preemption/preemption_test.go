@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
 	"github.com/berthsched/berth/internal/berthtest"
@@ -133,7 +132,7 @@ func TestPreemptionEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 2*time.Minute, "the low-priority pods to be bound", func() (bool, string) {
+	berthtest.WaitFor(t, 2*time.Minute, "the low-priority pods to be bound", func() (bool, string) {
 		n := 0
 		for _, p := range listPods(t, ns, "app in (protected,spare)") {
 			if p.Spec.NodeName != "" {
@@ -142,7 +141,7 @@ func TestPreemptionEndToEnd(t *testing.T) {
 		}
 		return n == total, fmt.Sprintf("%d/%d bound", n, total)
 	})
-	waitFor(t, time.Minute, "the disruption controller to observe the budget", func() (bool, string) {
+	berthtest.WaitFor(t, time.Minute, "the disruption controller to observe the budget", func() (bool, string) {
 		pdb, err := c.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, "protected", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -161,7 +160,7 @@ func TestPreemptionEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 2*time.Minute, "every preemptor to be bound", func() (bool, string) {
+	berthtest.WaitFor(t, 2*time.Minute, "every preemptor to be bound", func() (bool, string) {
 		n := 0
 		for _, p := range listPods(t, ns, "app=urgent") {
 			if p.Spec.NodeName != "" {
@@ -206,7 +205,7 @@ func TestPreemptionEndToEnd(t *testing.T) {
 		}
 	}
 	// The re-created spare pods are pending, with the reason on the pod.
-	waitFor(t, time.Minute, "re-created pods to report why they are pending", func() (bool, string) {
+	berthtest.WaitFor(t, time.Minute, "re-created pods to report why they are pending", func() (bool, string) {
 		pending, explained := 0, 0
 		for _, p := range listPods(t, ns, "app=spare") {
 			if p.Spec.NodeName != "" {
@@ -230,18 +229,5 @@ func TestPreemptionEndToEnd(t *testing.T) {
 			}
 			break
 		}
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		ok, msg := cond()
-		last = msg
-		return ok, nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/internal/testenv"
 	"github.com/berthsched/berth/pkg/plugins/volumebinding"
@@ -89,7 +90,7 @@ func TestCapacityLimitedNodes(t *testing.T) {
 
 	var bound []*v1.Pod
 	var pending []string
-	waitFor(t, 2*time.Minute, "six pods to be bound", func() (bool, string) {
+	berthtest.WaitFor(t, 2*time.Minute, "six pods to be bound", func() (bool, string) {
 		bound, pending = nil, nil
 		for _, p := range listPods(t, ns, "") {
 			if p.Spec.NodeName != "" {

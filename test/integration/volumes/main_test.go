@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/component-helpers/storage/volume"
 	"k8s.io/utils/ptr"
 
@@ -146,21 +145,6 @@ func createPod(t *testing.T, ns string, pod *v1.Pod) {
 	}
 }
 
-// waitFor polls cond every 250ms until it holds, failing the test after
-// timeout with cond's last explanation.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		ok, msg := cond()
-		last = msg
-		return ok, nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
-	}
-}
-
 func listPods(t *testing.T, ns, selector string) []v1.Pod {
 	t.Helper()
 	l, err := testenv.Current().Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
@@ -192,7 +176,7 @@ func getClaim(t *testing.T, ns, name string) *v1.PersistentVolumeClaim {
 func waitBound(t *testing.T, ns string, names []string, timeout time.Duration) map[string]*v1.Pod {
 	t.Helper()
 	out := map[string]*v1.Pod{}
-	waitFor(t, timeout, fmt.Sprintf("%d pods to be bound", len(names)), func() (bool, string) {
+	berthtest.WaitFor(t, timeout, fmt.Sprintf("%d pods to be bound", len(names)), func() (bool, string) {
 		var unbound []string
 		for _, p := range listPods(t, ns, "") {
 			if p.Spec.NodeName != "" {
@@ -233,7 +217,7 @@ func scheduledCondition(p *v1.Pod) *v1.PodCondition {
 func waitUnschedulable(t *testing.T, ns, name string, timeout time.Duration, want ...string) string {
 	t.Helper()
 	var msg string
-	waitFor(t, timeout, fmt.Sprintf("pod %s to be reported unschedulable with %q", name, want), func() (bool, string) {
+	berthtest.WaitFor(t, timeout, fmt.Sprintf("pod %s to be reported unschedulable with %q", name, want), func() (bool, string) {
 		p := getPod(t, ns, name)
 		if p.Spec.NodeName != "" {
 			t.Fatalf("pod %s was bound to %s; want it pending", name, p.Spec.NodeName)
@@ -328,7 +312,7 @@ func checkClaimBound(t *testing.T, ns, name string, node *v1.Node, since time.Ti
 // CSIStorageCapacity for class on each of hosts.
 func waitCapacities(t *testing.T, class string, hosts []string) {
 	t.Helper()
-	waitFor(t, time.Minute, "CSIStorageCapacity objects for class "+class, func() (bool, string) {
+	berthtest.WaitFor(t, time.Minute, "CSIStorageCapacity objects for class "+class, func() (bool, string) {
 		l, err := testenv.Current().Client.StorageV1().CSIStorageCapacities("kube-system").List(context.Background(), metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()

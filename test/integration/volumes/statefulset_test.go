@@ -12,6 +12,7 @@ import (
 	"k8s.io/component-helpers/storage/volume"
 	"k8s.io/utils/ptr"
 
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/testenv"
 )
 
@@ -64,7 +65,7 @@ func TestStatefulSetZonalClaims(t *testing.T) {
 	t.Logf("%d pods bound in %v", replicas, time.Since(start).Round(time.Millisecond))
 	// PreBind waits for the claims, so a bound pod implies bound claims;
 	// still, give the informer-fed reads below a settled view.
-	waitFor(t, time.Minute, "every claim to be Bound", func() (bool, string) {
+	berthtest.WaitFor(t, time.Minute, "every claim to be Bound", func() (bool, string) {
 		l, err := c.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/component-helpers/storage/volume"
 
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/testenv"
 	"github.com/berthsched/berth/pkg/plugins/volumebinding"
 )
@@ -53,7 +54,7 @@ func TestStaticLocalVolumes(t *testing.T) {
 		})
 	}
 	// The PV controller marks them Available; berth only matches those.
-	waitFor(t, 30*time.Second, "the static PVs to be Available", func() (bool, string) {
+	berthtest.WaitFor(t, 30*time.Second, "the static PVs to be Available", func() (bool, string) {
 		n := 0
 		for i := range pvNodes {
 			pv, err := c.CoreV1().PersistentVolumes().Get(ctx, fmt.Sprintf("%s-%d", ns, i), metav1.GetOptions{})
@@ -77,7 +78,7 @@ func TestStaticLocalVolumes(t *testing.T) {
 	// to the order berth sees them in.
 	var bound []*v1.Pod
 	var pending []string
-	waitFor(t, time.Minute, fmt.Sprintf("%d of the %d pods to be bound", len(pvNodes), len(names)), func() (bool, string) {
+	berthtest.WaitFor(t, time.Minute, fmt.Sprintf("%d of the %d pods to be bound", len(pvNodes), len(names)), func() (bool, string) {
 		bound, pending = nil, nil
 		for _, p := range listPods(t, ns, "") {
 			if p.Spec.NodeName != "" {
