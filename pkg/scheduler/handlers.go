@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"context"
+	"fmt"
 	"reflect"
 	"slices"
 
@@ -68,7 +70,7 @@ func (s *Scheduler) addEventHandlers() error {
 	logger := klog.Background()
 	pods := s.informerFactory.Core().V1().Pods().Informer()
 	// Bound pods feed the cache.
-	if _, err := pods.AddEventHandler(cache.FilteringResourceEventHandler{
+	reg, err := pods.AddEventHandler(cache.FilteringResourceEventHandler{
 		FilterFunc: func(obj interface{}) bool {
 			p := podOf(obj)
 			return p != nil && assignedAndActive(p)
@@ -101,11 +103,13 @@ func (s *Scheduler) addEventHandlers() error {
 				s.queue.MoveAllToActiveOrBackoffQueue(logger, evAssignedPodDelete, p, nil, nil)
 			},
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
+	s.handlers = append(s.handlers, reg)
 	// Unbound pods of our profiles feed the queue.
-	if _, err := pods.AddEventHandler(cache.FilteringResourceEventHandler{
+	reg, err = pods.AddEventHandler(cache.FilteringResourceEventHandler{
 		FilterFunc: func(obj interface{}) bool {
 			p := podOf(obj)
 			return p != nil && p.Spec.NodeName == "" && !isTerminal(p) && s.responsibleFor(p)
@@ -138,11 +142,13 @@ func (s *Scheduler) addEventHandlers() error {
 				}
 			},
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
+	s.handlers = append(s.handlers, reg)
 	nodes := s.informerFactory.Core().V1().Nodes().Informer()
-	_, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	reg, err = nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj interface{}) {
 			n := nodeOf(obj)
 			s.cache.AddNode(logger, n)
@@ -165,7 +171,27 @@ func (s *Scheduler) addEventHandlers() error {
 			}
 		},
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	s.handlers = append(s.handlers, reg)
+	return nil
+}
+
+// WaitForHandlersSync waits until the pod and node handlers have processed
+// their informers' initial lists, so the first cycles see every node and
+// bound pod in the cache: an informer's own sync only covers its store,
+// and a cycle run against a half-filled cache would call pods
+// unschedulable that fit. It returns ctx's error if ctx ends first.
+func (s *Scheduler) WaitForHandlersSync(ctx context.Context) error {
+	synced := make([]cache.InformerSynced, len(s.handlers))
+	for i, h := range s.handlers {
+		synced[i] = h.HasSynced
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return fmt.Errorf("event handlers did not sync: %w", ctx.Err())
+	}
+	return nil
 }
 
 // assignedPodUpdateEvent narrows a bound pod's update to what changed;

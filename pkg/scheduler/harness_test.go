@@ -138,6 +138,9 @@ func newTestEnv(t *testing.T, opts envOptions, objs ...runtime.Object) *testEnv 
 			t.Fatalf("informer for %v did not sync", typ)
 		}
 	}
+	if err := env.sched.WaitForHandlersSync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return env
 }
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -87,8 +88,11 @@ type Scheduler struct {
 
 	informerFactory informers.SharedInformerFactory
 	dynamicFactory  dynamicinformer.DynamicSharedInformerFactory
-	podLister       corelisters.PodLister
-	nodeLister      corelisters.NodeLister
+	// handlers are the pod and node handler registrations that feed the
+	// cache and the queue (WaitForHandlersSync).
+	handlers   []cache.ResourceEventHandlerRegistration
+	podLister  corelisters.PodLister
+	nodeLister corelisters.NodeLister
 
 	parallelism              int
 	percentageOfNodesToScore int32

@@ -265,6 +265,9 @@ func (c *components) syncInformers(ctx context.Context, o *RunOptions) error {
 			return fmt.Errorf("informer for %v did not sync", gvr)
 		}
 	}
+	if err := c.sched.WaitForHandlersSync(ctx); err != nil {
+		return err
+	}
 	logger.Info("Informers synced", "duration", time.Since(start).Round(time.Millisecond))
 	c.srv.setSynced()
 	if o.Ready != nil {
