@@ -52,11 +52,7 @@ var draReasons = []string{
 // outcome in draOutcomes and every reason in draReasons. -v prints how
 // many pods got each.
 func TestDRAScenarios(t *testing.T) {
-	h, err := NewSelfHarness(draRows())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Shrink = false
+	h := newSelfHarness(t, draRows())
 	o, err := newOracle()
 	if err != nil {
 		t.Fatal(err)
@@ -65,13 +61,7 @@ func TestDRAScenarios(t *testing.T) {
 	outcomes := map[string]int{}
 	for s := *firstSeed; s < *firstSeed+uint64(*seeds); s++ {
 		c := Generate(s, DefaultGenOptions)
-		ds, err := h.Run(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range ds {
-			t.Errorf("kube-scheduler disagrees with itself:\n%s", d)
-		}
+		checkSelf(t, h, ctx, c)
 		if err := draOutcomesOf(ctx, o, c, outcomes); err != nil {
 			t.Fatal(err)
 		}
@@ -176,11 +166,7 @@ func TestDRAExtendedResourceScenarios(t *testing.T) {
 			rows = append(rows, p)
 		}
 	}
-	h, err := NewSelfHarness(rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Shrink = false
+	h := newSelfHarness(t, rows)
 	o, err := newOracle()
 	if err != nil {
 		t.Fatal(err)
@@ -191,13 +177,7 @@ func TestDRAExtendedResourceScenarios(t *testing.T) {
 	left := 0
 	for s := uint64(1); s <= 100; s++ {
 		c := Generate(s, opts)
-		ds, err := h.Run(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range ds {
-			t.Errorf("kube-scheduler disagrees with itself:\n%s", d)
-		}
+		checkSelf(t, h, ctx, c)
 		n, err := leftToDRA(ctx, o, c)
 		if err != nil {
 			t.Fatal(err)

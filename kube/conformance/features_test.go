@@ -65,19 +65,9 @@ func TestFeatureScenarios(t *testing.T) {
 		t.Errorf("most pods should need no feature: %d need none, %d need one", skipped, needing)
 	}
 
-	h, err := NewSelfHarness([]Plugin{{Name: "NodeDeclaredFeatures", Filter: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Shrink = false
+	h := newSelfHarness(t, []Plugin{{Name: "NodeDeclaredFeatures", Filter: true}})
 	for s := uint64(1); s <= 100; s++ {
-		ds, err := h.Run(context.Background(), Generate(s, DefaultGenOptions))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range ds {
-			t.Errorf("kube-scheduler disagrees with itself:\n%s", d)
-		}
+		checkSelf(t, h, context.Background(), Generate(s, DefaultGenOptions))
 	}
 	st := h.Stats["NodeDeclaredFeatures"]
 	if st.Rejections == 0 || st.Reasons["UnschedulableAndUnresolvable: node(s) didn't match Pod's required features"] == 0 {

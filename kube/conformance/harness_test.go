@@ -49,3 +49,29 @@ func TestHarnessDetectsDisagreement(t *testing.T) {
 	}
 	t.Fatal("a lenient NodeUnschedulable went unnoticed")
 }
+
+// newSelfHarness compares kube-scheduler's plugins of rows with a second
+// copy of themselves, counting every disagreement rather than shrinking it:
+// the scenario tests use it to check their generators.
+func newSelfHarness(t *testing.T, rows []Plugin) *Harness {
+	t.Helper()
+	h, err := NewSelfHarness(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Shrink = false
+	return h
+}
+
+// checkSelf runs c through a self harness; kube-scheduler must agree with
+// itself.
+func checkSelf(t *testing.T, h *Harness, ctx context.Context, c *Case) {
+	t.Helper()
+	ds, err := h.Run(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		t.Errorf("kube-scheduler disagrees with itself:\n%s", d)
+	}
+}

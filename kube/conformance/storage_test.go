@@ -62,20 +62,10 @@ var storageReasons = map[string][]string{
 // between them the cases must reach every verdict in storageReasons and
 // non-zero VolumeBinding scores; whether or not berth has the plugins yet.
 func TestStorageScenarios(t *testing.T) {
-	h, err := NewSelfHarness(storageRows())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Shrink = false
+	h := newSelfHarness(t, storageRows())
 	ctx := context.Background()
 	for s := *firstSeed; s < *firstSeed+uint64(*seeds); s++ {
-		ds, err := h.Run(ctx, Generate(s, DefaultGenOptions))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range ds {
-			t.Errorf("kube-scheduler disagrees with itself:\n%s", d)
-		}
+		checkSelf(t, h, ctx, Generate(s, DefaultGenOptions))
 	}
 	var b strings.Builder
 	h.FormatCoverage(&b)

@@ -154,18 +154,10 @@ type podClaimWaiter struct {
 
 func newPodClaimWaiter(ctx context.Context, client kubernetes.Interface, ns string) (*podClaimWaiter, error) {
 	w := &podClaimWaiter{claims: map[string]*resourceapi.ResourceClaim{}, waiting: map[string]chan struct{}{}}
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
-	inf := factory.Resource().V1().ResourceClaims().Informer()
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: w.observe}); err != nil {
-		return nil, err
-	}
-	factory.Start(ctx.Done())
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return nil, fmt.Errorf("claim informer (%v) did not sync", typ)
-		}
-	}
-	return w, nil
+	err := watchNamespace(ctx, client, ns, func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Resource().V1().ResourceClaims().Informer()
+	}, cache.ResourceEventHandlerFuncs{AddFunc: w.observe})
+	return w, err
 }
 
 func (w *podClaimWaiter) observe(obj any) {

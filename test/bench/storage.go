@@ -495,21 +495,13 @@ type claimWaiter struct {
 
 func newClaimWaiter(ctx context.Context, client kubernetes.Interface, ns string) (*claimWaiter, error) {
 	w := &claimWaiter{bound: map[string]bool{}, waiting: map[string]chan struct{}{}}
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
-	inf := factory.Core().V1().PersistentVolumeClaims().Informer()
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	err := watchNamespace(ctx, client, ns, func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Core().V1().PersistentVolumeClaims().Informer()
+	}, cache.ResourceEventHandlerFuncs{
 		AddFunc:    w.observe,
 		UpdateFunc: func(_, obj any) { w.observe(obj) },
-	}); err != nil {
-		return nil, err
-	}
-	factory.Start(ctx.Done())
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return nil, fmt.Errorf("claim informer (%v) did not sync", typ)
-		}
-	}
-	return w, nil
+	})
+	return w, err
 }
 
 func (w *claimWaiter) observe(obj any) {
@@ -599,4 +591,20 @@ func (st *storageState) overCapacityNodes() int {
 		}
 	}
 	return n
+}
+
+// watchNamespace runs one informer over namespace ns with handler h until
+// ctx ends, and returns once its initial list is in the store.
+func watchNamespace(ctx context.Context, client kubernetes.Interface, ns string, informer func(informers.SharedInformerFactory) cache.SharedIndexInformer, h cache.ResourceEventHandler) error {
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
+	if _, err := informer(factory).AddEventHandler(h); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("informer (%v) did not sync", typ)
+		}
+	}
+	return nil
 }
