@@ -98,7 +98,7 @@
 // requests, some allocated and reserved by bound pods, some being deleted;
 // templates and the claims made from them for pending pods. The oracle gets
 // the DRA manager scheduler.New builds (oracle_dra.go); berth's plugins are
-// waited for if they implement HasSynced (synced.go). TestDRAScenarios
+// waited for if they implement framework.SyncedPlugin (synced.go). TestDRAScenarios
 // requires every outcome and reason of kube-scheduler's plugin.
 //
 // # Node features

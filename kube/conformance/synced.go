@@ -4,23 +4,18 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	berthfw "github.com/berthsched/berth/pkg/framework"
 )
 
-// synced is what a berth plugin that keeps state fed by informer event
-// handlers (DynamicResources' claim and slice trackers) implements to say
-// that the state has seen the informers' initial lists. The harness waits
-// for it after the factory's WaitForCacheSync, which covers the informers'
-// stores but not their handlers.
-type synced interface {
-	HasSynced() bool
-}
-
-// waitSynced waits until every plugin implementing synced has synced.
+// waitSynced waits until every plugin that keeps state fed by its own
+// informer handlers (berthfw.SyncedPlugin) has synced: the factory's
+// WaitForCacheSync covers the informers' stores, not their handlers.
 func waitSynced[P any](ctx context.Context, plugins map[string]P) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for name, p := range plugins {
-		s, ok := any(p).(synced)
+		s, ok := any(p).(berthfw.SyncedPlugin)
 		if !ok {
 			continue
 		}

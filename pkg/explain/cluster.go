@@ -73,6 +73,10 @@ func FromCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 			return nil, fmt.Errorf("informer for %v did not sync", typ)
 		}
 	}
+	if err := ev.WaitForSync(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
 	nodeList, err := nodes.List(labels.Everything())
 	if err != nil {
 		c.Close()

@@ -314,6 +314,19 @@ type SignatureContributor interface {
 	SignatureFragment(pod *v1.Pod) string
 }
 
+// SyncedPlugin is implemented by plugins that keep state fed by their own
+// informer event handlers (DynamicResources' claim and slice trackers,
+// NodeResourcesFit's DRA-backed resource names). An informer factory's
+// WaitForCacheSync covers the informers' stores, not their handlers, so
+// whoever builds a profile waits for HasSynced before the first pod is
+// evaluated: berth run before it schedules, explain before it answers.
+type SyncedPlugin interface {
+	Plugin
+	// HasSynced reports whether the plugin's state has seen its
+	// informers' initial lists.
+	HasSynced() bool
+}
+
 // FailureExplainer is implemented by Filter plugins that can say more
 // about why a pod fits nowhere than their per-node reasons do, e.g. which
 // of the pod's claims no node can satisfy. When the pod fits no node and

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -107,6 +108,20 @@ func (e *Evaluator) Nominate(logger klog.Logger, pod *v1.Pod) {
 // own, for an evaluator over its cache), for what-if filter runs that must
 // keep nominees' room as the evaluation does.
 func (e *Evaluator) Nominator() core.Nominator { return e.nominator }
+
+// WaitForSync waits until every profile's framework.SyncedPlugins have
+// synced, after the informer factory's own sync; evaluating before would
+// answer from a partial view (DynamicResources refuses to).
+func (e *Evaluator) WaitForSync(ctx context.Context) error {
+	synced := make([]cache.InformerSynced, 0, len(e.profiles))
+	for _, p := range e.profiles {
+		synced = append(synced, p.PluginsSynced)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return fmt.Errorf("plugins did not sync: %w", ctx.Err())
+	}
+	return nil
+}
 
 // Profile returns the profile serving schedulerName, or nil.
 func (e *Evaluator) Profile(schedulerName string) *profile.Profile { return e.profiles[schedulerName] }

@@ -178,15 +178,19 @@ func (s *Scheduler) addEventHandlers() error {
 	return nil
 }
 
-// WaitForHandlersSync waits until the pod and node handlers have processed
-// their informers' initial lists, so the first cycles see every node and
-// bound pod in the cache: an informer's own sync only covers its store,
+// WaitForHandlersSync waits until the pod and node handlers, and the
+// profiles' framework.SyncedPlugins, have processed their informers'
+// initial lists, so the first cycles see every node and bound pod in the
+// cache (and every claim and device): an informer's own sync only covers its store,
 // and a cycle run against a half-filled cache would call pods
 // unschedulable that fit. It returns ctx's error if ctx ends first.
 func (s *Scheduler) WaitForHandlersSync(ctx context.Context) error {
-	synced := make([]cache.InformerSynced, len(s.handlers))
-	for i, h := range s.handlers {
-		synced[i] = h.HasSynced
+	synced := make([]cache.InformerSynced, 0, len(s.handlers)+len(s.profiles))
+	for _, h := range s.handlers {
+		synced = append(synced, h.HasSynced)
+	}
+	for _, p := range s.profiles {
+		synced = append(synced, p.PluginsSynced)
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return fmt.Errorf("event handlers did not sync: %w", ctx.Err())

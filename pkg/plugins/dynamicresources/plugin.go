@@ -102,6 +102,7 @@ var (
 	_ framework.PreBindPlugin     = &DynamicResources{}
 	_ framework.EnqueueExtensions = &DynamicResources{}
 	_ framework.FailureExplainer  = &DynamicResources{}
+	_ framework.SyncedPlugin      = &DynamicResources{}
 )
 
 // New builds the plugin: it registers informers for ResourceClaims,

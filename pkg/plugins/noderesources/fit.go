@@ -344,7 +344,10 @@ func (f *Fit) Score(_ context.Context, state *framework.CycleState, pod *v1.Pod,
 // ScoreExtensions returns nil: every strategy already yields 0..100.
 func (f *Fit) ScoreExtensions() framework.ScoreExtensions { return nil }
 
-var _ framework.NodeLocalPlugin = (*Fit)(nil)
+var (
+	_ framework.NodeLocalPlugin = (*Fit)(nil)
+	_ framework.SyncedPlugin    = (*Fit)(nil)
+)
 
 // NodeLocal implements framework.NodeLocalPlugin: the verdict and raw score
 // for a node depend only on the pod and that node, so the engine may reuse

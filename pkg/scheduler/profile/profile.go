@@ -405,6 +405,17 @@ func (p *Profile) SignatureFragments(pod *v1.Pod) []string {
 	return out
 }
 
+// PluginsSynced reports whether every plugin of the profile that is a
+// framework.SyncedPlugin has synced.
+func (p *Profile) PluginsSynced() bool {
+	for _, pl := range p.plugins {
+		if s, ok := pl.(framework.SyncedPlugin); ok && !s.HasSynced() {
+			return false
+		}
+	}
+	return true
+}
+
 // ExplainFailure collects the explanations of the given Filter plugins
 // that implement framework.FailureExplainer, in filter order, each
 // prefixed by the plugin's name.

@@ -249,3 +249,31 @@ func TestGetWaitingPodForUnknownPodIsNil(t *testing.T) {
 		t.Errorf("GetWaitingPod(unknown) = %#v, want nil", wp)
 	}
 }
+
+// syncingPlugin is a framework.SyncedPlugin whose sync a test flips.
+type syncingPlugin struct {
+	name   string
+	synced atomic.Bool
+}
+
+func (p *syncingPlugin) Name() string    { return p.name }
+func (p *syncingPlugin) HasSynced() bool { return p.synced.Load() }
+
+func TestPluginsSynced(t *testing.T) {
+	a, b := &syncingPlugin{name: "A"}, &syncingPlugin{name: "B"}
+	p, err := NewFromPlugins("p", nil, a, b, &fakePlugin{name: "Plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.PluginsSynced() {
+		t.Fatal("synced before any plugin did")
+	}
+	a.synced.Store(true)
+	if p.PluginsSynced() {
+		t.Fatal("synced while B has not")
+	}
+	b.synced.Store(true)
+	if !p.PluginsSynced() {
+		t.Fatal("not synced after every SyncedPlugin did (plugins without HasSynced count as synced)")
+	}
+}
