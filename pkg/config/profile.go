@@ -40,6 +40,10 @@ var DefaultMultiPoint = []PluginRef{
 	{Name: "ImageLocality", Weight: 1},
 	// berth's own: storage-aware scoring for pods with claims.
 	{Name: "StorageLocality", Weight: 1},
+	// berth's own: GPU cards, shares and fragmentation-aware placement.
+	// Weighted above the resource scorers so that, for GPU pods, where
+	// fragmentation grows least outweighs spreading.
+	{Name: "GPUShare", Weight: 5},
 	{Name: "DefaultBinder"},
 	// Appended after DefaultBinder, where kube-scheduler v1.37 appends it
 	// (its feature gate used to decide whether it was there at all).

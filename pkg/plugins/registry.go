@@ -9,6 +9,7 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/defaultbinder"
 	"github.com/berthsched/berth/pkg/plugins/defaultpreemption"
 	"github.com/berthsched/berth/pkg/plugins/dynamicresources"
+	"github.com/berthsched/berth/pkg/plugins/gpushare"
 	"github.com/berthsched/berth/pkg/plugins/imagelocality"
 	"github.com/berthsched/berth/pkg/plugins/interpodaffinity"
 	"github.com/berthsched/berth/pkg/plugins/nodeaffinity"
@@ -63,6 +64,8 @@ func NewInTreeRegistry() framework.Registry {
 		noderesources.BalancedAllocationName: {Factory: noderesources.NewBalancedAllocation, Args: argsSpec(
 			noderesources.SetDefaultsBalancedAllocationArgs, noderesources.ValidateBalancedAllocationArgs)},
 		nodedeclaredfeatures.Name: {Factory: nodedeclaredfeatures.New},
+		gpushare.Name: {Factory: gpushare.New, Args: argsSpec(
+			gpushare.SetDefaultArgs, gpushare.ValidateArgs)},
 	}
 }
 

@@ -1,0 +1,108 @@
+package gpu
+
+import (
+	"slices"
+	"sync"
+)
+
+// Frag is a node's fragmentation under the typical workload d, in
+// milli-GPU: for each typical shape, the free GPU capacity on the node
+// that a pod of that shape could not use, weighted by how often the
+// shape arrives. A shape the node cannot host at all (wrong model, too
+// few fitting cards, too little CPU, or no GPU need) makes all the node's
+// free GPU capacity a fragment for it; a shape it can host leaves only
+// the cards too small for it as fragments.
+func Frag(n *Node, d *Distribution) float64 {
+	free := n.FreeMilli()
+	if free == 0 || d == nil {
+		return 0
+	}
+	var f float64
+	for i := range d.Shapes {
+		t := &d.Shapes[i]
+		f += t.P * float64(fragFor(n, &t.Request, free))
+	}
+	return f
+}
+
+// fragFor is the fragment of free that one shape sees on n.
+func fragFor(n *Node, r *Request, free int64) int64 {
+	if !r.IsGPU() || !n.ModelAllowed(*r) {
+		return free
+	}
+	fitting := 0
+	var small int64
+	for _, c := range n.Cards {
+		if cf := c.FreeMilli(); cf >= r.MilliPerCard {
+			fitting++
+		} else {
+			small += cf
+		}
+	}
+	if fitting < r.Count || n.CPUFreeMilli < r.CPUMilli {
+		return free
+	}
+	return small
+}
+
+// maxCachedCards bounds the nodes whose fragmentation FragCache keeps;
+// larger ones are computed every time.
+const maxCachedCards = 16
+
+// fragKey is everything Frag depends on, canonicalized: nodes of one
+// model whose free CPU reaches the same typical requests and whose cards
+// have the same free shares (in any order) have the same fragmentation.
+type fragKey struct {
+	model   string
+	cpuRank int32
+	cards   uint8
+	free    [maxCachedCards]int16
+}
+
+// FragCache memoizes Frag across nodes and pods for one distribution at a
+// time. In a cluster most nodes are in one of few states (empty nodes of
+// each type, above all), so scoring a pod against every node costs a
+// handful of real computations. It is safe for concurrent use.
+type FragCache struct {
+	mu      sync.RWMutex
+	version uint64
+	m       map[fragKey]float64
+}
+
+// maxFragEntries bounds the cache; it is emptied when full.
+const maxFragEntries = 1 << 18
+
+// NewFragCache returns an empty cache.
+func NewFragCache() *FragCache { return &FragCache{m: map[fragKey]float64{}} }
+
+// Frag is Frag(n, d), from the cache when n's state was seen before.
+func (c *FragCache) Frag(n *Node, d *Distribution) float64 {
+	if c == nil || d == nil || len(n.Cards) > maxCachedCards {
+		return Frag(n, d)
+	}
+	k := fragKey{model: n.Model, cpuRank: int32(d.cpuRank(n.CPUFreeMilli)), cards: uint8(len(n.Cards))}
+	for i, card := range n.Cards {
+		k.free[i] = int16(card.FreeMilli())
+	}
+	slices.Sort(k.free[:len(n.Cards)])
+	c.mu.RLock()
+	v, ok := c.m[k]
+	fresh := c.version == d.Version
+	c.mu.RUnlock()
+	if ok && fresh {
+		return v
+	}
+	v = Frag(n, d)
+	c.mu.Lock()
+	if c.version != d.Version || len(c.m) >= maxFragEntries {
+		if d.Version < c.version {
+			c.mu.Unlock()
+			return v
+		}
+		c.version = d.Version
+		c.m = make(map[fragKey]float64, len(c.m)/2+1)
+	}
+	c.m[k] = v
+	c.mu.Unlock()
+	return v
+}

@@ -1,0 +1,219 @@
+package gpushare
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/berthsched/berth/pkg/framework"
+	"github.com/berthsched/berth/pkg/placement/gpu"
+)
+
+// reservation is a pod's card choice between Reserve and the moment its
+// assignment annotation reaches the cache: the assumed pod in the cache
+// is the pre-Reserve copy, without the annotation.
+type reservation struct {
+	node  string
+	cards []int
+	at    time.Time
+}
+
+// nodeEntry memoizes one node's card state for one NodeInfo generation.
+type nodeEntry struct {
+	gen   int64
+	state *gpu.Node
+}
+
+// tracker derives every node's card state from the pods the scheduler's
+// cache holds on it, so the state is exactly as current as the snapshot
+// a cycle reads (no second copy of the cluster to drift). Cards come from
+// each pod's assignment annotation, from the reservation of a pod berth
+// assumed but has not yet annotated, or, for pods nobody assigned (bound
+// by another scheduler), from a first-fit attribution after the others.
+// A restarted berth therefore rebuilds the same state from the pods.
+type tracker struct {
+	res         v1.ResourceName
+	modelLabel  string
+	memoryLabel string
+
+	mu    sync.Mutex
+	nodes map[string]nodeEntry
+	resv  map[types.UID]reservation
+}
+
+func newTracker(a *Args) *tracker {
+	return &tracker{
+		res: a.ResourceName, modelLabel: a.ModelLabel, memoryLabel: a.MemoryLabel,
+		nodes: map[string]nodeEntry{}, resv: map[types.UID]reservation{},
+	}
+}
+
+// cardCount is the node's number of cards, from its allocatable.
+func (t *tracker) cardCount(ni *framework.NodeInfo) int64 {
+	return ni.Allocatable.Get(t.res)
+}
+
+// state returns the node's card state; callers must not modify it.
+func (t *tracker) state(ni *framework.NodeInfo) *gpu.Node {
+	node := ni.Node()
+	if node == nil {
+		return &gpu.Node{}
+	}
+	t.mu.Lock()
+	e, ok := t.nodes[node.Name]
+	t.mu.Unlock()
+	if ok && e.gen == ni.Generation {
+		return e.state
+	}
+	s := t.build(ni)
+	t.mu.Lock()
+	if cur, ok := t.nodes[node.Name]; !ok || cur.gen <= ni.Generation {
+		t.nodes[node.Name] = nodeEntry{gen: ni.Generation, state: s}
+	}
+	t.mu.Unlock()
+	return s
+}
+
+// maxCards bounds the cards berth models per node.
+const maxCards = 128
+
+func (t *tracker) build(ni *framework.NodeInfo) *gpu.Node {
+	node := ni.Node()
+	n := &gpu.Node{
+		Name:             node.Name,
+		Model:            node.Labels[t.modelLabel],
+		CPUCapacityMilli: ni.Allocatable.MilliCPU,
+		CPUFreeMilli:     ni.Allocatable.MilliCPU - ni.Requested.MilliCPU,
+	}
+	count := min(t.cardCount(ni), maxCards)
+	if count <= 0 {
+		return n
+	}
+	mem := parseMemoryMiB(node.Labels[t.memoryLabel])
+	n.Cards = make([]gpu.Card, count)
+	for i := range n.Cards {
+		n.Cards[i] = gpu.Card{Index: i, MemoryMiB: mem}
+	}
+	// The pods' CPU is already in CPUFreeMilli; Allocate must not take it
+	// again.
+	var unassigned []gpu.Request
+	for _, pi := range ni.Pods {
+		pod := pi.Pod
+		r, err := PodRequest(pod, t.res)
+		if err != nil || !r.IsGPU() {
+			continue
+		}
+		r.CPUMilli = 0
+		if cards, ok := t.cardsOf(pod, node.Name); ok && n.Allocate(r, cards) == nil {
+			continue
+		}
+		unassigned = append(unassigned, r)
+	}
+	for _, r := range unassigned {
+		n.AllocateAny(r)
+	}
+	return n
+}
+
+// cardsOf returns the cards recorded for a pod on node: its annotation,
+// else berth's reservation. A pod whose annotation reached the cache no
+// longer needs the reservation.
+func (t *tracker) cardsOf(pod *v1.Pod, node string) ([]int, bool) {
+	t.mu.Lock()
+	r, reserved := t.resv[pod.UID]
+	t.mu.Unlock()
+	reserved = reserved && r.node == node
+	if s, ok := pod.Annotations[AnnotationAssignment]; ok {
+		if a, err := ParseAssignment(s); err == nil && a.Node == node {
+			// A reservation that differs from the annotation is newer: the
+			// annotation is left from an earlier attempt whose bind failed.
+			if !reserved || slices.Equal(r.cards, a.Cards) {
+				t.unreserve(pod.UID)
+				return a.Cards, true
+			}
+		}
+	}
+	if reserved {
+		return r.cards, true
+	}
+	return nil, false
+}
+
+func (t *tracker) reserve(uid types.UID, node string, cards []int, now time.Time) {
+	t.mu.Lock()
+	t.resv[uid] = reservation{node: node, cards: cards, at: now}
+	t.mu.Unlock()
+}
+
+func (t *tracker) unreserve(uid types.UID) {
+	t.mu.Lock()
+	delete(t.resv, uid)
+	t.mu.Unlock()
+}
+
+// reservationTTL is how long a reservation may outlive its pod on the
+// node before sweep drops it.
+const reservationTTL = 5 * time.Minute
+
+// sweep drops reservations older than reservationTTL whose pod is no
+// longer on its node in the snapshot (deleted, or bound elsewhere
+// without berth hearing of it), so they cannot leak.
+func (t *tracker) sweep(lister framework.NodeInfoLister, now time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	dropped := 0
+	for uid, r := range t.resv {
+		if now.Sub(r.at) < reservationTTL {
+			continue
+		}
+		ni, err := lister.Get(r.node)
+		if err == nil && hasPod(ni, uid) {
+			continue
+		}
+		delete(t.resv, uid)
+		dropped++
+	}
+	return dropped
+}
+
+// forget drops memoized node states for nodes not in keep (deleted ones).
+func (t *tracker) forgetExcept(keep func(string) bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for name := range t.nodes {
+		if !keep(name) {
+			delete(t.nodes, name)
+		}
+	}
+}
+
+func hasPod(ni *framework.NodeInfo, uid types.UID) bool {
+	for _, pi := range ni.Pods {
+		if pi.Pod.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// parseMemoryMiB reads a card memory label: a plain number is MiB (GPU
+// feature discovery's convention), anything else a quantity.
+func parseMemoryMiB(s string) int64 {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0
+	}
+	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return max(v, 0)
+	}
+	if q, err := resource.ParseQuantity(s); err == nil && q.Sign() > 0 {
+		return q.Value() >> 20
+	}
+	return 0
+}
