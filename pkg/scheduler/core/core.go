@@ -54,6 +54,12 @@ type Request struct {
 	Memo *Memo
 	// Rand breaks ties between nodes with the best score. Required.
 	Rand *rand.Rand
+	// TieBreakByName picks the lexicographically smallest node name among
+	// the best-scored nodes instead of a random one. Replays that must
+	// match a reference simulator use it (the FGD paper's simulator breaks
+	// ties so, which packs pods a policy is indifferent about); the live
+	// scheduler spreads ties randomly.
+	TieBreakByName bool
 	// StartIndex is the position in the snapshot's node list at which the
 	// filter sample starts (Result.NextStartIndex of the previous call).
 	StartIndex int
@@ -135,7 +141,11 @@ func Evaluate(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.SuggestedHost = selectHost(req.Rand, scores)
+	if req.TieBreakByName {
+		res.SuggestedHost = selectHostByName(scores)
+	} else {
+		res.SuggestedHost = selectHost(req.Rand, scores)
+	}
 	d.TopNodes = topNodes(scores, req.TopK)
 	return res, nil
 }
@@ -397,6 +407,17 @@ func selectHost(r *rand.Rand, scores []framework.NodePluginScores) string {
 			if r.IntN(ties) == 0 {
 				best = i
 			}
+		}
+	}
+	return scores[best].Name
+}
+
+// selectHostByName returns the smallest-named node among the best-scored.
+func selectHostByName(scores []framework.NodePluginScores) string {
+	best := 0
+	for i := 1; i < len(scores); i++ {
+		if s, b := scores[i], scores[best]; s.TotalScore > b.TotalScore || (s.TotalScore == b.TotalScore && s.Name < b.Name) {
+			best = i
 		}
 	}
 	return scores[best].Name
