@@ -11,7 +11,10 @@ import (
 // shape arrives. A shape the node cannot host at all (wrong model, too
 // few fitting cards, too little CPU, or no GPU need) makes all the node's
 // free GPU capacity a fragment for it; a shape it can host leaves only
-// the cards too small for it as fragments.
+// the cards too small for it as fragments. Host memory counts like CPU
+// when the node's is known: the paper's FGD weighs only CPU and GPU, but
+// in production traces nodes strand GPUs for lack of memory as often as
+// for lack of CPU.
 func Frag(n *Node, d *Distribution) float64 {
 	free := n.FreeMilli()
 	if free == 0 || d == nil {
@@ -39,7 +42,7 @@ func fragFor(n *Node, r *Request, free int64) int64 {
 			small += cf
 		}
 	}
-	if fitting < r.Count || n.CPUFreeMilli < r.CPUMilli {
+	if fitting < r.Count || n.CPUFreeMilli < r.CPUMilli || (n.MemFreeMiB >= 0 && n.MemFreeMiB < r.HostMemMiB) {
 		return free
 	}
 	return small
@@ -55,6 +58,7 @@ const maxCachedCards = 16
 type fragKey struct {
 	model   string
 	cpuRank int32
+	memRank int32
 	cards   uint8
 	free    [maxCachedCards]int16
 }
@@ -80,7 +84,10 @@ func (c *FragCache) Frag(n *Node, d *Distribution) float64 {
 	if c == nil || d == nil || len(n.Cards) > maxCachedCards {
 		return Frag(n, d)
 	}
-	k := fragKey{model: n.Model, cpuRank: int32(d.cpuRank(n.CPUFreeMilli)), cards: uint8(len(n.Cards))}
+	k := fragKey{model: n.Model, cpuRank: int32(rank(d.cpuCuts, n.CPUFreeMilli)), memRank: -1, cards: uint8(len(n.Cards))}
+	if n.MemFreeMiB >= 0 {
+		k.memRank = int32(rank(d.memCuts, n.MemFreeMiB))
+	}
 	for i, card := range n.Cards {
 		k.free[i] = int16(card.FreeMilli())
 	}

@@ -43,6 +43,10 @@ type Node struct {
 	CPUCapacityMilli int64
 	// CPUFreeMilli is the allocatable CPU not requested by its pods.
 	CPUFreeMilli int64
+	// MemFreeMiB is the allocatable host memory not requested by its
+	// pods; FGD counts a node's GPUs as stranded for pods whose memory it
+	// can no longer hold. Negative means unknown (not considered).
+	MemFreeMiB int64
 	// Kinds counts the GPU pods on the node by Request.Kind, which the
 	// GPUClustering policy groups by.
 	Kinds map[string]int
@@ -96,6 +100,8 @@ type Request struct {
 	// CPUMilli is the pod's CPU request, which FGD and the vector
 	// policies weigh.
 	CPUMilli int64
+	// HostMemMiB is the pod's host memory request, which FGD weighs.
+	HostMemMiB int64
 }
 
 // IsGPU reports whether the request needs any GPU.
@@ -136,6 +142,8 @@ func (r Request) Validate() error {
 		return fmt.Errorf("GPU memory %d MiB is negative", r.MemoryMiBPerCard)
 	case r.CPUMilli < 0:
 		return fmt.Errorf("CPU %d milli is negative", r.CPUMilli)
+	case r.HostMemMiB < 0:
+		return fmt.Errorf("memory %d MiB is negative", r.HostMemMiB)
 	}
 	return nil
 }
@@ -251,7 +259,7 @@ func (n *Node) Misfit(r Request) string {
 // about an oversubscription rather than make one.
 func (n *Node) Allocate(r Request, cards []int) error {
 	if !r.IsGPU() {
-		n.CPUFreeMilli -= r.CPUMilli
+		n.takeHost(r)
 		return nil
 	}
 	if len(cards) != r.Count {
@@ -276,7 +284,7 @@ func (n *Node) Allocate(r Request, cards []int) error {
 	for _, p := range pos {
 		n.take(p, r)
 	}
-	n.CPUFreeMilli -= r.CPUMilli
+	n.takeHost(r)
 	if n.Kinds == nil {
 		n.Kinds = map[string]int{}
 	}
@@ -297,6 +305,14 @@ func (n *Node) AllocateAny(r Request) []int {
 		return nil
 	}
 	return cards
+}
+
+// takeHost takes the request's CPU and host memory off the node.
+func (n *Node) takeHost(r Request) {
+	n.CPUFreeMilli -= r.CPUMilli
+	if n.MemFreeMiB >= 0 {
+		n.MemFreeMiB -= r.HostMemMiB
+	}
 }
 
 func (n *Node) take(p int, r Request) {

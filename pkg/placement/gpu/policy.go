@@ -105,7 +105,8 @@ func (fgd) Rate(n *Node, r Request, env *Env) Rating {
 		for _, p := range sharedCandidates(n, r) {
 			after.Cards[p] = n.Cards[p]
 			after.Cards[p].UsedMilli += r.MilliPerCard
-			after.CPUFreeMilli = n.CPUFreeMilli - r.CPUMilli
+			after.CPUFreeMilli, after.MemFreeMiB = n.CPUFreeMilli, n.MemFreeMiB
+			after.takeHost(r)
 			d := before - env.Cache.Frag(after, env.Dist)
 			after.Cards[p] = n.Cards[p]
 			if d > bestDelta {
@@ -120,8 +121,33 @@ func (fgd) Rate(n *Node, r Request, env *Env) Rating {
 			after.take(after.cardPos(idx), r)
 		}
 	}
-	after.CPUFreeMilli -= r.CPUMilli
-	return fgdRating(before-env.Cache.Frag(after, env.Dist), cards)
+	after.takeHost(r)
+	delta := before - env.Cache.Frag(after, env.Dist)
+	if !r.IsGPU() && delta > -0.5 {
+		return cpuHeadroomRating(after, env.Dist)
+	}
+	return fgdRating(delta, cards)
+}
+
+// cpuHeadroomRating ranks the nodes where a pod without GPUs leaves the
+// fragmentation unchanged, which is most of them: FGD alone would leave
+// the choice to the tie-break. berth sends such pods where CPU is most
+// plentiful for the GPUs left, that is nodes without free GPUs first,
+// then nodes whose free CPU per free card is highest relative to what
+// the typical GPU pod needs, so that CPU pods do not use up the CPU that
+// GPU pods will need next to the free cards. On the openb trace this
+// leaves 0.3–0.5 points more of the GPUs allocated at 100% arrived demand
+// (docs/gpu.md). Scores stay in (50, 100), above every node where the
+// pod would fragment GPUs.
+func cpuHeadroomRating(after *Node, d *Distribution) Rating {
+	perCard := 8000.0
+	if d != nil && d.cpuPerCard > 0 {
+		perCard = d.cpuPerCard
+	}
+	x := float64(max(after.CPUFreeMilli, 0)) / ((float64(after.FreeMilli())/float64(MilliPerCard) + 0.1) * perCard)
+	h := x / (x + 1)
+	s := float64(MaxScore)/2 + 1 + h*float64(MaxScore/2-2)
+	return Rating{Score: int64(s), Fine: h}
 }
 
 func fgdRating(delta float64, cards []int) Rating {

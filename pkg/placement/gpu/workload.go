@@ -1,16 +1,18 @@
 package gpu
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 )
 
-// Shape is a request reduced to what fragmentation depends on: CPU, the
-// share per card, the card count and the allowed models (normalized and
-// joined with "|"). Pods of one shape are interchangeable to FGD.
+// Shape is a request reduced to what fragmentation depends on: CPU and
+// host memory, the share per card, the card count and the allowed models
+// (normalized and joined with "|"). Pods of one shape are interchangeable to FGD.
 type Shape struct {
 	CPUMilli     int64
+	HostMemMiB   int64
 	MilliPerCard int64
 	Count        int
 	Models       string
@@ -18,7 +20,7 @@ type Shape struct {
 
 // ShapeOf reduces a request to its shape.
 func ShapeOf(r Request) Shape {
-	s := Shape{CPUMilli: r.CPUMilli}
+	s := Shape{CPUMilli: r.CPUMilli, HostMemMiB: r.HostMemMiB}
 	if r.IsGPU() {
 		s.MilliPerCard, s.Count = r.MilliPerCard, r.Count
 		s.Models = strings.Join(NormalizeModels(r.Models), "|")
@@ -28,7 +30,7 @@ func ShapeOf(r Request) Shape {
 
 // Request turns the shape back into a request.
 func (s Shape) Request() Request {
-	r := Request{Count: s.Count, MilliPerCard: s.MilliPerCard, CPUMilli: s.CPUMilli}
+	r := Request{Count: s.Count, MilliPerCard: s.MilliPerCard, CPUMilli: s.CPUMilli, HostMemMiB: s.HostMemMiB}
 	if s.Models != "" {
 		r.Models = strings.Split(s.Models, "|")
 	}
@@ -40,6 +42,8 @@ func (s Shape) less(o Shape) bool {
 	switch {
 	case s.CPUMilli != o.CPUMilli:
 		return s.CPUMilli < o.CPUMilli
+	case s.HostMemMiB != o.HostMemMiB:
+		return s.HostMemMiB < o.HostMemMiB
 	case s.MilliPerCard != o.MilliPerCard:
 		return s.MilliPerCard < o.MilliPerCard
 	case s.Count != o.Count:
@@ -67,15 +71,17 @@ type Distribution struct {
 	Shapes []Typical
 	// Observed is how many requests the window held when it was built.
 	Observed int
-	// cpuCuts are the distinct CPU requests of the shapes, ascending: a
-	// node's free CPU matters to fragmentation only through how many of
-	// them it reaches.
-	cpuCuts []int64
+	// cpuCuts and memCuts are the distinct CPU and memory requests of
+	// the shapes, ascending: a node's free CPU and memory matter to
+	// fragmentation only through how many of them they reach.
+	cpuCuts, memCuts []int64
+	// cpuPerCard is the typical GPU pod's CPU request per card.
+	cpuPerCard float64
 }
 
-// cpuRank counts the typical CPU requests that free reaches.
-func (d *Distribution) cpuRank(free int64) int {
-	return sort.Search(len(d.cpuCuts), func(i int) bool { return d.cpuCuts[i] > free })
+// rank counts the cuts that free reaches.
+func rank(cuts []int64, free int64) int {
+	return sort.Search(len(cuts), func(i int) bool { return cuts[i] > free })
 }
 
 // WorkloadConfig tunes the online learner.
@@ -181,17 +187,27 @@ func (w *Workload) rebuild() {
 		k++
 	}
 	shapes = shapes[:k]
-	cuts := map[int64]bool{}
 	d := &Distribution{Version: w.version, Observed: total}
 	for i := range shapes {
 		shapes[i].P /= covered
 		shapes[i].Request = shapes[i].Shape.Request()
-		if !cuts[shapes[i].Shape.CPUMilli] {
-			cuts[shapes[i].Shape.CPUMilli] = true
-			d.cpuCuts = append(d.cpuCuts, shapes[i].Shape.CPUMilli)
+		d.cpuCuts = append(d.cpuCuts, shapes[i].Shape.CPUMilli)
+		d.memCuts = append(d.memCuts, shapes[i].Shape.HostMemMiB)
+	}
+	var cpu, cards float64
+	for _, t := range shapes {
+		if t.Request.IsGPU() {
+			cpu += t.P * float64(t.Shape.CPUMilli)
+			cards += t.P * float64(t.Shape.Count) * float64(t.Shape.MilliPerCard) / float64(MilliPerCard)
 		}
 	}
-	sort.Slice(d.cpuCuts, func(i, j int) bool { return d.cpuCuts[i] < d.cpuCuts[j] })
+	if cards > 0 {
+		d.cpuPerCard = cpu / cards
+	}
+	slices.Sort(d.cpuCuts)
+	d.cpuCuts = slices.Compact(d.cpuCuts)
+	slices.Sort(d.memCuts)
+	d.memCuts = slices.Compact(d.memCuts)
 	d.Shapes = shapes
 	w.dist = d
 }

@@ -72,7 +72,7 @@ func ParseAssignment(s string) (Assignment, error) {
 // silently.
 func PodRequest(pod *v1.Pod, res v1.ResourceName) (gpu.Request, error) {
 	reqs := framework.PodRequests(pod)
-	r := gpu.Request{CPUMilli: reqs.MilliCPU}
+	r := gpu.Request{CPUMilli: reqs.MilliCPU, HostMemMiB: reqs.Memory >> 20}
 	whole := reqs.Get(res)
 	milliStr, hasMilli := pod.Annotations[AnnotationMilli]
 	switch {

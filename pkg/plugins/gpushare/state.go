@@ -90,6 +90,7 @@ func (t *tracker) build(ni *framework.NodeInfo) *gpu.Node {
 		Model:            node.Labels[t.modelLabel],
 		CPUCapacityMilli: ni.Allocatable.MilliCPU,
 		CPUFreeMilli:     ni.Allocatable.MilliCPU - ni.Requested.MilliCPU,
+		MemFreeMiB:       max(ni.Allocatable.Memory-ni.Requested.Memory, 0) >> 20,
 	}
 	count := min(t.cardCount(ni), maxCards)
 	if count <= 0 {
@@ -100,8 +101,8 @@ func (t *tracker) build(ni *framework.NodeInfo) *gpu.Node {
 	for i := range n.Cards {
 		n.Cards[i] = gpu.Card{Index: i, MemoryMiB: mem}
 	}
-	// The pods' CPU is already in CPUFreeMilli; Allocate must not take it
-	// again.
+	// The pods' CPU and memory are already in the free amounts; Allocate
+	// must not take them again.
 	var unassigned []gpu.Request
 	for _, pi := range ni.Pods {
 		pod := pi.Pod
@@ -109,7 +110,7 @@ func (t *tracker) build(ni *framework.NodeInfo) *gpu.Node {
 		if err != nil || !r.IsGPU() {
 			continue
 		}
-		r.CPUMilli = 0
+		r.CPUMilli, r.HostMemMiB = 0, 0
 		if cards, ok := t.cardsOf(pod, node.Name); ok && n.Allocate(r, cards) == nil {
 			continue
 		}
