@@ -24,10 +24,19 @@ type reservation struct {
 	at    time.Time
 }
 
-// nodeEntry memoizes one node's card state for one NodeInfo generation.
+// nodeEntry memoizes one node's card state for one NodeInfo: the same
+// object at the same generation with as many pods. The cache bumps the
+// generation on every change; the object and pod count also catch copies
+// changed outside it (preemption's what-ifs remove victims from clones).
 type nodeEntry struct {
+	ni    *framework.NodeInfo
 	gen   int64
+	pods  int
 	state *gpu.Node
+}
+
+func (e nodeEntry) current(ni *framework.NodeInfo) bool {
+	return e.ni == ni && e.gen == ni.Generation && e.pods == len(ni.Pods)
 }
 
 // tracker derives every node's card state from the pods the scheduler's
@@ -68,14 +77,12 @@ func (t *tracker) state(ni *framework.NodeInfo) *gpu.Node {
 	t.mu.Lock()
 	e, ok := t.nodes[node.Name]
 	t.mu.Unlock()
-	if ok && e.gen == ni.Generation {
+	if ok && e.current(ni) {
 		return e.state
 	}
 	s := t.build(ni)
 	t.mu.Lock()
-	if cur, ok := t.nodes[node.Name]; !ok || cur.gen <= ni.Generation {
-		t.nodes[node.Name] = nodeEntry{gen: ni.Generation, state: s}
-	}
+	t.nodes[node.Name] = nodeEntry{ni: ni, gen: ni.Generation, pods: len(ni.Pods), state: s}
 	t.mu.Unlock()
 	return s
 }
@@ -164,7 +171,8 @@ const reservationTTL = 5 * time.Minute
 
 // sweep drops reservations older than reservationTTL whose pod is no
 // longer on its node in the snapshot (deleted, or bound elsewhere
-// without berth hearing of it), so they cannot leak.
+// without berth hearing of it), and the memoized state of deleted nodes,
+// so neither can leak.
 func (t *tracker) sweep(lister framework.NodeInfoLister, now time.Time) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -180,18 +188,12 @@ func (t *tracker) sweep(lister framework.NodeInfoLister, now time.Time) int {
 		delete(t.resv, uid)
 		dropped++
 	}
-	return dropped
-}
-
-// forget drops memoized node states for nodes not in keep (deleted ones).
-func (t *tracker) forgetExcept(keep func(string) bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	for name := range t.nodes {
-		if !keep(name) {
+		if _, err := lister.Get(name); err != nil {
 			delete(t.nodes, name)
 		}
 	}
+	return dropped
 }
 
 func hasPod(ni *framework.NodeInfo, uid types.UID) bool {
