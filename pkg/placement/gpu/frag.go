@@ -79,37 +79,112 @@ const maxFragEntries = 1 << 18
 // NewFragCache returns an empty cache.
 func NewFragCache() *FragCache { return &FragCache{m: map[fragKey]float64{}} }
 
+// view is the part of a node's state fragmentation depends on, held by
+// value so that scoring can try placements without allocating.
+type view struct {
+	model    string
+	cpu, mem int64
+	n        int
+	free     [maxCachedCards]int64
+}
+
+// viewOf returns n's view; false when n has more cards than a view holds.
+func viewOf(n *Node) (view, bool) {
+	v := view{model: n.Model, cpu: n.CPUFreeMilli, mem: n.MemFreeMiB, n: len(n.Cards)}
+	if v.n > maxCachedCards {
+		return v, false
+	}
+	for i, c := range n.Cards {
+		v.free[i] = c.FreeMilli()
+	}
+	return v, true
+}
+
+// fragView is Frag over a view.
+func fragView(v *view, d *Distribution) float64 {
+	var free int64
+	for _, f := range v.free[:v.n] {
+		free += f
+	}
+	if free == 0 || d == nil {
+		return 0
+	}
+	var total float64
+	for i := range d.Shapes {
+		t := &d.Shapes[i]
+		r := &t.Request
+		frag := free
+		if r.IsGPU() && modelAllowed(v.model, r.Models) && v.cpu >= r.CPUMilli && (v.mem < 0 || v.mem >= r.HostMemMiB) {
+			fitting := 0
+			var small int64
+			for _, f := range v.free[:v.n] {
+				if f >= r.MilliPerCard {
+					fitting++
+				} else {
+					small += f
+				}
+			}
+			if fitting >= r.Count {
+				frag = small
+			}
+		}
+		total += t.P * float64(frag)
+	}
+	return total
+}
+
+func modelAllowed(model string, models []string) bool {
+	if len(models) == 0 {
+		return true
+	}
+	for _, m := range models {
+		if m == model && m != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Frag is Frag(n, d), from the cache when n's state was seen before.
 func (c *FragCache) Frag(n *Node, d *Distribution) float64 {
-	if c == nil || d == nil || len(n.Cards) > maxCachedCards {
+	v, ok := viewOf(n)
+	if !ok || d == nil {
 		return Frag(n, d)
 	}
-	k := fragKey{model: n.Model, cpuRank: int32(rank(d.cpuCuts, n.CPUFreeMilli)), memRank: -1, cards: uint8(len(n.Cards))}
-	if n.MemFreeMiB >= 0 {
-		k.memRank = int32(rank(d.memCuts, n.MemFreeMiB))
+	return c.fragView(&v, d)
+}
+
+// fragView is fragView(v, d) through the cache.
+func (c *FragCache) fragView(v *view, d *Distribution) float64 {
+	if c == nil {
+		return fragView(v, d)
 	}
-	for i, card := range n.Cards {
-		k.free[i] = int16(card.FreeMilli())
+	k := fragKey{model: v.model, cpuRank: int32(rank(d.cpuCuts, v.cpu)), memRank: -1, cards: uint8(v.n)}
+	if v.mem >= 0 {
+		k.memRank = int32(rank(d.memCuts, v.mem))
 	}
-	slices.Sort(k.free[:len(n.Cards)])
+	for i, f := range v.free[:v.n] {
+		k.free[i] = int16(f)
+	}
+	slices.Sort(k.free[:v.n])
 	c.mu.RLock()
-	v, ok := c.m[k]
+	val, ok := c.m[k]
 	fresh := c.version == d.Version
 	c.mu.RUnlock()
 	if ok && fresh {
-		return v
+		return val
 	}
-	v = Frag(n, d)
+	val = fragView(v, d)
 	c.mu.Lock()
 	if c.version != d.Version || len(c.m) >= maxFragEntries {
 		if d.Version < c.version {
 			c.mu.Unlock()
-			return v
+			return val
 		}
 		c.version = d.Version
 		c.m = make(map[fragKey]float64, len(c.m)/2+1)
 	}
-	c.m[k] = v
+	c.m[k] = val
 	c.mu.Unlock()
-	return v
+	return val
 }

@@ -95,19 +95,70 @@ func (fgd) Name() string { return FGD }
 
 func (fgd) Rate(n *Node, r Request, env *Env) Rating {
 	if len(n.Cards) == 0 {
+		if !r.IsGPU() {
+			return cpuHeadroomRating(n, r, env.Dist)
+		}
 		return fgdRating(0, nil)
 	}
-	before := env.Cache.Frag(n, env.Dist)
-	after := n.Clone()
-	var cards []int
+	v, ok := viewOf(n)
+	if !ok {
+		return fgdRateSlow(n, r, env)
+	}
+	d := env.Dist
+	after := v
+	after.cpu -= r.CPUMilli
+	if after.mem >= 0 {
+		after.mem -= r.HostMemMiB
+	}
+	if !r.IsGPU() {
+		// Usually the pod's CPU and memory cross no typical request, and
+		// the fragmentation cannot change.
+		delta := 0.0
+		if d != nil && (rank(d.cpuCuts, after.cpu) != rank(d.cpuCuts, v.cpu) || (v.mem >= 0 && rank(d.memCuts, after.mem) != rank(d.memCuts, v.mem))) {
+			delta = env.Cache.fragView(&v, d) - env.Cache.fragView(&after, d)
+		}
+		if delta > -0.5 {
+			return cpuHeadroomRating(n, r, d)
+		}
+		return fgdRating(delta, nil)
+	}
+	before := env.Cache.fragView(&v, d)
 	if r.Shared() {
 		bestDelta := math.Inf(-1)
+		var cards []int
+		for p, c := range n.Cards {
+			if !c.CardFits(r) {
+				continue
+			}
+			after.free[p] -= r.MilliPerCard
+			d := before - env.Cache.fragView(&after, d)
+			after.free[p] += r.MilliPerCard
+			if d > bestDelta {
+				bestDelta, cards = d, []int{c.Index}
+			}
+		}
+		return fgdRating(bestDelta, cards)
+	}
+	cards := wholeCards(n, r)
+	for _, idx := range cards {
+		after.free[n.cardPos(idx)] = 0
+	}
+	return fgdRating(before-env.Cache.fragView(&after, d), cards)
+}
+
+// fgdRateSlow is Rate for nodes with more cards than a view holds.
+func fgdRateSlow(n *Node, r Request, env *Env) Rating {
+	before := Frag(n, env.Dist)
+	after := n.Clone()
+	if r.Shared() {
+		bestDelta := math.Inf(-1)
+		var cards []int
 		for _, p := range sharedCandidates(n, r) {
 			after.Cards[p] = n.Cards[p]
 			after.Cards[p].UsedMilli += r.MilliPerCard
 			after.CPUFreeMilli, after.MemFreeMiB = n.CPUFreeMilli, n.MemFreeMiB
 			after.takeHost(r)
-			d := before - env.Cache.Frag(after, env.Dist)
+			d := before - Frag(after, env.Dist)
 			after.Cards[p] = n.Cards[p]
 			if d > bestDelta {
 				bestDelta, cards = d, []int{n.Cards[p].Index}
@@ -115,6 +166,7 @@ func (fgd) Rate(n *Node, r Request, env *Env) Rating {
 		}
 		return fgdRating(bestDelta, cards)
 	}
+	var cards []int
 	if r.IsGPU() {
 		cards = wholeCards(n, r)
 		for _, idx := range cards {
@@ -122,11 +174,15 @@ func (fgd) Rate(n *Node, r Request, env *Env) Rating {
 		}
 	}
 	after.takeHost(r)
-	delta := before - env.Cache.Frag(after, env.Dist)
+	delta := before - Frag(after, env.Dist)
 	if !r.IsGPU() && delta > -0.5 {
-		return cpuHeadroomRating(after, env.Dist)
+		return cpuHeadroomRating(n, r, env.Dist)
 	}
 	return fgdRating(delta, cards)
+}
+
+func fgdRating(delta float64, cards []int) Rating {
+	return Rating{Score: int64(sigmoid(delta/1000) * float64(MaxScore)), Fine: delta, Cards: cards}
 }
 
 // cpuHeadroomRating ranks the nodes where a pod without GPUs leaves the
@@ -139,19 +195,15 @@ func (fgd) Rate(n *Node, r Request, env *Env) Rating {
 // leaves 0.3–0.5 points more of the GPUs allocated at 100% arrived demand
 // (docs/gpu.md). Scores stay in (50, 100), above every node where the
 // pod would fragment GPUs.
-func cpuHeadroomRating(after *Node, d *Distribution) Rating {
+func cpuHeadroomRating(n *Node, r Request, d *Distribution) Rating {
 	perCard := 8000.0
 	if d != nil && d.cpuPerCard > 0 {
 		perCard = d.cpuPerCard
 	}
-	x := float64(max(after.CPUFreeMilli, 0)) / ((float64(after.FreeMilli())/float64(MilliPerCard) + 0.1) * perCard)
+	x := float64(max(n.CPUFreeMilli-r.CPUMilli, 0)) / ((float64(n.FreeMilli())/float64(MilliPerCard) + 0.1) * perCard)
 	h := x / (x + 1)
 	s := float64(MaxScore)/2 + 1 + h*float64(MaxScore/2-2)
 	return Rating{Score: int64(s), Fine: h}
-}
-
-func fgdRating(delta float64, cards []int) Rating {
-	return Rating{Score: int64(sigmoid(delta/1000) * float64(MaxScore)), Fine: delta, Cards: cards}
 }
 
 // bestFit prefers the node with the least CPU and GPU left after the pod,

@@ -162,7 +162,7 @@ func (pl *GPUShare) Filter(_ context.Context, state *framework.CycleState, _ *v1
 
 // PreScore fixes the scoring environment for the cycle: the typical
 // workload learned so far and the largest node's CPU and GPU capacity.
-func (pl *GPUShare) PreScore(_ context.Context, state *framework.CycleState, _ *v1.Pod, nodes []*framework.NodeInfo) *framework.Status {
+func (pl *GPUShare) PreScore(_ context.Context, state *framework.CycleState, pod *v1.Pod, nodes []*framework.NodeInfo) *framework.Status {
 	s, err := framework.ReadState[*cycleState](state, stateKey)
 	if err != nil {
 		return framework.AsStatus(err)
@@ -170,7 +170,7 @@ func (pl *GPUShare) PreScore(_ context.Context, state *framework.CycleState, _ *
 	if !s.req.IsGPU() && !*pl.args.ScoreCPUPods {
 		return framework.NewStatus(framework.Skip)
 	}
-	env := &gpu.Env{Cache: pl.frags, Seed: uint64(pl.args.RandomSeed)}
+	env := &gpu.Env{Cache: pl.frags, Seed: uint64(pl.args.RandomSeed), Key: string(pod.UID)}
 	switch pl.policy.Name() {
 	case gpu.FGD:
 		env.Dist = pl.workload.Distribution()
@@ -192,7 +192,7 @@ func (pl *GPUShare) largest() (cpu, gpuMilli int64) {
 }
 
 // Score rates the node with the configured policy.
-func (pl *GPUShare) Score(_ context.Context, state *framework.CycleState, pod *v1.Pod, ni *framework.NodeInfo) (int64, *framework.Status) {
+func (pl *GPUShare) Score(_ context.Context, state *framework.CycleState, _ *v1.Pod, ni *framework.NodeInfo) (int64, *framework.Status) {
 	s, err := framework.ReadState[*cycleState](state, stateKey)
 	if err != nil {
 		return 0, framework.AsStatus(err)
@@ -204,9 +204,7 @@ func (pl *GPUShare) Score(_ context.Context, state *framework.CycleState, pod *v
 	if s.req.IsGPU() && !n.Fits(s.req) {
 		return 0, nil
 	}
-	env := *s.env
-	env.Key = string(pod.UID)
-	return pl.policy.Rate(n, s.req, &env).Score, nil
+	return pl.policy.Rate(n, s.req, s.env).Score, nil
 }
 
 // ScoreExtensions returns nil: every policy scores in [0, 100].

@@ -35,7 +35,7 @@ type nodeEntry struct {
 	state *gpu.Node
 }
 
-func (e nodeEntry) current(ni *framework.NodeInfo) bool {
+func (e *nodeEntry) current(ni *framework.NodeInfo) bool {
 	return e.ni == ni && e.gen == ni.Generation && e.pods == len(ni.Pods)
 }
 
@@ -51,15 +51,18 @@ type tracker struct {
 	modelLabel  string
 	memoryLabel string
 
-	mu    sync.Mutex
-	nodes map[string]nodeEntry
-	resv  map[types.UID]reservation
+	// nodes maps a node name to its *nodeEntry; reads are lock-free, as
+	// every Filter and Score call makes one.
+	nodes sync.Map
+
+	mu   sync.Mutex
+	resv map[types.UID]reservation
 }
 
 func newTracker(a *Args) *tracker {
 	return &tracker{
 		res: a.ResourceName, modelLabel: a.ModelLabel, memoryLabel: a.MemoryLabel,
-		nodes: map[string]nodeEntry{}, resv: map[types.UID]reservation{},
+		resv: map[types.UID]reservation{},
 	}
 }
 
@@ -74,16 +77,11 @@ func (t *tracker) state(ni *framework.NodeInfo) *gpu.Node {
 	if node == nil {
 		return &gpu.Node{}
 	}
-	t.mu.Lock()
-	e, ok := t.nodes[node.Name]
-	t.mu.Unlock()
-	if ok && e.current(ni) {
-		return e.state
+	if e, ok := t.nodes.Load(node.Name); ok && e.(*nodeEntry).current(ni) {
+		return e.(*nodeEntry).state
 	}
 	s := t.build(ni)
-	t.mu.Lock()
-	t.nodes[node.Name] = nodeEntry{ni: ni, gen: ni.Generation, pods: len(ni.Pods), state: s}
-	t.mu.Unlock()
+	t.nodes.Store(node.Name, &nodeEntry{ni: ni, gen: ni.Generation, pods: len(ni.Pods), state: s})
 	return s
 }
 
@@ -113,6 +111,9 @@ func (t *tracker) build(ni *framework.NodeInfo) *gpu.Node {
 	var unassigned []gpu.Request
 	for _, pi := range ni.Pods {
 		pod := pi.Pod
+		if !mayUseGPU(pod, t.res) {
+			continue
+		}
 		r, err := PodRequest(pod, t.res)
 		if err != nil || !r.IsGPU() {
 			continue
@@ -127,6 +128,27 @@ func (t *tracker) build(ni *framework.NodeInfo) *gpu.Node {
 		n.AllocateAny(r)
 	}
 	return n
+}
+
+// mayUseGPU is a cheap test that lets most pods skip PodRequest: a pod
+// uses cards only through the share annotation or the resource in a
+// container's requests or limits.
+func mayUseGPU(pod *v1.Pod, res v1.ResourceName) bool {
+	if _, ok := pod.Annotations[AnnotationMilli]; ok {
+		return true
+	}
+	has := func(cs []v1.Container) bool {
+		for i := range cs {
+			if _, ok := cs[i].Resources.Requests[res]; ok {
+				return true
+			}
+			if _, ok := cs[i].Resources.Limits[res]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	return has(pod.Spec.Containers) || has(pod.Spec.InitContainers)
 }
 
 // cardsOf returns the cards recorded for a pod on node: its annotation,
@@ -188,11 +210,12 @@ func (t *tracker) sweep(lister framework.NodeInfoLister, now time.Time) int {
 		delete(t.resv, uid)
 		dropped++
 	}
-	for name := range t.nodes {
-		if _, err := lister.Get(name); err != nil {
-			delete(t.nodes, name)
+	t.nodes.Range(func(name, _ any) bool {
+		if _, err := lister.Get(name.(string)); err != nil {
+			t.nodes.Delete(name)
 		}
-	}
+		return true
+	})
 	return dropped
 }
 
