@@ -114,7 +114,9 @@ func BenchmarkScheduleOneGPU(b *testing.B) {
 	}{
 		{"plain/withoutGPUShare", withoutGPUShare, plain},
 		{"plain/withGPUShare", "", plain},
-		{"share/withGPUShare", "", func(i int) *v1.Pod { return benchSharePod(fmt.Sprintf("pod-%07d", i), []int64{810, 470, 320, 650}[i%4]) }},
+		{"share/withGPUShare", "", func(i int) *v1.Pod {
+			return benchSharePod(fmt.Sprintf("pod-%07d", i), []int64{810, 470, 320, 650}[i%4])
+		}},
 		{"whole/withGPUShare", "", func(i int) *v1.Pod { return benchWholePod(fmt.Sprintf("pod-%07d", i)) }},
 	} {
 		b.Run(fmt.Sprintf("nodes=%d/%s", benchGPUNodes, c.name), func(b *testing.B) {
