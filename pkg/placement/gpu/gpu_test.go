@@ -75,6 +75,12 @@ func TestFitsAndMisfit(t *testing.T) {
 	if mem.Fits(big) || !strings.Contains(mem.Misfit(big), "MiB memory free") {
 		t.Errorf("memory over any card: %q", mem.Misfit(big))
 	}
+	if got := mem.Reason(big); got != "pod asks 20000 MiB of GPU memory, more than any card has" || !mem.Unresolvable(big) {
+		t.Errorf("memory over any card: reason %q, unresolvable %v", got, mem.Unresolvable(big))
+	}
+	if got := node("n3", 2, 900, 900).Reason(share(500)); got != "no card has 500 milli GPU free" || node("n3", 2, 900, 900).Unresolvable(share(500)) {
+		t.Errorf("share reason: %q", got)
+	}
 }
 
 func TestAllocateRefusesOversubscription(t *testing.T) {

@@ -201,6 +201,48 @@ func (n *Node) Fits(r Request) bool {
 	return false
 }
 
+// Reason says in a few words why r does not fit the node, the same for
+// every node that fails the same way, so that a scheduler's "0/N nodes
+// are available" message counts nodes per reason; "" when it fits.
+func (n *Node) Reason(r Request) string {
+	switch {
+	case !r.IsGPU() || n.Fits(r):
+		return ""
+	case len(n.Cards) == 0:
+		return "node has no GPUs"
+	case !n.ModelAllowed(r):
+		return "GPU model not accepted by the pod"
+	case r.Count > len(n.Cards):
+		return fmt.Sprintf("node has fewer than %d GPUs", r.Count)
+	}
+	if r.MemoryMiBPerCard > 0 {
+		biggest := int64(-1)
+		for _, c := range n.Cards {
+			if c.MemoryMiB > 0 {
+				biggest = max(biggest, c.MemoryMiB)
+			}
+		}
+		if biggest >= 0 && biggest < r.MemoryMiBPerCard {
+			return fmt.Sprintf("pod asks %d MiB of GPU memory, more than any card has", r.MemoryMiBPerCard)
+		}
+	}
+	if r.MilliPerCard >= MilliPerCard {
+		return fmt.Sprintf("fewer than %d whole GPUs free", r.Count)
+	}
+	if r.MemoryMiBPerCard > 0 {
+		return fmt.Sprintf("no card has %d milli GPU and %d MiB GPU memory free", r.MilliPerCard, r.MemoryMiBPerCard)
+	}
+	return fmt.Sprintf("no card has %d milli GPU free", r.MilliPerCard)
+}
+
+// Unresolvable reports whether no eviction can make r fit the node: no or
+// too few cards, a model the pod does not accept, or more memory than a
+// card has.
+func (n *Node) Unresolvable(r Request) bool {
+	reason := n.Reason(r)
+	return reason != "" && (len(n.Cards) < r.Count || !n.ModelAllowed(r) || strings.HasSuffix(reason, "more than any card has"))
+}
+
 // Misfit explains why r does not fit the node, card by card, for events
 // and explain ("card 3 has 300 milli free, pod asks 500"); "" when it fits.
 func (n *Node) Misfit(r Request) string {

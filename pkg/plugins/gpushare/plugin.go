@@ -49,6 +49,7 @@ var (
 	_ framework.ReservePlugin     = (*GPUShare)(nil)
 	_ framework.PreBindPlugin     = (*GPUShare)(nil)
 	_ framework.EnqueueExtensions = (*GPUShare)(nil)
+	_ framework.FailureExplainer  = (*GPUShare)(nil)
 )
 
 // New builds the plugin from *Args (nil means the defaults).
@@ -154,10 +155,40 @@ func (pl *GPUShare) Filter(_ context.Context, state *framework.CycleState, _ *v1
 		return nil
 	}
 	code := framework.Unschedulable
-	if len(n.Cards) < s.req.Count || !n.ModelAllowed(s.req) {
+	if n.Unresolvable(s.req) {
 		code = framework.UnschedulableAndUnresolvable
 	}
-	return framework.NewStatus(code, n.Misfit(s.req))
+	return framework.NewStatus(code, n.Reason(s.req))
+}
+
+// ExplainFailure names the node that came closest to holding the pod and
+// says card by card why it does not ("gpu-3: card 3 has 300 milli free;
+// pod asks 500 milli"), after the per-reason counts of the failure
+// message.
+func (pl *GPUShare) ExplainFailure(state *framework.CycleState, _ *v1.Pod) string {
+	s, err := framework.ReadState[*cycleState](state, stateKey)
+	if err != nil || !s.req.IsGPU() {
+		return ""
+	}
+	var best *gpu.Node
+	var bestFree int64 = -1
+	for _, ni := range pl.handle.SnapshotSharedLister().NodeInfos().List() {
+		n := pl.tracker.state(ni)
+		if len(n.Cards) < s.req.Count || !n.ModelAllowed(s.req) {
+			continue
+		}
+		var free int64
+		for _, c := range n.Cards {
+			free = max(free, c.FreeMilli())
+		}
+		if free > bestFree || (free == bestFree && n.Name < best.Name) {
+			best, bestFree = n, free
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return fmt.Sprintf("closest GPU node %s: %s", best.Name, best.Misfit(s.req))
 }
 
 // PreScore fixes the scoring environment for the cycle: the typical
@@ -226,7 +257,7 @@ func (pl *GPUShare) Reserve(_ context.Context, state *framework.CycleState, pod 
 	}
 	n := pl.tracker.state(ni)
 	if !n.Fits(s.req) {
-		return framework.NewStatus(framework.Unschedulable, n.Misfit(s.req))
+		return framework.NewStatus(framework.Unschedulable, n.Reason(s.req))
 	}
 	env := s.env
 	if env == nil {
@@ -239,7 +270,7 @@ func (pl *GPUShare) Reserve(_ context.Context, state *framework.CycleState, pod 
 		cards = gpu.FirstFit(n, s.req)
 	}
 	if cards == nil {
-		return framework.NewStatus(framework.Unschedulable, n.Misfit(s.req))
+		return framework.NewStatus(framework.Unschedulable, n.Reason(s.req))
 	}
 	s.cards = cards
 	pl.tracker.reserve(pod.UID, nodeName, cards, pl.now())

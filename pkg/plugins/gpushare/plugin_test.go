@@ -149,8 +149,11 @@ func TestCardsAcrossCycles(t *testing.T) {
 		t.Fatal(s)
 	}
 	s := pl.Filter(ctx, state2, b, ni)
-	if s.Code() != framework.Unschedulable || !strings.Contains(s.Message(), "card 0 has 400 milli free") || !strings.Contains(s.Message(), "card 1 has 300 milli free") {
+	if s.Code() != framework.Unschedulable || s.Message() != "no card has 500 milli GPU free" {
 		t.Fatalf("reserved card must count: %v", s)
+	}
+	if got := pl.ExplainFailure(state2, b); got != "closest GPU node n: card 0 has 400 milli free; card 1 has 300 milli free; pod asks 500 milli" {
+		t.Fatalf("explanation: %q", got)
 	}
 
 	// Unreserve releases the card.
