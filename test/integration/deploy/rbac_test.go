@@ -266,6 +266,8 @@ func TestManifestRBAC(t *testing.T) {
 			{Verb: "create", Resource: "pods", Subresource: "binding", Namespace: "default"},
 			{Verb: "patch", Resource: "pods", Subresource: "status", Namespace: "default"},
 			{Verb: "delete", Resource: "pods", Namespace: "default"},
+			// GPUShare's PreBind writes the berth.io/gpu-assignment annotation.
+			{Verb: "patch", Resource: "pods", Namespace: "default"},
 			{Verb: "update", Resource: "persistentvolumes"},
 			{Verb: "update", Resource: "persistentvolumeclaims", Namespace: "default"},
 			{Verb: "patch", Resource: "persistentvolumeclaims", Namespace: "default"},
