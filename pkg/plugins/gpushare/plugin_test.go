@@ -2,6 +2,8 @@ package gpushare
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +247,47 @@ func TestSweepDropsOrphanReservations(t *testing.T) {
 	}
 	if _, ok := pl.tracker.resv["fresh"]; !ok {
 		t.Fatal("a fresh reservation was dropped")
+	}
+}
+
+// TestWholeCardVerdictMatchesResourceCount checks that for pods asking
+// for whole cards through the resource, GPUShare reaches NodeResourcesFit's
+// verdict (free = allocatable - requested), whatever other schedulers
+// placed: berth must not reject what kube-scheduler would accept.
+func TestWholeCardVerdictMatchesResourceCount(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := 0; i < 300; i++ {
+		cards := rng.IntN(9)
+		node := gpuNode("n", fmt.Sprint(cards))
+		var pods []*v1.Pod
+		used := 0
+		for j := 0; used < cards && j < 4; j++ {
+			k := 1 + rng.IntN(cards-used)
+			var a *Assignment
+			if rng.IntN(2) == 0 {
+				// Placed by berth: the annotation names cards. Otherwise bound
+				// by someone else, without one.
+				a = &Assignment{Node: "n", Milli: 1000}
+				for c := used; c < used+k; c++ {
+					a.Cards = append(a.Cards, c)
+				}
+			}
+			pods = append(pods, bound(wholePod(fmt.Sprintf("p%d", j), fmt.Sprint(k)), "n", a))
+			used += k
+		}
+		h := st.NewHandle(st.NewSnapshot(pods, []*v1.Node{node}))
+		pl := newPlugin(t, h, nil)
+		ni, _ := h.SnapshotSharedLister().NodeInfos().Get("n")
+		want := 1 + rng.IntN(9)
+		p := wholePod("new", fmt.Sprint(want))
+		state := framework.NewCycleState()
+		if _, s := pl.PreFilter(ctx, state, p, nil); !s.IsSuccess() {
+			t.Fatal(s)
+		}
+		got := pl.Filter(ctx, state, p, ni).IsSuccess()
+		if fits := cards-used >= want; got != fits {
+			t.Fatalf("%d cards, %d used, pod asks %d: GPUShare says %v, resource count says %v", cards, used, want, got, fits)
+		}
 	}
 }

@@ -86,7 +86,7 @@ func (t *tracker) state(ni *framework.NodeInfo) *gpu.Node {
 }
 
 // maxCards bounds the cards berth models per node.
-const maxCards = 128
+const maxCards = 1024
 
 func (t *tracker) build(ni *framework.NodeInfo) *gpu.Node {
 	node := ni.Node()
