@@ -96,7 +96,9 @@ func (fgd) Name() string { return FGD }
 func (fgd) Rate(n *Node, r Request, env *Env) Rating {
 	if len(n.Cards) == 0 {
 		if !r.IsGPU() {
-			return cpuHeadroomRating(n, r, env.Dist)
+			// A node without GPUs is where a pod without GPUs strands
+			// nothing; in a cluster without GPUs every node scores alike.
+			return Rating{Score: MaxScore, Fine: 1}
 		}
 		return fgdRating(0, nil)
 	}
@@ -194,7 +196,7 @@ func fgdRating(delta float64, cards []int) Rating {
 // GPU pods will need next to the free cards. On the openb trace this
 // leaves 0.3–0.5 points more of the GPUs allocated at 100% arrived demand
 // (docs/gpu.md). Scores stay in (50, 100), above every node where the
-// pod would fragment GPUs.
+// pod would fragment GPUs, and below nodes without GPUs.
 func cpuHeadroomRating(n *Node, r Request, d *Distribution) Rating {
 	perCard := 8000.0
 	if d != nil && d.cpuPerCard > 0 {
