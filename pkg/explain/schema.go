@@ -22,6 +22,7 @@ const (
 	CausePodAffinity    Cause = "podAffinity"
 	CauseVolumes        Cause = "volumes"
 	CauseDevices        Cause = "devices"
+	CauseGPU            Cause = "gpu"
 	CauseUnschedulable  Cause = "nodeUnschedulable"
 	CausePorts          Cause = "ports"
 )

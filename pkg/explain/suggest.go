@@ -11,6 +11,7 @@ import (
 
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/plugins/dynamicresources"
+	"github.com/berthsched/berth/pkg/plugins/gpushare"
 	"github.com/berthsched/berth/pkg/plugins/nodeports"
 	"github.com/berthsched/berth/pkg/plugins/nodeunschedulable"
 	"github.com/berthsched/berth/pkg/plugins/tainttoleration"
@@ -197,13 +198,17 @@ func (a *analysis) suggestPorts() ([]Suggestion, error) {
 
 // suggestVolumes passes on the plugins' own explanations of a failure
 // (which claim, which class, why), as hints: the volume plugins' under
-// volumes, DynamicResources' (ResourceClaims) under devices.
+// volumes, DynamicResources' (ResourceClaims) under devices, GPUShare's
+// (which cards fall short on the closest node) under gpu.
 func (a *analysis) suggestVolumes() ([]Suggestion, error) {
 	var out []Suggestion
 	for _, d := range a.eval.Result.Diagnosis.Details {
 		cause := CauseVolumes
-		if strings.HasPrefix(d, dynamicresources.Name+":") {
+		switch {
+		case strings.HasPrefix(d, dynamicresources.Name+":"):
 			cause = CauseDevices
+		case strings.HasPrefix(d, gpushare.Name+":"):
+			cause = CauseGPU
 		}
 		out = append(out, Suggestion{Cause: cause, Message: d})
 	}
