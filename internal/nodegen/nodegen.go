@@ -28,7 +28,9 @@ const (
 	// ProfileMixed cycles deterministically through instance types of
 	// different sizes (small, medium, large, xlarge, high-memory).
 	ProfileMixed Profile = "mixed"
-	// ProfileGPU makes accelerator nodes exposing 4 or 8 nvidia.com/gpu.
+	// ProfileGPU makes accelerator nodes exposing 4 or 8 nvidia.com/gpu,
+	// labelled as NVIDIA's GPU feature discovery labels them (product,
+	// count, and per-card memory in MiB).
 	ProfileGPU Profile = "gpu"
 )
 
@@ -121,7 +123,10 @@ type instanceType struct {
 	diskGi   int64
 	gpus     int64
 	gpuModel string
-	weight   int // relative frequency in the mixed profile
+	// gpuMemoryMiB is each card's memory, published as GPU feature
+	// discovery does (label nvidia.com/gpu.memory, in MiB).
+	gpuMemoryMiB int64
+	weight       int // relative frequency in the mixed profile
 }
 
 var (
@@ -136,8 +141,8 @@ var (
 	}
 
 	gpuTypes = []instanceType{
-		{name: "gpu-4x", cpu: 48, memoryGi: 384, diskGi: 1000, gpus: 4, gpuModel: "NVIDIA-A100-SXM4-40GB", weight: 3},
-		{name: "gpu-8x", cpu: 96, memoryGi: 1152, diskGi: 2000, gpus: 8, gpuModel: "NVIDIA-H100-80GB-HBM3", weight: 1},
+		{name: "gpu-4x", cpu: 48, memoryGi: 384, diskGi: 1000, gpus: 4, gpuModel: "NVIDIA-A100-SXM4-40GB", gpuMemoryMiB: 40960, weight: 3},
+		{name: "gpu-8x", cpu: 96, memoryGi: 1152, diskGi: 2000, gpus: 8, gpuModel: "NVIDIA-H100-80GB-HBM3", gpuMemoryMiB: 81920, weight: 1},
 	}
 )
 
@@ -227,6 +232,7 @@ func Node(o Options, i int) *v1.Node {
 		labels["nvidia.com/gpu.present"] = "true"
 		labels["nvidia.com/gpu.product"] = t.gpuModel
 		labels["nvidia.com/gpu.count"] = fmt.Sprint(t.gpus)
+		labels["nvidia.com/gpu.memory"] = fmt.Sprint(t.gpuMemoryMiB)
 	}
 
 	now := metav1.Now()
