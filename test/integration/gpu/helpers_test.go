@@ -1,0 +1,450 @@
+package gpu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/berthsched/berth/internal/berthtest"
+	"github.com/berthsched/berth/internal/nodegen"
+	"github.com/berthsched/berth/internal/st"
+	"github.com/berthsched/berth/internal/testenv"
+	"github.com/berthsched/berth/pkg/plugins/gpushare"
+)
+
+const (
+	schedulerName = "berth"
+	// groupLabel on a node names the test that created it; the test's
+	// pods select it, so that every test has its own GPU nodes.
+	groupLabel = "gpu-test.berth.io/group"
+	// memoryLabel is where nodegen's gpu profile puts each card's memory
+	// (MiB), as NVIDIA's GPU feature discovery does.
+	memoryLabel = "nvidia.com/gpu.memory"
+)
+
+// berthProc is bin/berth running as a child process of the test.
+type berthProc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+// startBerth runs `berth run` (no leader election, default profile)
+// against the test cluster and returns once its /readyz answers, that is
+// once its informers and event handlers have synced. The process is
+// stopped when t ends, and the tail of its log is printed if t failed.
+func startBerth(t *testing.T, name string) *berthProc {
+	t.Helper()
+	bin, err := testenv.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, err := testenv.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "berth"), "run",
+		"--kubeconfig", testenv.Current().Kubeconfig,
+		"--leader-elect=false", "--health-address", addr, "-v=2")
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("starting %s: %v (run make build first)", cmd.Path, err)
+	}
+	p := &berthProc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		if !p.exited() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(15 * time.Second):
+				_ = cmd.Process.Kill()
+				<-p.done
+			}
+		}
+		if t.Failed() {
+			t.Logf("last lines of %s's log:\n%s", name, testenv.TailFile(logPath, 40))
+		}
+	})
+	hc := &http.Client{Timeout: time.Second}
+	berthtest.WaitFor(t, berthtest.ReadyTimeout, name+" to become ready", func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("%s exited during startup (%v); last lines of its log:\n%s", name, cmd.ProcessState, testenv.TailFile(logPath, 20))
+		}
+		resp, err := hc.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	return p
+}
+
+func (p *berthProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill kills berth with SIGKILL, as a crash or an OOM kill would: no
+// cleanup, in-flight binds and annotation writes are simply cut off.
+func (p *berthProc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatalf("killing %s: %v", p.name, err)
+	}
+	<-p.done
+}
+
+// gpuNode is what a test knows about one of its GPU nodes.
+type gpuNode struct {
+	cards     int
+	memoryMiB int64
+	model     string
+}
+
+// group is one test's GPU nodes and namespace.
+type group struct {
+	name  string
+	ns    string
+	nodes map[string]gpuNode
+}
+
+// newGroup creates count nodes of nodegen's gpu profile from index start
+// (index 0, 2, 3, 4 … are 4-card A100 40GB nodes, 1 and 5 8-card H100
+// 80GB ones), named gpu-<name>-NNNNN and labelled groupLabel=name, and a
+// namespace. When t ends the namespace's pods are deleted at once (no
+// kubelet runs to finish a graceful deletion) and the nodes too, so that
+// the next test's berth sees neither.
+func newGroup(t *testing.T, name string, start, count int) *group {
+	t.Helper()
+	env := testenv.Current()
+	ctx := context.Background()
+	c := env.Client
+	opts := nodegen.Options{Count: count, StartIndex: start, Profile: nodegen.ProfileGPU, Prefix: "gpu-" + name + "-", Zones: 1}
+	if _, err := nodegen.Create(ctx, c, opts); err != nil {
+		t.Fatalf("creating GPU nodes: %v", err)
+	}
+	g := &group{name: name, nodes: map[string]gpuNode{}}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{groupLabel: name}}})
+	for i := start; i < start+count; i++ {
+		nodeName := nodegen.NodeName(opts, i)
+		n, err := c.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, patch, metav1.PatchOptions{})
+		if err != nil {
+			t.Fatalf("labelling node %s: %v", nodeName, err)
+		}
+		q := n.Status.Allocatable[nodegen.ResourceGPU]
+		mem, err := strconv.ParseInt(n.Labels[memoryLabel], 10, 64)
+		if err != nil || mem <= 0 || q.Value() <= 0 {
+			t.Fatalf("node %s: %s=%q, allocatable %s=%s; the gpu profile should give both", nodeName, memoryLabel, n.Labels[memoryLabel], nodegen.ResourceGPU, q.String())
+		}
+		g.nodes[nodeName] = gpuNode{cards: int(q.Value()), memoryMiB: mem, model: n.Labels[gpushare.DefaultModelLabel]}
+	}
+	t.Cleanup(func() {
+		for nodeName := range g.nodes {
+			if err := c.CoreV1().Nodes().Delete(context.Background(), nodeName, metav1.DeleteOptions{}); err != nil {
+				t.Errorf("deleting node %s: %v", nodeName, err)
+			}
+		}
+	})
+	g.ns = env.CreateNamespace(t, "gpu-"+name)
+	t.Cleanup(func() {
+		err := c.CoreV1().Pods(g.ns).DeleteCollection(context.Background(),
+			metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{})
+		if err != nil {
+			t.Errorf("deleting the pods of %s: %v", g.ns, err)
+		}
+	})
+	return g
+}
+
+// nodeNames returns the group's nodes, sorted.
+func (g *group) nodeNames() []string {
+	var out []string
+	for n := range g.nodes {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ask is what a test pod asks of GPUs, as the test itself knows it (not
+// as berth parses it): Cards cards of Milli each (1000 for whole cards)
+// and MemoryMiB of card memory on each (0: not asked).
+type ask struct {
+	Cards     int
+	Milli     int64
+	MemoryMiB int64
+	// memory is the berth.io/gpu-memory value that asks for MemoryMiB.
+	memory string
+}
+
+// whole asks for n whole cards through the nvidia.com/gpu resource.
+func whole(n int) ask { return ask{Cards: n, Milli: 1000} }
+
+// share asks for milli of one card and, unless memory is "", that much
+// card memory (a quantity such as "30Gi").
+func share(milli int64, memory string) ask {
+	a := ask{Cards: 1, Milli: milli, memory: memory}
+	if memory != "" {
+		q := resource.MustParse(memory)
+		a.MemoryMiB = q.Value() >> 20
+	}
+	return a
+}
+
+// pod builds a berth pod of the group (100m CPU, 128Mi) asking for a.
+func (g *group) pod(name string, a ask) *v1.Pod {
+	w := st.MakePod().Name(name).Namespace(g.ns).SchedulerName(schedulerName).
+		NodeSelector(map[string]string{groupLabel: g.name})
+	if a.Milli >= 1000 {
+		n := strconv.Itoa(a.Cards)
+		w.Req("cpu", "100m", "memory", "128Mi", string(nodegen.ResourceGPU), n)
+		w.Spec.Containers[0].Resources.Limits = st.ResourceList(string(nodegen.ResourceGPU), n)
+		return w.Obj()
+	}
+	w.Req("cpu", "100m", "memory", "128Mi")
+	p := w.Obj()
+	p.Annotations = map[string]string{gpushare.AnnotationMilli: strconv.FormatInt(a.Milli, 10)}
+	if a.memory != "" {
+		p.Annotations[gpushare.AnnotationMemory] = a.memory
+	}
+	return p
+}
+
+func createPod(t *testing.T, p *v1.Pod) {
+	t.Helper()
+	if _, err := testenv.Current().Client.CoreV1().Pods(p.Namespace).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating pod %s: %v", p.Name, err)
+	}
+}
+
+func listPods(t *testing.T, ns string) []v1.Pod {
+	t.Helper()
+	l, err := testenv.Current().Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("listing pods: %v", err)
+	}
+	return l.Items
+}
+
+func getPod(t *testing.T, ns, name string) *v1.Pod {
+	t.Helper()
+	p, err := testenv.Current().Client.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("reading pod %s: %v", name, err)
+	}
+	return p
+}
+
+// waitBound waits until every named pod is bound and returns all pods of
+// the namespace.
+func waitBound(t *testing.T, ns string, timeout time.Duration, names []string) []v1.Pod {
+	t.Helper()
+	var pods []v1.Pod
+	berthtest.WaitFor(t, timeout, fmt.Sprintf("%d GPU pods to be bound", len(names)), func() (bool, string) {
+		pods = listPods(t, ns)
+		bound := map[string]bool{}
+		for _, p := range pods {
+			bound[p.Name] = p.Spec.NodeName != ""
+		}
+		var missing []string
+		for _, n := range names {
+			if !bound[n] {
+				missing = append(missing, n)
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("%d of %d bound; not bound: %s", len(names)-len(missing), len(names), strings.Join(missing, ", "))
+	})
+	return pods
+}
+
+// cardKey names one card of one node.
+type cardKey struct {
+	node string
+	card int
+}
+
+func (k cardKey) String() string { return fmt.Sprintf("%s/card %d", k.node, k.card) }
+
+// cardUse is what the assignments put on one card.
+type cardUse struct {
+	milli, memoryMiB int64
+	pods             []string
+	whole            bool
+}
+
+// checkAssignments checks every bound pod named in asks against its
+// berth.io/gpu-assignment annotation and the cards' capacity:
+//   - the annotation is there, parses, and names the pod's node;
+//   - it has as many distinct cards as the pod asked for, each of which
+//     exists on the node, with the share and memory the pod asked for;
+//   - per card, the shares sum to at most 1000 milli and the memory to at
+//     most the card's memory;
+//   - a whole card holds no other pod.
+//
+// It returns what each used card holds.
+func checkAssignments(t *testing.T, g *group, pods []v1.Pod, asks map[string]ask) map[cardKey]*cardUse {
+	t.Helper()
+	use := map[cardKey]*cardUse{}
+	for _, p := range pods {
+		a, ok := asks[p.Name]
+		if !ok || p.Spec.NodeName == "" {
+			continue
+		}
+		node, ok := g.nodes[p.Spec.NodeName]
+		if !ok {
+			t.Errorf("pod %s bound to %s, which is not one of the test's nodes %v", p.Name, p.Spec.NodeName, g.nodeNames())
+			continue
+		}
+		raw, ok := p.Annotations[gpushare.AnnotationAssignment]
+		if !ok {
+			t.Errorf("pod %s bound to %s has no %s annotation", p.Name, p.Spec.NodeName, gpushare.AnnotationAssignment)
+			continue
+		}
+		as, err := gpushare.ParseAssignment(raw)
+		if err != nil {
+			t.Errorf("pod %s: %v (%s)", p.Name, err, raw)
+			continue
+		}
+		if as.Node != p.Spec.NodeName {
+			t.Errorf("pod %s bound to %s has an assignment for node %s: %s", p.Name, p.Spec.NodeName, as.Node, raw)
+			continue
+		}
+		if len(as.Cards) != a.Cards || as.Milli != a.Milli || as.MemoryMiB != a.MemoryMiB {
+			t.Errorf("pod %s asked for %d card(s) × %d milli, %d MiB; assignment %s", p.Name, a.Cards, a.Milli, a.MemoryMiB, raw)
+		}
+		seen := map[int]bool{}
+		for _, idx := range as.Cards {
+			if idx < 0 || idx >= node.cards {
+				t.Errorf("pod %s: assignment names card %d; node %s has cards 0..%d", p.Name, idx, p.Spec.NodeName, node.cards-1)
+				continue
+			}
+			if seen[idx] {
+				t.Errorf("pod %s: assignment names card %d twice: %s", p.Name, idx, raw)
+				continue
+			}
+			seen[idx] = true
+			k := cardKey{p.Spec.NodeName, idx}
+			u := use[k]
+			if u == nil {
+				u = &cardUse{}
+				use[k] = u
+			}
+			u.milli += a.Milli
+			u.memoryMiB += a.MemoryMiB
+			u.pods = append(u.pods, p.Name)
+			u.whole = u.whole || a.Milli >= 1000
+		}
+	}
+	for k, u := range use {
+		sort.Strings(u.pods)
+		mem := g.nodes[k.node].memoryMiB
+		switch {
+		case u.whole && len(u.pods) > 1:
+			t.Errorf("%s is a whole card of one pod but holds %v", k, u.pods)
+		case u.milli > 1000:
+			t.Errorf("%s is oversubscribed: %d milli (pods %v)", k, u.milli, u.pods)
+		case u.memoryMiB > mem:
+			t.Errorf("%s has %d MiB but its pods ask %d MiB (pods %v)", k, mem, u.memoryMiB, u.pods)
+		}
+	}
+	return use
+}
+
+// logCards logs each used card's pods, for reading a failure.
+func logCards(t *testing.T, use map[cardKey]*cardUse) {
+	t.Helper()
+	keys := make([]cardKey, 0, len(use))
+	for k := range use {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].node != keys[j].node {
+			return keys[i].node < keys[j].node
+		}
+		return keys[i].card < keys[j].card
+	})
+	var b strings.Builder
+	for _, k := range keys {
+		u := use[k]
+		fmt.Fprintf(&b, "\n  %-24s %4d milli %6d MiB  %s", k, u.milli, u.memoryMiB, strings.Join(u.pods, " "))
+	}
+	t.Logf("cards in use:%s", b.String())
+}
+
+// waitFailedScheduling waits until the pod is marked unschedulable and a
+// FailedScheduling event about it says every one of want, and returns the
+// event's message. The pod must stay unbound.
+func waitFailedScheduling(t *testing.T, c kubernetes.Interface, ns, name string, want ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	var note string
+	berthtest.WaitFor(t, 30*time.Second, "a FailedScheduling event for "+name, func() (bool, string) {
+		p := getPod(t, ns, name)
+		if p.Spec.NodeName != "" {
+			t.Fatalf("pod %s was bound to %s", name, p.Spec.NodeName)
+		}
+		unsched := false
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == v1.PodScheduled && cond.Status == v1.ConditionFalse && cond.Reason == v1.PodReasonUnschedulable {
+				unsched = true
+			}
+		}
+		if !unsched {
+			return false, "no PodScheduled=False condition"
+		}
+		evs, err := c.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		last := "no FailedScheduling event"
+		for _, e := range evs.Items {
+			if e.Regarding.Name != name || e.Reason != "FailedScheduling" {
+				continue
+			}
+			last = e.Note
+			ok := true
+			for _, w := range want {
+				ok = ok && strings.Contains(e.Note, w)
+			}
+			if ok {
+				note = e.Note
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("event %q lacks one of %q", last, want)
+	})
+	return note
+}
