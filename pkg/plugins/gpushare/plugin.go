@@ -39,6 +39,10 @@ type GPUShare struct {
 	seenRing []types.UID
 	seenNext int
 	cycles   int
+
+	// gpuCheckedAt and hasGPUs cache clusterHasGPUs (under seenMu).
+	gpuCheckedAt time.Time
+	hasGPUs      bool
 }
 
 var (
@@ -198,7 +202,7 @@ func (pl *GPUShare) PreScore(_ context.Context, state *framework.CycleState, pod
 	if err != nil {
 		return framework.AsStatus(err)
 	}
-	if !s.req.IsGPU() && !*pl.args.ScoreCPUPods {
+	if !s.req.IsGPU() && (!*pl.args.ScoreCPUPods || !pl.clusterHasGPUs()) {
 		return framework.NewStatus(framework.Skip)
 	}
 	env := &gpu.Env{Cache: pl.frags, Seed: uint64(pl.args.RandomSeed), Key: string(pod.UID)}
@@ -210,6 +214,30 @@ func (pl *GPUShare) PreScore(_ context.Context, state *framework.CycleState, pod
 	}
 	s.env, s.scoring = env, true
 	return nil
+}
+
+// gpuCheckInterval is how long a "does any node have GPUs" answer is
+// reused: a GPU node that just joined only changes how pods without GPUs
+// are ranked.
+const gpuCheckInterval = 5 * time.Second
+
+// clusterHasGPUs reports whether any node in the snapshot has cards, so
+// that in a cluster without GPUs pods without GPUs are not scored at all.
+func (pl *GPUShare) clusterHasGPUs() bool {
+	pl.seenMu.Lock()
+	defer pl.seenMu.Unlock()
+	now := pl.now()
+	if now.Sub(pl.gpuCheckedAt) < gpuCheckInterval {
+		return pl.hasGPUs
+	}
+	pl.gpuCheckedAt, pl.hasGPUs = now, false
+	for _, ni := range pl.handle.SnapshotSharedLister().NodeInfos().List() {
+		if pl.tracker.cardCount(ni) > 0 {
+			pl.hasGPUs = true
+			break
+		}
+	}
+	return pl.hasGPUs
 }
 
 // largest is the largest node's CPU and GPU capacity in the snapshot,
