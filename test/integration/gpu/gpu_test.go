@@ -38,13 +38,13 @@ func TestMixedSharesAndWholeCards(t *testing.T) {
 			[]string{gpushare.AnnotationMilli + "=0 is outside 1..1000"}},
 		{"milli-abc", map[string]string{gpushare.AnnotationMilli: "abc"},
 			[]string{gpushare.AnnotationMilli + `="abc" is not an integer`}},
-		// 100Gi is more than any card has: every card of every node is
-		// named with its memory (the 8-card node's after the first four).
+		// 100Gi is more than any card has: every node is rejected for
+		// that, and the closest node's cards are named with their memory.
 		{"memory-100gi", map[string]string{gpushare.AnnotationMilli: "500", gpushare.AnnotationMemory: "100Gi"},
-			[]string{"card 0 has 40960 MiB memory free", "card 3 has 40960 MiB memory free",
-				"card 0 has 81920 MiB memory free", "4 more", "pod asks 500 milli and 102400 MiB"}},
+			[]string{"pod asks 102400 MiB of GPU memory, more than any card has",
+				"card 0 has 40960 MiB memory free; card 1 has 40960 MiB memory free", "pod asks 500 milli and 102400 MiB"}},
 		{"model-b200", map[string]string{gpushare.AnnotationMilli: "250", gpushare.AnnotationModel: "NVIDIA-B200"},
-			[]string{"GPU model NVIDIA-A100-SXM4-40GB is not one of NVIDIA-B200", "GPU model NVIDIA-H100-80GB-HBM3 is not one of NVIDIA-B200"}},
+			[]string{"GPU model not accepted by the pod"}},
 	}
 	for _, b := range bad {
 		p := g.pod(b.name, share(100, ""))
