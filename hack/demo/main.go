@@ -236,6 +236,14 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
+
+	// 9. GPU sharing: GPUShare's cards, shares and assignment annotations.
+	if waitErr == nil {
+		waitErr = runGPUShare(ctx, ui, env.Client, berthBin, env.Kubeconfig, o.timeout)
+		if waitErr != nil && ctx.Err() != nil {
+			return interrupted()
+		}
+	}
 	printMetrics(ctx, b.addr)
 	if waitErr != nil {
 		return waitErr
