@@ -211,7 +211,11 @@ func (n *Node) Reason(r Request) string {
 	case len(n.Cards) == 0:
 		return "node has no GPUs"
 	case !n.ModelAllowed(r):
-		return "GPU model not accepted by the pod"
+		m := n.Model
+		if m == "" {
+			m = "unknown"
+		}
+		return fmt.Sprintf("GPU model %s not accepted by the pod", m)
 	case r.Count > len(n.Cards):
 		return fmt.Sprintf("node has fewer than %d GPUs", r.Count)
 	}

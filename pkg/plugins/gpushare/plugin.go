@@ -154,7 +154,7 @@ func (pl *GPUShare) Filter(_ context.Context, state *framework.CycleState, _ *v1
 	if err != nil {
 		return framework.AsStatus(err)
 	}
-	n := pl.tracker.state(ni)
+	n := pl.tracker.state(ni, pl.nodeInfos())
 	if n.Fits(s.req) {
 		return nil
 	}
@@ -174,19 +174,23 @@ func (pl *GPUShare) ExplainFailure(state *framework.CycleState, _ *v1.Pod) strin
 	if err != nil || !s.req.IsGPU() {
 		return ""
 	}
+	// The closest node is the one rejected for its cards (not for its
+	// model or card count, nor only by other filters) with the most free
+	// milli on one card, then the most free card memory.
 	var best *gpu.Node
-	var bestFree int64 = -1
+	var bestFree, bestMem int64 = -1, -1
 	for _, ni := range pl.handle.SnapshotSharedLister().NodeInfos().List() {
-		n := pl.tracker.state(ni)
-		if len(n.Cards) < s.req.Count || !n.ModelAllowed(s.req) {
+		n := pl.tracker.state(ni, pl.nodeInfos())
+		if len(n.Cards) < s.req.Count || !n.ModelAllowed(s.req) || n.Fits(s.req) {
 			continue
 		}
-		var free int64
+		var free, mem int64
 		for _, c := range n.Cards {
 			free = max(free, c.FreeMilli())
+			mem = max(mem, c.MemoryMiB-c.UsedMemoryMiB)
 		}
-		if free > bestFree || (free == bestFree && n.Name < best.Name) {
-			best, bestFree = n, free
+		if free > bestFree || (free == bestFree && mem > bestMem) || (free == bestFree && mem == bestMem && n.Name < best.Name) {
+			best, bestFree, bestMem = n, free, mem
 		}
 	}
 	if best == nil {
@@ -214,6 +218,14 @@ func (pl *GPUShare) PreScore(_ context.Context, state *framework.CycleState, pod
 	}
 	s.env, s.scoring = env, true
 	return nil
+}
+
+// nodeInfos is the cycle's snapshot.
+func (pl *GPUShare) nodeInfos() framework.NodeInfoLister {
+	if pl.handle == nil || pl.handle.SnapshotSharedLister() == nil {
+		return nil
+	}
+	return pl.handle.SnapshotSharedLister().NodeInfos()
 }
 
 // gpuCheckInterval is how long a "does any node have GPUs" answer is
@@ -259,7 +271,7 @@ func (pl *GPUShare) Score(_ context.Context, state *framework.CycleState, _ *v1.
 	if !s.scoring {
 		return 0, nil
 	}
-	n := pl.tracker.state(ni)
+	n := pl.tracker.state(ni, pl.nodeInfos())
 	if s.req.IsGPU() && !n.Fits(s.req) {
 		return 0, nil
 	}
@@ -283,7 +295,7 @@ func (pl *GPUShare) Reserve(_ context.Context, state *framework.CycleState, pod 
 	if err != nil {
 		return framework.AsStatus(fmt.Errorf("reserving GPUs: %w", err))
 	}
-	n := pl.tracker.state(ni)
+	n := pl.tracker.state(ni, pl.nodeInfos())
 	if !n.Fits(s.req) {
 		return framework.NewStatus(framework.Unschedulable, n.Reason(s.req))
 	}

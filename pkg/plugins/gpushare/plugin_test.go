@@ -162,7 +162,7 @@ func TestCardsAcrossCycles(t *testing.T) {
 	pl.Unreserve(ctx, state, a, "n")
 	h.Lister = st.NewSnapshot([]*v1.Pod{other, assumed}, []*v1.Node{node})
 	ni, _ = h.SnapshotSharedLister().NodeInfos().Get("n")
-	if n := pl.tracker.state(ni); n.Cards[0].UsedMilli != 600 {
+	if n := pl.tracker.state(ni, nil); n.Cards[0].UsedMilli != 600 {
 		// Without reservation or annotation the assumed pod is attributed
 		// first-fit: still 600 milli somewhere, never lost.
 		t.Fatalf("after unreserve the pod is attributed first-fit, got %+v", n.Cards)
@@ -184,7 +184,7 @@ func TestRebuildFromAnnotations(t *testing.T) {
 	}
 	h := st.NewHandle(st.NewSnapshot(pods, []*v1.Node{node}))
 	ni, _ := h.SnapshotSharedLister().NodeInfos().Get("n")
-	n := newPlugin(t, h, nil).tracker.state(ni)
+	n := newPlugin(t, h, nil).tracker.state(ni, nil)
 	want := []int64{1000, 1000, 900, 1000}
 	for i, c := range n.Cards {
 		if c.UsedMilli != want[i] || c.MemoryMiB != 40960 {
@@ -289,5 +289,53 @@ func TestWholeCardVerdictMatchesResourceCount(t *testing.T) {
 		if fits := cards-used >= want; got != fits {
 			t.Fatalf("%d cards, %d used, pod asks %d: GPUShare says %v, resource count says %v", cards, used, want, got, fits)
 		}
+	}
+}
+
+// TestWhatIfCopiesAreNotMemoized is preemption's reprieve loop on one
+// clone of a node: add a victim back, Filter, remove it, add another,
+// Filter. The clone keeps its generation and pod count; its card state
+// must still follow its pods.
+func TestWhatIfCopiesAreNotMemoized(t *testing.T) {
+	ctx := context.Background()
+	keep := bound(sharePod("keep", "600"), "n", &Assignment{Node: "n", Cards: []int{0}, Milli: 600})
+	v3 := bound(wholePod("v3", "1"), "n", &Assignment{Node: "n", Cards: []int{1}, Milli: 1000})
+	v4 := bound(sharePod("v4", "100"), "n", &Assignment{Node: "n", Cards: []int{1}, Milli: 100})
+	snap := st.NewSnapshot([]*v1.Pod{keep, v3, v4}, []*v1.Node{gpuNode("n", "2")})
+	pl := newPlugin(t, st.NewHandle(snap), nil)
+	p := sharePod("preemptor", "500")
+	state := framework.NewCycleState()
+	pl.PreFilter(ctx, state, p, nil)
+	ni := snap.NodeInfos().List()[0].Clone()
+	for _, v := range []*v1.Pod{v3, v4} {
+		if err := ni.RemovePod(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ni.AddPod(v3)
+	if s := pl.Filter(ctx, state, p, ni); s.IsSuccess() {
+		t.Fatal("card 1 is taken whole and card 0 has 400 free: 500 milli must not fit")
+	}
+	if err := ni.RemovePod(v3); err != nil {
+		t.Fatal(err)
+	}
+	ni.AddPod(v4)
+	if s := pl.Filter(ctx, state, p, ni); !s.IsSuccess() {
+		t.Fatalf("with only 100 milli on card 1 the pod fits: %v", s)
+	}
+}
+
+// TestExplainFailureSkipsNodesRejectedElsewhere: a node whose cards would
+// hold the pod (another filter rejected it) is not "the closest".
+func TestExplainFailureSkipsNodesRejectedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	full := bound(wholePod("full", "1"), "b", nil)
+	snap := st.NewSnapshot([]*v1.Pod{full}, []*v1.Node{gpuNode("a", "1"), gpuNode("b", "1")})
+	pl := newPlugin(t, st.NewHandle(snap), nil)
+	p := sharePod("p", "500")
+	state := framework.NewCycleState()
+	pl.PreFilter(ctx, state, p, nil)
+	if got := pl.ExplainFailure(state, p); got != "closest GPU node b: card 0 has 0 milli free; pod asks 500 milli" {
+		t.Fatalf("explanation: %q", got)
 	}
 }

@@ -24,10 +24,12 @@ type reservation struct {
 	at    time.Time
 }
 
-// nodeEntry memoizes one node's card state for one NodeInfo: the same
-// object at the same generation with as many pods. The cache bumps the
-// generation on every change; the object and pod count also catch copies
-// changed outside it (preemption's what-ifs remove victims from clones).
+// nodeEntry memoizes one node's card state for one NodeInfo of the
+// cycle's snapshot: the same object at the same generation with as many
+// pods. The cache bumps the generation on every change. Copies changed
+// outside it (preemption's what-ifs add and remove victims on a clone
+// without a new generation) are never memoized: their state is built
+// each time.
 type nodeEntry struct {
 	ni    *framework.NodeInfo
 	gen   int64
@@ -51,8 +53,9 @@ type tracker struct {
 	modelLabel  string
 	memoryLabel string
 
-	// nodes maps a node name to its *nodeEntry; reads are lock-free, as
-	// every Filter and Score call makes one.
+	// nodes maps a snapshot's *framework.NodeInfo (the snapshot updates
+	// them in place, so the pointer is stable) to its *nodeEntry; reads are
+	// lock-free, as every Filter and Score call makes one.
 	nodes sync.Map
 
 	mu   sync.Mutex
@@ -72,16 +75,22 @@ func (t *tracker) cardCount(ni *framework.NodeInfo) int64 {
 }
 
 // state returns the node's card state; callers must not modify it.
-func (t *tracker) state(ni *framework.NodeInfo) *gpu.Node {
+// snapshot is the cycle's snapshot, which tells its NodeInfos from
+// what-if copies.
+func (t *tracker) state(ni *framework.NodeInfo, snapshot framework.NodeInfoLister) *gpu.Node {
 	node := ni.Node()
 	if node == nil {
 		return &gpu.Node{}
 	}
-	if e, ok := t.nodes.Load(node.Name); ok && e.(*nodeEntry).current(ni) {
+	if e, ok := t.nodes.Load(ni); ok && e.(*nodeEntry).current(ni) {
 		return e.(*nodeEntry).state
 	}
 	s := t.build(ni)
-	t.nodes.Store(node.Name, &nodeEntry{ni: ni, gen: ni.Generation, pods: len(ni.Pods), state: s})
+	if snapshot != nil {
+		if own, err := snapshot.Get(node.Name); err == nil && own == ni {
+			t.nodes.Store(ni, &nodeEntry{ni: ni, gen: ni.Generation, pods: len(ni.Pods), state: s})
+		}
+	}
 	return s
 }
 
@@ -210,9 +219,9 @@ func (t *tracker) sweep(lister framework.NodeInfoLister, now time.Time) int {
 		delete(t.resv, uid)
 		dropped++
 	}
-	t.nodes.Range(func(name, _ any) bool {
-		if _, err := lister.Get(name.(string)); err != nil {
-			t.nodes.Delete(name)
+	t.nodes.Range(func(key, e any) bool {
+		if own, err := lister.Get(e.(*nodeEntry).state.Name); err != nil || own != key {
+			t.nodes.Delete(key)
 		}
 		return true
 	})
