@@ -25,11 +25,8 @@ const (
 	WorkloadOnline WorkloadMode = "online"
 	// WorkloadTrace seeds GPUShare's learner with every pod of the
 	// original (untuned) trace before the first pod arrives, as the paper
-	// computes its distribution from the whole trace. GPUShare has no
-	// switch to stop learning, so the arrivals are added to it as they
-	// come; they are the trace's own pods and clones of them, which
-	// leaves the distribution close to the trace's (the window, see
-	// Options.Window, keeps the seeded pods in it).
+	// computes its distribution from the whole trace, and freezes it
+	// (gpu.Workload.Freeze): the arrivals do not change it.
 	WorkloadTrace WorkloadMode = "trace"
 )
 

@@ -49,7 +49,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	snap := cache.NewSnapshot(nil, nodes)
 	window := o.Window
 	if window == 0 && o.Workload == WorkloadTrace {
-		window = min(len(o.Trace.Pods)+len(arrivals), gpushare.MaxWorkloadWindow)
+		window = min(len(o.Trace.Pods), gpushare.MaxWorkloadWindow)
 	}
 	prof, gs, err := buildProfile(ctx, o.Registry, &handle{snapshot: snap}, o.Parallelism, &gpushare.Args{
 		Policy:         o.Policy,
@@ -99,8 +99,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// seedWorkload feeds the learner every pod of the trace and publishes the
-// distribution at once.
+// seedWorkload feeds the learner every pod of the trace and freezes the
+// distribution, as the paper computes it once from the whole trace.
 func seedWorkload(w *gpu.Workload, pods []PodRecord) error {
 	for _, p := range pods {
 		r, err := gpushare.PodRequest(PodObject(p, ""), gpushare.DefaultResourceName)
@@ -109,7 +109,7 @@ func seedWorkload(w *gpu.Workload, pods []PodRecord) error {
 		}
 		w.Observe(r)
 	}
-	w.Refresh()
+	w.Freeze()
 	return nil
 }
 

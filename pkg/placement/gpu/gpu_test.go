@@ -290,3 +290,27 @@ func TestFGDFastPathAgreesWithSlowPath(t *testing.T) {
 		}
 	}
 }
+
+func TestFreezeAndRandomPick(t *testing.T) {
+	w := NewWorkload(WorkloadConfig{Window: 10})
+	w.Observe(share(500))
+	d := w.Freeze()
+	for i := 0; i < 20; i++ {
+		w.Observe(whole(1))
+	}
+	if got := w.Distribution(); got != d || len(got.Shapes) != 1 {
+		t.Fatalf("a frozen workload changed: %+v", got)
+	}
+	p, _ := PolicyByName(Random)
+	env := &Env{Seed: 3, Key: "pod"}
+	env.Chosen = RandomPick(env, []string{"a", "b", "c"})
+	top := 0
+	for _, name := range []string{"a", "b", "c"} {
+		if p.Rate(node(name, 1), share(10), env).Score == MaxScore {
+			top++
+		}
+	}
+	if top != 1 {
+		t.Fatalf("%d nodes got the top score, want exactly the drawn one", top)
+	}
+}

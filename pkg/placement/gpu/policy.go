@@ -26,6 +26,18 @@ type Env struct {
 	Seed uint64
 	// Key identifies the pod being placed (Random draws per pod and node).
 	Key string
+	// Chosen, when set, is the node Random drew for this pod among the
+	// feasible ones (RandomPick): it scores MaxScore, every other node 0,
+	// so the pick is uniform whatever the scheduler's tie-break.
+	Chosen string
+}
+
+// RandomPick draws one of names for the pod env.Key, reproducibly.
+func RandomPick(env *Env, names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[draw(env.Seed, env.Key, "", len(names))%uint64(len(names))]
 }
 
 func (e *Env) maxCPU() float64 {
@@ -311,8 +323,9 @@ func (dotProduct) Rate(n *Node, r Request, env *Env) Rating {
 	return Rating{Score: clampScore(int64(s)), Fine: s, Cards: FirstFit(n, r)}
 }
 
-// random scores every node by a draw from (seed, pod, node), so the
-// scheduler's tie-break picks uniformly; a share goes to a random card.
+// random gives the node drawn for the pod (Env.Chosen) the top score and
+// the others none, or without a draw scores every node by a draw from
+// (seed, pod, node); a share goes to a random card.
 type random struct{}
 
 func (random) Name() string { return Random }
@@ -325,6 +338,12 @@ func (random) Rate(n *Node, r Request, env *Env) Rating {
 	}
 	h := draw(seed, key, n.Name, -1)
 	s := int64(h % uint64(MaxScore+1))
+	if env != nil && env.Chosen != "" {
+		s = 0
+		if n.Name == env.Chosen {
+			s = MaxScore
+		}
+	}
 	if !r.Shared() {
 		return Rating{Score: s, Fine: float64(h), Cards: FirstFit(n, r)}
 	}

@@ -114,6 +114,7 @@ type Workload struct {
 	since   int
 	version uint64
 	dist    *Distribution
+	frozen  bool
 }
 
 // NewWorkload returns an empty learner; zero fields of cfg take the
@@ -128,11 +129,14 @@ func NewWorkload(cfg WorkloadConfig) *Workload {
 	return &Workload{cfg: cfg, counts: map[Shape]int{}, dist: &Distribution{}}
 }
 
-// Observe adds one arriving request to the window.
+// Observe adds one arriving request to the window (nothing once frozen).
 func (w *Workload) Observe(r Request) {
 	s := ShapeOf(r)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.frozen {
+		return
+	}
 	if len(w.ring) < w.cfg.Window {
 		w.ring = append(w.ring, s)
 	} else {
@@ -155,6 +159,17 @@ func (w *Workload) Distribution() *Distribution {
 	if w.since > 0 && w.since*20 >= len(w.ring) {
 		w.rebuild()
 	}
+	return w.dist
+}
+
+// Freeze publishes the distribution of the window now and keeps it: later
+// observations are ignored. A simulation that knows its workload up front
+// (the paper's protocol) seeds the window and freezes it.
+func (w *Workload) Freeze() *Distribution {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.rebuild()
+	w.frozen = true
 	return w.dist
 }
 

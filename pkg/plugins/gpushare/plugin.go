@@ -215,6 +215,14 @@ func (pl *GPUShare) PreScore(_ context.Context, state *framework.CycleState, pod
 		env.Dist = pl.workload.Distribution()
 	case gpu.BestFit, gpu.DotProduct, gpu.GPUClustering:
 		env.MaxCPUMilli, env.MaxGPUMilli = pl.largest()
+	case gpu.Random:
+		names := make([]string, 0, len(nodes))
+		for _, ni := range nodes {
+			if n := ni.Node(); n != nil {
+				names = append(names, n.Name)
+			}
+		}
+		env.Chosen = gpu.RandomPick(env, names)
 	}
 	s.env, s.scoring = env, true
 	return nil
