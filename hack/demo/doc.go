@@ -33,7 +33,15 @@
 //     zone, claim, PV and berth.io/bound-at stamp, the zones without a
 //     replica, and the PodScheduled message of "huge", which names the
 //     claim that kept it off every node, and "berth explain pod/huge";
-//  8. prints a few of berth's own metrics.
+//  8. runs a DRA part: GPUs published as ResourceSlices by devcluster's
+//     fake driver, pods with ResourceClaims and claim templates, the cards
+//     per node and the pod holding each, and a claim no device satisfies;
+//  9. runs a GPU sharing part: an 8-card and a 4-card node, whole-card
+//     pods and shares of one card (berth.io/gpu-milli, -memory, -model)
+//     created one at a time, a per-card table built from the
+//     berth.io/gpu-assignment annotations berth writes, and a share no
+//     card has room for, explained card by card;
+//  10. prints a few of berth's own metrics.
 //
 // No kubelet runs, so pods are only bound, never started.
 //
