@@ -71,13 +71,66 @@ type FragCache struct {
 	mu      sync.RWMutex
 	version uint64
 	m       map[fragKey]float64
+	// scores memoizes FGD's score for a node state and a GPU request
+	// shape (Env.ScoreOnly), under the same version.
+	scores map[scoreKey]int64
+}
+
+// scoreKey is a node's canonical state, where the request's CPU and
+// memory leave it, and the request's GPU shape.
+type scoreKey struct {
+	node             fragKey
+	cpuAfter, memAft int32
+	milli            int64
+	count            int
+	models           string
 }
 
 // maxFragEntries bounds the cache; it is emptied when full.
 const maxFragEntries = 1 << 18
 
 // NewFragCache returns an empty cache.
-func NewFragCache() *FragCache { return &FragCache{m: map[fragKey]float64{}} }
+func NewFragCache() *FragCache {
+	return &FragCache{m: map[fragKey]float64{}, scores: map[scoreKey]int64{}}
+}
+
+// key canonicalizes a view under d.
+func (v *view) key(d *Distribution) fragKey {
+	k := fragKey{model: v.model, cpuRank: int32(rank(d.cpuCuts, v.cpu)), memRank: -1, cards: uint8(v.n)}
+	if v.mem >= 0 {
+		k.memRank = int32(rank(d.memCuts, v.mem))
+	}
+	for i, f := range v.free[:v.n] {
+		k.free[i] = int16(f)
+	}
+	slices.Sort(k.free[:v.n])
+	return k
+}
+
+// score returns a memoized score for k under d.
+func (c *FragCache) score(k *scoreKey, d *Distribution) (int64, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := c.scores[*k]
+	return s, ok && c.version == d.Version
+}
+
+// storeScore memoizes a score for k under d.
+func (c *FragCache) storeScore(k *scoreKey, d *Distribution, s int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != d.Version || len(c.scores) >= maxFragEntries {
+		if d.Version < c.version {
+			return
+		}
+		if c.version != d.Version {
+			c.m = make(map[fragKey]float64, len(c.m)/2+1)
+		}
+		c.version = d.Version
+		c.scores = make(map[scoreKey]int64, len(c.scores)/2+1)
+	}
+	c.scores[*k] = s
+}
 
 // view is the part of a node's state fragmentation depends on, held by
 // value so that scoring can try placements without allocating.
@@ -159,14 +212,7 @@ func (c *FragCache) fragView(v *view, d *Distribution) float64 {
 	if c == nil {
 		return fragView(v, d)
 	}
-	k := fragKey{model: v.model, cpuRank: int32(rank(d.cpuCuts, v.cpu)), memRank: -1, cards: uint8(v.n)}
-	if v.mem >= 0 {
-		k.memRank = int32(rank(d.memCuts, v.mem))
-	}
-	for i, f := range v.free[:v.n] {
-		k.free[i] = int16(f)
-	}
-	slices.Sort(k.free[:v.n])
+	k := v.key(d)
 	c.mu.RLock()
 	val, ok := c.m[k]
 	fresh := c.version == d.Version
@@ -180,6 +226,9 @@ func (c *FragCache) fragView(v *view, d *Distribution) float64 {
 		if d.Version < c.version {
 			c.mu.Unlock()
 			return val
+		}
+		if c.version != d.Version {
+			c.scores = make(map[scoreKey]int64, len(c.scores)/2+1)
 		}
 		c.version = d.Version
 		c.m = make(map[fragKey]float64, len(c.m)/2+1)

@@ -274,6 +274,7 @@ func TestFGDFastPathAgreesWithSlowPath(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	d := typical(Typical{Request: share(470), P: 5}, Typical{Request: whole(1), P: 3}, Typical{Request: Request{CPUMilli: 30000, HostMemMiB: 4096}, P: 2})
 	env := &Env{Dist: d, Cache: NewFragCache()}
+	memoEnv := &Env{Dist: d, Cache: NewFragCache(), ScoreOnly: true}
 	for i := 0; i < 1000; i++ {
 		n := randomNode(rng, "n")
 		for _, r := range []Request{share(470), share(100), whole(1), whole(2), {CPUMilli: 30000, HostMemMiB: 4096}} {
@@ -284,6 +285,12 @@ func TestFGDFastPathAgreesWithSlowPath(t *testing.T) {
 				continue
 			}
 			fast, slow := fgd{}.Rate(n, r, env), fgdRateSlow(n, r, env)
+			// The score memo answers alike, the first time and from memory.
+			for range 2 {
+				if got := (fgd{}).Rate(n, r, memoEnv).Score; got != fast.Score {
+					t.Fatalf("memoized score %d, computed %d for %+v on %+v", got, fast.Score, r, n)
+				}
+			}
 			if fast.Score != slow.Score || math.Abs(fast.Fine-slow.Fine) > 1e-6 || len(fast.Cards) != len(slow.Cards) {
 				t.Fatalf("node %+v request %+v: fast %+v, slow %+v", n, r, fast, slow)
 			}

@@ -26,6 +26,10 @@ type Env struct {
 	Seed uint64
 	// Key identifies the pod being placed (Random draws per pod and node).
 	Key string
+	// ScoreOnly says the caller needs Rating.Score only, not the cards
+	// (a Score call, not Reserve): FGD may answer from its memo of scores
+	// per node state and request shape.
+	ScoreOnly bool
 	// Chosen, when set, is the node Random drew for this pod among the
 	// feasible ones (RandomPick): it scores MaxScore, every other node 0,
 	// so the pick is uniform whatever the scheduler's tie-break.
@@ -136,7 +140,29 @@ func (fgd) Rate(n *Node, r Request, env *Env) Rating {
 		}
 		return fgdRating(delta, nil)
 	}
-	before := env.Cache.fragView(&v, d)
+	var memo *scoreKey
+	if env.ScoreOnly && env.Cache != nil && d != nil && r.MemoryMiBPerCard == 0 {
+		memo = &scoreKey{node: v.key(d), cpuAfter: int32(rank(d.cpuCuts, after.cpu)), memAft: -1,
+			milli: r.MilliPerCard, count: r.Count, models: strings.Join(r.Models, "|")}
+		if after.mem >= 0 {
+			memo.memAft = int32(rank(d.memCuts, after.mem))
+		}
+		if s, ok := env.Cache.score(memo, d); ok {
+			return Rating{Score: s}
+		}
+	}
+	rt := fgdRateView(n, r, env, &v, &after)
+	if memo != nil {
+		env.Cache.storeScore(memo, d, rt.Score)
+	}
+	return rt
+}
+
+// fgdRateView rates r on n from n's view v and v with r's CPU and memory
+// taken (after).
+func fgdRateView(n *Node, r Request, env *Env, v, after *view) Rating {
+	d := env.Dist
+	before := env.Cache.fragView(v, d)
 	if r.Shared() {
 		bestDelta := math.Inf(-1)
 		var cards []int
@@ -145,7 +171,7 @@ func (fgd) Rate(n *Node, r Request, env *Env) Rating {
 				continue
 			}
 			after.free[p] -= r.MilliPerCard
-			d := before - env.Cache.fragView(&after, d)
+			d := before - env.Cache.fragView(after, d)
 			after.free[p] += r.MilliPerCard
 			if d > bestDelta {
 				bestDelta, cards = d, []int{c.Index}
@@ -157,7 +183,7 @@ func (fgd) Rate(n *Node, r Request, env *Env) Rating {
 	for _, idx := range cards {
 		after.free[n.cardPos(idx)] = 0
 	}
-	return fgdRating(before-env.Cache.fragView(&after, d), cards)
+	return fgdRating(before-env.Cache.fragView(after, d), cards)
 }
 
 // fgdRateSlow is Rate for nodes with more cards than a view holds.

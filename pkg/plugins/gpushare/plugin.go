@@ -209,7 +209,7 @@ func (pl *GPUShare) PreScore(_ context.Context, state *framework.CycleState, pod
 	if !s.req.IsGPU() && (!*pl.args.ScoreCPUPods || !pl.clusterHasGPUs()) {
 		return framework.NewStatus(framework.Skip)
 	}
-	env := &gpu.Env{Cache: pl.frags, Seed: uint64(pl.args.RandomSeed), Key: string(pod.UID)}
+	env := &gpu.Env{Cache: pl.frags, Seed: uint64(pl.args.RandomSeed), Key: string(pod.UID), ScoreOnly: true}
 	switch pl.policy.Name() {
 	case gpu.FGD:
 		env.Dist = pl.workload.Distribution()
@@ -312,7 +312,7 @@ func (pl *GPUShare) Reserve(_ context.Context, state *framework.CycleState, pod 
 		env = &gpu.Env{Cache: pl.frags, Dist: pl.workload.Distribution()}
 	}
 	e := *env
-	e.Key = string(pod.UID)
+	e.Key, e.ScoreOnly = string(pod.UID), false
 	cards := pl.policy.Rate(n, s.req, &e).Cards
 	if len(cards) != s.req.Count {
 		cards = gpu.FirstFit(n, s.req)
