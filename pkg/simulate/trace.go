@@ -277,6 +277,38 @@ func (t *table) ints(cols ...string) ([]int64, error) {
 // models at most 128 cards).
 const maxCardsPerNode = 128
 
+// each calls fn for every row, with the row's name from column nameCol,
+// after checking that the name is set and not listed before; what names
+// the rows in errors ("node", "pod"). It returns an error when there is no
+// row at all.
+func (t *table) each(nameCol, what string, fn func(name string) error) error {
+	seen := map[string]int{}
+	for {
+		ok, err := t.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		name := t.str(nameCol)
+		if name == "" {
+			return t.errorf("column %s: empty %s name", nameCol, what)
+		}
+		if prev, dup := seen[name]; dup {
+			return t.errorf("%s %s is listed again (first on line %d)", what, name, prev)
+		}
+		seen[name] = t.line
+		if err := fn(name); err != nil {
+			return err
+		}
+	}
+	if len(seen) == 0 {
+		return fmt.Errorf("%s: no %ss", t.file, what)
+	}
+	return nil
+}
+
 // ReadNodes parses a node list (sn,cpu_milli,memory_mib,gpu,model; other
 // columns are ignored). file names the input in errors.
 func ReadNodes(r io.Reader, file string) ([]NodeRecord, error) {
@@ -285,38 +317,24 @@ func ReadNodes(r io.Reader, file string) ([]NodeRecord, error) {
 		return nil, err
 	}
 	var out []NodeRecord
-	seen := map[string]int{}
-	for {
-		ok, err := t.next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
-		n := NodeRecord{Name: t.str("sn"), Model: t.str("model")}
-		if n.Name == "" {
-			return nil, t.errorf("column sn: empty node name")
-		}
-		if prev, dup := seen[n.Name]; dup {
-			return nil, t.errorf("node %s is listed again (first on line %d)", n.Name, prev)
-		}
-		seen[n.Name] = t.line
+	err = t.each("sn", "node", func(name string) error {
+		n := NodeRecord{Name: name, Model: t.str("model")}
 		v, err := t.ints("cpu_milli", "memory_mib", "gpu")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if v[2] > maxCardsPerNode {
-			return nil, t.errorf("column gpu: %d cards, at most %d", v[2], maxCardsPerNode)
+			return t.errorf("column gpu: %d cards, at most %d", v[2], maxCardsPerNode)
 		}
 		n.CPUMilli, n.MemoryMiB, n.GPUs = v[0], v[1], int(v[2])
 		if n.GPUs == 0 {
 			n.Model = ""
 		}
 		out = append(out, n)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no nodes", file)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -332,48 +350,34 @@ func ReadPods(r io.Reader, file string) ([]PodRecord, error) {
 		return nil, err
 	}
 	var out []PodRecord
-	seen := map[string]int{}
-	for {
-		ok, err := t.next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			break
-		}
-		p := PodRecord{Name: t.str("name"), GPUSpec: t.str("gpu_spec")}
-		if p.Name == "" {
-			return nil, t.errorf("column name: empty pod name")
-		}
-		if prev, dup := seen[p.Name]; dup {
-			return nil, t.errorf("pod %s is listed again (first on line %d)", p.Name, prev)
-		}
-		seen[p.Name] = t.line
+	err = t.each("name", "pod", func(name string) error {
+		p := PodRecord{Name: name, GPUSpec: t.str("gpu_spec")}
 		v, err := t.ints("cpu_milli", "memory_mib", "num_gpu", "gpu_milli")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if v[2] > maxCardsPerNode {
-			return nil, t.errorf("column num_gpu: %d cards, at most %d", v[2], maxCardsPerNode)
+			return t.errorf("column num_gpu: %d cards, at most %d", v[2], maxCardsPerNode)
 		}
 		p.CPUMilli, p.MemoryMiB, p.NumGPU, p.GPUMilli = v[0], v[1], int(v[2]), v[3]
 		switch {
 		case p.NumGPU == 0 && p.GPUMilli != 0:
-			return nil, t.errorf("gpu_milli %d with num_gpu 0", p.GPUMilli)
+			return t.errorf("gpu_milli %d with num_gpu 0", p.GPUMilli)
 		case p.NumGPU == 0:
 			p.GPUSpec = ""
 		case p.GPUMilli < 1 || p.GPUMilli > gpu.MilliPerCard:
-			return nil, t.errorf("gpu_milli %d is outside 1..1000", p.GPUMilli)
+			return t.errorf("gpu_milli %d is outside 1..1000", p.GPUMilli)
 		case p.NumGPU > 1 && p.GPUMilli < gpu.MilliPerCard:
-			return nil, t.errorf("a share of %d milli-GPU applies to one card, not num_gpu %d", p.GPUMilli, p.NumGPU)
+			return t.errorf("a share of %d milli-GPU applies to one card, not num_gpu %d", p.GPUMilli, p.NumGPU)
 		}
 		if p.GPUSpec != "" && len(gpu.NormalizeModels(strings.Split(p.GPUSpec, "|"))) == 0 {
-			return nil, t.errorf("gpu_spec %q names no model", p.GPUSpec)
+			return t.errorf("gpu_spec %q names no model", p.GPUSpec)
 		}
 		out = append(out, p)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no pods", file)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
