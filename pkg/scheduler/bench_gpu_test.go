@@ -4,20 +4,12 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
-	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/klog/v2"
 
 	"github.com/berthsched/berth/internal/st"
 	"github.com/berthsched/berth/pkg/config"
-	"github.com/berthsched/berth/pkg/metrics"
-	"github.com/berthsched/berth/pkg/plugins"
 	"github.com/berthsched/berth/pkg/plugins/gpushare"
 )
 
@@ -42,27 +34,7 @@ profiles:
 // differ between nodes.
 func newGPUBenchScheduler(b *testing.B, ctx context.Context, cfgYAML string) *Scheduler {
 	b.Helper()
-	reg := plugins.NewInTreeRegistry()
-	cfg, err := config.Load([]byte(cfgYAML), reg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	client := fake.NewClientset()
-	client.PrependReactor("create", "pods", func(action clienttesting.Action) (bool, runtime.Object, error) {
-		return action.GetSubresource() == "binding", nil, nil
-	})
-	// PreBind's assignment patch succeeds without storing anything.
-	client.PrependReactor("patch", "pods", func(clienttesting.Action) (bool, runtime.Object, error) {
-		return true, &v1.Pod{}, nil
-	})
-	factory := informers.NewSharedInformerFactory(client, 0)
-	sched, err := New(ctx, Options{
-		Config: cfg, Registry: reg, InformerFactory: factory, BindClient: client, StatusClient: client,
-		EventBroadcaster: fakeBroadcaster{}, Metrics: metrics.New(prometheus.NewRegistry()),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sched, factory := newBenchSchedulerFromConfig(b, ctx, []byte(cfgYAML), nil)
 	logger := klog.FromContext(ctx)
 	nodeStore := factory.Core().V1().Nodes().Informer().GetStore()
 	for i := range benchGPUNodes {
@@ -120,36 +92,10 @@ func BenchmarkScheduleOneGPU(b *testing.B) {
 		{"whole/withGPUShare", "", func(i int) *v1.Pod { return benchWholePod(fmt.Sprintf("pod-%07d", i)) }},
 	} {
 		b.Run(fmt.Sprintf("nodes=%d/%s", benchGPUNodes, c.name), func(b *testing.B) {
-			ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background()))
-			defer cancel()
-			logger := klog.FromContext(ctx)
-			b.ReportAllocs()
-			var cpu time.Duration
-			// A batch fits one cluster comfortably; larger b.N runs on
-			// fresh clusters built with the timer stopped.
-			const perCluster = 1000
-			for done := 0; done < b.N; {
-				b.StopTimer()
-				batch := min(b.N-done, perCluster)
-				sched := newGPUBenchScheduler(b, ctx, c.cfg)
-				for i := range batch {
-					sched.Queue().Add(logger, c.pod(done+i))
-				}
-				b.StartTimer()
-				cpu0 := processCPU()
-				for range batch {
-					sched.ScheduleOne(ctx)
-				}
-				sched.WaitForBinds()
-				cpu += processCPU() - cpu0
-				b.StopTimer()
-				if n := int(counterValue(sched.metrics.ScheduleAttempts.WithLabelValues(metrics.ResultScheduled, config.DefaultSchedulerName))); n != batch {
-					b.Fatalf("scheduled %d of %d pods", n, batch)
-				}
-				done += batch
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pods/s")
-			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/pod")
+			// A batch fits one cluster comfortably.
+			benchInBatches(b, 1000, func(ctx context.Context) *Scheduler {
+				return newGPUBenchScheduler(b, ctx, c.cfg)
+			}, c.pod)
 		})
 	}
 }

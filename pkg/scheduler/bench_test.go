@@ -46,29 +46,7 @@ func newBenchScheduler(b *testing.B, ctx context.Context, pct int32) *Scheduler 
 // by existing (labels, affinity) when it is not nil.
 func newBenchSchedulerWith(b *testing.B, ctx context.Context, pct int32, existing func(i int, p *st.PodWrapper) *st.PodWrapper) *Scheduler {
 	b.Helper()
-	reg := plugins.NewInTreeRegistry()
-	cfg, err := config.Load(nil, reg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.PercentageOfNodesToScore = pct
-	client := fake.NewClientset()
-	client.PrependReactor("create", "pods", func(action clienttesting.Action) (bool, runtime.Object, error) {
-		return action.GetSubresource() == "binding", nil, nil
-	})
-	factory := informers.NewSharedInformerFactory(client, 0)
-	sched, err := New(ctx, Options{
-		Config:           cfg,
-		Registry:         reg,
-		InformerFactory:  factory,
-		BindClient:       client,
-		StatusClient:     client,
-		EventBroadcaster: fakeBroadcaster{},
-		Metrics:          metrics.New(prometheus.NewRegistry()),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sched, factory := newBenchSchedulerFromConfig(b, ctx, nil, func(cfg *config.Config) { cfg.PercentageOfNodesToScore = pct })
 	logger := klog.FromContext(ctx)
 	nodeStore := factory.Core().V1().Nodes().Informer().GetStore()
 	for i := range benchNodes {
@@ -92,6 +70,45 @@ func newBenchSchedulerWith(b *testing.B, ctx context.Context, pct int32, existin
 		}
 	}
 	return sched
+}
+
+// newBenchSchedulerFromConfig builds a scheduler from the configuration
+// cfgYAML (nil: the defaults), adjusted by tune when it is not nil, over a
+// fake client whose binds and pod patches succeed at once without touching
+// its object tracker. No informer runs; callers fill the cache and the
+// node store the binding cycle reads.
+func newBenchSchedulerFromConfig(b *testing.B, ctx context.Context, cfgYAML []byte, tune func(*config.Config)) (*Scheduler, informers.SharedInformerFactory) {
+	b.Helper()
+	reg := plugins.NewInTreeRegistry()
+	cfg, err := config.Load(cfgYAML, reg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if tune != nil {
+		tune(cfg)
+	}
+	client := fake.NewClientset()
+	client.PrependReactor("create", "pods", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		return action.GetSubresource() == "binding", nil, nil
+	})
+	// PreBind patches (GPUShare's assignment) succeed without storing.
+	client.PrependReactor("patch", "pods", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, &v1.Pod{}, nil
+	})
+	factory := informers.NewSharedInformerFactory(client, 0)
+	sched, err := New(ctx, Options{
+		Config:           cfg,
+		Registry:         reg,
+		InformerFactory:  factory,
+		BindClient:       client,
+		StatusClient:     client,
+		EventBroadcaster: fakeBroadcaster{},
+		Metrics:          metrics.New(prometheus.NewRegistry()),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sched, factory
 }
 
 // BenchmarkScheduleOne measures the scheduling cycle of plain pods (resource

@@ -93,36 +93,45 @@ func benchWorkloads() []benchWorkload {
 func BenchmarkScheduleOneWorkloads(b *testing.B) {
 	for _, w := range benchWorkloads() {
 		b.Run(w.name, func(b *testing.B) {
-			ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background()))
-			defer cancel()
-			logger := klog.FromContext(ctx)
-			b.ReportAllocs()
-			var cpu time.Duration
 			// At most benchNodes pods fit one cluster (one per node for
-			// hostname anti-affinity or spread): larger b.N runs on fresh
-			// clusters, built with the timer stopped.
-			for done := 0; done < b.N; {
-				b.StopTimer()
-				batch := min(b.N-done, benchNodes)
-				sched := newBenchSchedulerWith(b, ctx, 0, w.existing)
-				for i := range batch {
-					sched.Queue().Add(logger, w.incoming(done+i))
-				}
-				b.StartTimer()
-				cpu0 := processCPU()
-				for range batch {
-					sched.ScheduleOne(ctx)
-				}
-				sched.WaitForBinds()
-				cpu += processCPU() - cpu0
-				b.StopTimer()
-				if n := int(counterValue(sched.metrics.ScheduleAttempts.WithLabelValues("scheduled", config.DefaultSchedulerName))); n != batch {
-					b.Fatalf("scheduled %d of %d pods", n, batch)
-				}
-				done += batch
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pods/s")
-			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/pod")
+			// hostname anti-affinity or spread).
+			benchInBatches(b, benchNodes, func(ctx context.Context) *Scheduler {
+				return newBenchSchedulerWith(b, ctx, 0, w.existing)
+			}, w.incoming)
 		})
 	}
+}
+
+// benchInBatches schedules b.N pods made by pod, at most perCluster per
+// scheduler from build (clusters fill up): larger b.N runs on fresh
+// clusters, built with the timer stopped. It reports pods/s and the
+// process CPU per pod, and fails unless every pod was scheduled.
+func benchInBatches(b *testing.B, perCluster int, build func(context.Context) *Scheduler, pod func(i int) *v1.Pod) {
+	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background()))
+	defer cancel()
+	logger := klog.FromContext(ctx)
+	b.ReportAllocs()
+	var cpu time.Duration
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		batch := min(b.N-done, perCluster)
+		sched := build(ctx)
+		for i := range batch {
+			sched.Queue().Add(logger, pod(done+i))
+		}
+		b.StartTimer()
+		cpu0 := processCPU()
+		for range batch {
+			sched.ScheduleOne(ctx)
+		}
+		sched.WaitForBinds()
+		cpu += processCPU() - cpu0
+		b.StopTimer()
+		if n := int(counterValue(sched.metrics.ScheduleAttempts.WithLabelValues("scheduled", config.DefaultSchedulerName))); n != batch {
+			b.Fatalf("scheduled %d of %d pods", n, batch)
+		}
+		done += batch
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pods/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/pod")
 }
