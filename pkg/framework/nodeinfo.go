@@ -80,6 +80,27 @@ type NodeInfo struct {
 	PVCRefCounts map[string]int
 	// Generation increases on every change to this NodeInfo.
 	Generation int64
+
+	// derived holds what plugins computed from this NodeInfo (Derived).
+	derived map[string]any
+}
+
+// Derived returns what a plugin stored under key with SetDerived, or nil.
+// Plugins use it to compute something from a node's pods once per change
+// of the node instead of once per pod and node (GPUShare's card state).
+// Every change through this type (pods added or removed, the node set)
+// drops it, Clone does not copy it, and the snapshot replaces a changed
+// node's NodeInfo contents, so a value is never stale. Like the rest of a
+// NodeInfo it is not safe for concurrent use: the engine evaluates one
+// node on one goroutine at a time.
+func (n *NodeInfo) Derived(key string) any { return n.derived[key] }
+
+// SetDerived stores v under key until the NodeInfo next changes.
+func (n *NodeInfo) SetDerived(key string, v any) {
+	if n.derived == nil {
+		n.derived = make(map[string]any, 1)
+	}
+	n.derived[key] = v
 }
 
 // NewNodeInfo returns a NodeInfo holding pods (no node set yet).
@@ -108,6 +129,7 @@ func (n *NodeInfo) Node() *v1.Node {
 // SetNode sets the node and recomputes allocatable and image states.
 func (n *NodeInfo) SetNode(node *v1.Node) {
 	n.node = node
+	n.derived = nil
 	n.Allocatable = NewResource(node.Status.Allocatable)
 	n.ImageStates = make(map[string]*ImageStateSummary, len(node.Status.Images))
 	for _, img := range node.Status.Images {
@@ -120,7 +142,7 @@ func (n *NodeInfo) SetNode(node *v1.Node) {
 
 // RemoveNode clears the node but keeps the pods (they may still be bound to
 // it until their own delete events arrive).
-func (n *NodeInfo) RemoveNode() { n.node = nil }
+func (n *NodeInfo) RemoveNode() { n.node, n.derived = nil, nil }
 
 // AddPod adds a pod and its requests, ports and affinity bookkeeping.
 func (n *NodeInfo) AddPod(pod *v1.Pod) { n.AddPodInfo(NewPodInfo(pod)) }
@@ -169,6 +191,7 @@ func removeByUID(list []*PodInfo, uid types.UID) []*PodInfo {
 }
 
 func (n *NodeInfo) update(pi *PodInfo, sign int64) {
+	n.derived = nil
 	if sign > 0 {
 		n.Requested.AddResource(pi.Requests)
 		n.NonZeroRequested.AddResource(pi.NonZeroRequests)

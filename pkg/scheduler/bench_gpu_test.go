@@ -28,6 +28,16 @@ profiles:
       - name: GPUShare
 `
 
+// gpuShareNoCPUPods leaves pods without GPUs to the other scorers.
+const gpuShareNoCPUPods = `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: berth
+  pluginConfig:
+  - name: GPUShare
+    args: {scoreCPUPods: false}
+`
+
 // newGPUBenchScheduler builds a scheduler over 1,200 GPU nodes shaped like
 // the openb trace's (8-card nodes with 96 cores, 2-card nodes with 104),
 // each already running one shared and one whole-card pod, so card states
@@ -86,6 +96,7 @@ func BenchmarkScheduleOneGPU(b *testing.B) {
 	}{
 		{"plain/withoutGPUShare", withoutGPUShare, plain},
 		{"plain/withGPUShare", "", plain},
+		{"plain/withGPUShare-scoreCPUPods=false", gpuShareNoCPUPods, plain},
 		{"share/withGPUShare", "", func(i int) *v1.Pod {
 			return benchSharePod(fmt.Sprintf("pod-%07d", i), []int64{810, 470, 320, 650}[i%4])
 		}},

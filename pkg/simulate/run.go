@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/utils/ptr"
 	"maps"
 	"math/rand/v2"
 	"time"
@@ -55,6 +56,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Policy:         o.Policy,
 		RandomSeed:     o.Seed,
 		WorkloadWindow: int32(window),
+		// Every node of the trace has GPUs and every pod must go to one:
+		// where pods without GPUs go is part of the policy.
+		ScoreCPUPods: ptr.To(true),
 	})
 	if err != nil {
 		return nil, err

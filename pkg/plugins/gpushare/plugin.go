@@ -154,7 +154,7 @@ func (pl *GPUShare) Filter(_ context.Context, state *framework.CycleState, _ *v1
 	if err != nil {
 		return framework.AsStatus(err)
 	}
-	n := pl.tracker.state(ni, pl.nodeInfos())
+	n := pl.tracker.state(ni)
 	if n.Fits(s.req) {
 		return nil
 	}
@@ -180,7 +180,7 @@ func (pl *GPUShare) ExplainFailure(state *framework.CycleState, _ *v1.Pod) strin
 	var best *gpu.Node
 	var bestFree, bestMem int64 = -1, -1
 	for _, ni := range pl.handle.SnapshotSharedLister().NodeInfos().List() {
-		n := pl.tracker.state(ni, pl.nodeInfos())
+		n := pl.tracker.state(ni)
 		if len(n.Cards) < s.req.Count || !n.ModelAllowed(s.req) || n.Fits(s.req) {
 			continue
 		}
@@ -228,14 +228,6 @@ func (pl *GPUShare) PreScore(_ context.Context, state *framework.CycleState, pod
 	return nil
 }
 
-// nodeInfos is the cycle's snapshot.
-func (pl *GPUShare) nodeInfos() framework.NodeInfoLister {
-	if pl.handle == nil || pl.handle.SnapshotSharedLister() == nil {
-		return nil
-	}
-	return pl.handle.SnapshotSharedLister().NodeInfos()
-}
-
 // gpuCheckInterval is how long a "does any node have GPUs" answer is
 // reused: a GPU node that just joined only changes how pods without GPUs
 // are ranked.
@@ -279,7 +271,7 @@ func (pl *GPUShare) Score(_ context.Context, state *framework.CycleState, _ *v1.
 	if !s.scoring {
 		return 0, nil
 	}
-	n := pl.tracker.state(ni, pl.nodeInfos())
+	n := pl.tracker.state(ni)
 	if s.req.IsGPU() && !n.Fits(s.req) {
 		return 0, nil
 	}
@@ -303,7 +295,7 @@ func (pl *GPUShare) Reserve(_ context.Context, state *framework.CycleState, pod 
 	if err != nil {
 		return framework.AsStatus(fmt.Errorf("reserving GPUs: %w", err))
 	}
-	n := pl.tracker.state(ni, pl.nodeInfos())
+	n := pl.tracker.state(ni)
 	if !n.Fits(s.req) {
 		return framework.NewStatus(framework.Unschedulable, n.Reason(s.req))
 	}

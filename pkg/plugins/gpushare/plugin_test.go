@@ -162,7 +162,7 @@ func TestCardsAcrossCycles(t *testing.T) {
 	pl.Unreserve(ctx, state, a, "n")
 	h.Lister = st.NewSnapshot([]*v1.Pod{other, assumed}, []*v1.Node{node})
 	ni, _ = h.SnapshotSharedLister().NodeInfos().Get("n")
-	if n := pl.tracker.state(ni, nil); n.Cards[0].UsedMilli != 600 {
+	if n := pl.tracker.state(ni); n.Cards[0].UsedMilli != 600 {
 		// Without reservation or annotation the assumed pod is attributed
 		// first-fit: still 600 milli somewhere, never lost.
 		t.Fatalf("after unreserve the pod is attributed first-fit, got %+v", n.Cards)
@@ -184,7 +184,7 @@ func TestRebuildFromAnnotations(t *testing.T) {
 	}
 	h := st.NewHandle(st.NewSnapshot(pods, []*v1.Node{node}))
 	ni, _ := h.SnapshotSharedLister().NodeInfos().Get("n")
-	n := newPlugin(t, h, nil).tracker.state(ni, nil)
+	n := newPlugin(t, h, nil).tracker.state(ni)
 	want := []int64{1000, 1000, 900, 1000}
 	for i, c := range n.Cards {
 		if c.UsedMilli != want[i] || c.MemoryMiB != 40960 {
@@ -231,7 +231,7 @@ func TestScoreAndArgs(t *testing.T) {
 	}
 	a := &Args{}
 	SetDefaultArgs(a)
-	if errs := ValidateArgs(a, field.NewPath("args")); len(errs) != 0 || a.Policy != gpu.FGD || !*a.ScoreCPUPods {
+	if errs := ValidateArgs(a, field.NewPath("args")); len(errs) != 0 || a.Policy != gpu.FGD || *a.ScoreCPUPods {
 		t.Fatalf("defaults: %+v %v", a, errs)
 	}
 }

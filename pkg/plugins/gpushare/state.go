@@ -24,23 +24,6 @@ type reservation struct {
 	at    time.Time
 }
 
-// nodeEntry memoizes one node's card state for one NodeInfo of the
-// cycle's snapshot: the same object at the same generation with as many
-// pods. The cache bumps the generation on every change. Copies changed
-// outside it (preemption's what-ifs add and remove victims on a clone
-// without a new generation) are never memoized: their state is built
-// each time.
-type nodeEntry struct {
-	ni    *framework.NodeInfo
-	gen   int64
-	pods  int
-	state *gpu.Node
-}
-
-func (e *nodeEntry) current(ni *framework.NodeInfo) bool {
-	return e.ni == ni && e.gen == ni.Generation && e.pods == len(ni.Pods)
-}
-
 // tracker derives every node's card state from the pods the scheduler's
 // cache holds on it, so the state is exactly as current as the snapshot
 // a cycle reads (no second copy of the cluster to drift). Cards come from
@@ -52,11 +35,6 @@ type tracker struct {
 	res         v1.ResourceName
 	modelLabel  string
 	memoryLabel string
-
-	// nodes maps a snapshot's *framework.NodeInfo (the snapshot updates
-	// them in place, so the pointer is stable) to its *nodeEntry; reads are
-	// lock-free, as every Filter and Score call makes one.
-	nodes sync.Map
 
 	mu   sync.Mutex
 	resv map[types.UID]reservation
@@ -74,25 +52,24 @@ func (t *tracker) cardCount(ni *framework.NodeInfo) int64 {
 	return ni.Allocatable.Get(t.res)
 }
 
-// state returns the node's card state; callers must not modify it.
-// snapshot is the cycle's snapshot, which tells its NodeInfos from
-// what-if copies.
-func (t *tracker) state(ni *framework.NodeInfo, snapshot framework.NodeInfoLister) *gpu.Node {
-	node := ni.Node()
-	if node == nil {
+// state returns the node's card state; callers must not modify it. It is
+// built once per change of the NodeInfo and kept on it
+// (NodeInfo.SetDerived), which the engine drops whenever the node's pods
+// change, preemption's what-if copies included.
+func (t *tracker) state(ni *framework.NodeInfo) *gpu.Node {
+	if s, ok := ni.Derived(derivedKey).(*gpu.Node); ok {
+		return s
+	}
+	if ni.Node() == nil {
 		return &gpu.Node{}
 	}
-	if e, ok := t.nodes.Load(ni); ok && e.(*nodeEntry).current(ni) {
-		return e.(*nodeEntry).state
-	}
 	s := t.build(ni)
-	if snapshot != nil {
-		if own, err := snapshot.Get(node.Name); err == nil && own == ni {
-			t.nodes.Store(ni, &nodeEntry{ni: ni, gen: ni.Generation, pods: len(ni.Pods), state: s})
-		}
-	}
+	ni.SetDerived(derivedKey, s)
 	return s
 }
+
+// derivedKey keys the card state on a NodeInfo.
+const derivedKey = Name
 
 // maxCards bounds the cards berth models per node.
 const maxCards = 1024
@@ -202,8 +179,7 @@ const reservationTTL = 5 * time.Minute
 
 // sweep drops reservations older than reservationTTL whose pod is no
 // longer on its node in the snapshot (deleted, or bound elsewhere
-// without berth hearing of it), and the memoized state of deleted nodes,
-// so neither can leak.
+// without berth hearing of it), so they cannot leak.
 func (t *tracker) sweep(lister framework.NodeInfoLister, now time.Time) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -219,12 +195,6 @@ func (t *tracker) sweep(lister framework.NodeInfoLister, now time.Time) int {
 		delete(t.resv, uid)
 		dropped++
 	}
-	t.nodes.Range(func(key, e any) bool {
-		if own, err := lister.Get(e.(*nodeEntry).state.Name); err != nil || own != key {
-			t.nodes.Delete(key)
-		}
-		return true
-	})
 	return dropped
 }
 
