@@ -100,6 +100,9 @@ func BenchmarkScheduleOneGPU(b *testing.B) {
 		{"share/withGPUShare", "", func(i int) *v1.Pod {
 			return benchSharePod(fmt.Sprintf("pod-%07d", i), []int64{810, 470, 320, 650}[i%4])
 		}},
+		// Without GPUShare NodeResourcesFit still counts the cards: the same
+		// nodes fit, so the difference is what GPUShare costs.
+		{"whole/withoutGPUShare", withoutGPUShare, func(i int) *v1.Pod { return benchWholePod(fmt.Sprintf("pod-%07d", i)) }},
 		{"whole/withGPUShare", "", func(i int) *v1.Pod { return benchWholePod(fmt.Sprintf("pod-%07d", i)) }},
 	} {
 		b.Run(fmt.Sprintf("nodes=%d/%s", benchGPUNodes, c.name), func(b *testing.B) {

@@ -48,19 +48,19 @@ func TestFitsAndMisfit(t *testing.T) {
 	if !n.Fits(share(300)) || !n.Fits(whole(1)) || n.Fits(whole(2)) {
 		t.Fatalf("fits wrong on %+v", n.Cards)
 	}
-	if got := node("n2", 3, 1000, 700, 200).Misfit(share(900)); !strings.Contains(got, "card 1 has 300 milli free") || !strings.Contains(got, "pod asks 900 milli") {
+	if got := node("n2", 3, 1000, 700, 200).Detail(share(900)); !strings.Contains(got, "card 1 has 300 milli free") || !strings.Contains(got, "pod asks 900 milli") {
 		t.Errorf("misfit: %q", got)
 	}
-	if got := n.Misfit(whole(2)); !strings.Contains(got, "1 of 4 cards fit") {
+	if got := n.Detail(whole(2)); !strings.Contains(got, "1 of 4 cards fit") {
 		t.Errorf("misfit for whole cards: %q", got)
 	}
 	n.Model = "T4"
 	r := share(100)
 	r.Models = []string{"V100M16", "V100M32"}
-	if n.Fits(r) || !strings.Contains(n.Misfit(r), "GPU model T4 is not one of V100M16, V100M32") {
-		t.Errorf("model: fits=%v misfit=%q", n.Fits(r), n.Misfit(r))
+	if n.Fits(r) || !strings.Contains(n.Detail(r), "GPU model T4 is not one of V100M16, V100M32") {
+		t.Errorf("model: fits=%v misfit=%q", n.Fits(r), n.Detail(r))
 	}
-	if got := node("cpu", 0).Misfit(share(10)); got != "node has no GPUs" {
+	if got := node("cpu", 0).Detail(share(10)); got != "node has no GPUs" {
 		t.Errorf("no GPUs: %q", got)
 	}
 	mem := node("m", 2)
@@ -72,13 +72,13 @@ func TestFitsAndMisfit(t *testing.T) {
 		t.Errorf("memory: card 0 has 4384 MiB free, want card 1, got %v", got)
 	}
 	big.MemoryMiBPerCard = 20000
-	if mem.Fits(big) || !strings.Contains(mem.Misfit(big), "MiB memory free") {
-		t.Errorf("memory over any card: %q", mem.Misfit(big))
+	if mem.Fits(big) || !strings.Contains(mem.Detail(big), "MiB memory free") {
+		t.Errorf("memory over any card: %q", mem.Detail(big))
 	}
-	if got := mem.Reason(big); got != "pod asks 20000 MiB of GPU memory, more than any card has" || !mem.Unresolvable(big) {
-		t.Errorf("memory over any card: reason %q, unresolvable %v", got, mem.Unresolvable(big))
+	if got := mem.Reason(big); got != "pod asks 20000 MiB of GPU memory, more than any card has" || !mem.Misfit(big).Unresolvable() {
+		t.Errorf("memory over any card: reason %q, unresolvable %v", got, mem.Misfit(big).Unresolvable())
 	}
-	if got := node("n3", 2, 900, 900).Reason(share(500)); got != "no card has 500 milli GPU free" || node("n3", 2, 900, 900).Unresolvable(share(500)) {
+	if got := node("n3", 2, 900, 900).Reason(share(500)); got != "no card has 500 milli GPU free" || node("n3", 2, 900, 900).Misfit(share(500)).Unresolvable() {
 		t.Errorf("share reason: %q", got)
 	}
 }

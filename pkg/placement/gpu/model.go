@@ -201,23 +201,41 @@ func (n *Node) Fits(r Request) bool {
 	return false
 }
 
-// Reason says in a few words why r does not fit the node, the same for
-// every node that fails the same way, so that a scheduler's "0/N nodes
-// are available" message counts nodes per reason; "" when it fits.
-func (n *Node) Reason(r Request) string {
+// MisfitKind classifies why a request does not fit a node.
+type MisfitKind int
+
+// The kinds of misfit, from the most fundamental.
+const (
+	// Fits: the request fits (or asks for no GPU).
+	Fits MisfitKind = iota
+	// NoGPUs: the node has no cards.
+	NoGPUs
+	// WrongModel: the node's model is not one the request accepts.
+	WrongModel
+	// TooFewCards: the node has fewer cards than the request.
+	TooFewCards
+	// MemoryOverAnyCard: the request wants more card memory than any of
+	// the node's cards has.
+	MemoryOverAnyCard
+	// CardsBusy: enough cards exist, but too few have room now.
+	CardsBusy
+)
+
+// Unresolvable reports whether no eviction can make a request of this
+// kind fit.
+func (k MisfitKind) Unresolvable() bool { return k != Fits && k != CardsBusy }
+
+// Misfit classifies why r does not fit n.
+func (n *Node) Misfit(r Request) MisfitKind {
 	switch {
 	case !r.IsGPU() || n.Fits(r):
-		return ""
+		return Fits
 	case len(n.Cards) == 0:
-		return "node has no GPUs"
+		return NoGPUs
 	case !n.ModelAllowed(r):
-		m := n.Model
-		if m == "" {
-			m = "unknown"
-		}
-		return fmt.Sprintf("GPU model %s not accepted by the pod", m)
+		return WrongModel
 	case r.Count > len(n.Cards):
-		return fmt.Sprintf("node has fewer than %d GPUs", r.Count)
+		return TooFewCards
 	}
 	if r.MemoryMiBPerCard > 0 {
 		biggest := int64(-1)
@@ -227,29 +245,47 @@ func (n *Node) Reason(r Request) string {
 			}
 		}
 		if biggest >= 0 && biggest < r.MemoryMiBPerCard {
-			return fmt.Sprintf("pod asks %d MiB of GPU memory, more than any card has", r.MemoryMiBPerCard)
+			return MemoryOverAnyCard
 		}
 	}
-	if r.MilliPerCard >= MilliPerCard {
-		return fmt.Sprintf("fewer than %d whole GPUs free", r.Count)
-	}
-	if r.MemoryMiBPerCard > 0 {
-		return fmt.Sprintf("no card has %d milli GPU and %d MiB GPU memory free", r.MilliPerCard, r.MemoryMiBPerCard)
-	}
-	return fmt.Sprintf("no card has %d milli GPU free", r.MilliPerCard)
+	return CardsBusy
 }
 
-// Unresolvable reports whether no eviction can make r fit the node: no or
-// too few cards, a model the pod does not accept, or more memory than a
-// card has.
-func (n *Node) Unresolvable(r Request) bool {
-	reason := n.Reason(r)
-	return reason != "" && (len(n.Cards) < r.Count || !n.ModelAllowed(r) || strings.HasSuffix(reason, "more than any card has"))
+// Reason says in a few words why a request of kind k does not fit (model
+// is the node's, for WrongModel): the same words for every node that
+// fails the same way, so that a scheduler's "0/N nodes are available"
+// message counts nodes per reason; "" for Fits.
+func (k MisfitKind) Reason(r Request, model string) string {
+	switch k {
+	case NoGPUs:
+		return "node has no GPUs"
+	case WrongModel:
+		if model == "" {
+			model = "unknown"
+		}
+		return fmt.Sprintf("GPU model %s not accepted by the pod", model)
+	case TooFewCards:
+		return fmt.Sprintf("node has fewer than %d GPUs", r.Count)
+	case MemoryOverAnyCard:
+		return fmt.Sprintf("pod asks %d MiB of GPU memory, more than any card has", r.MemoryMiBPerCard)
+	case CardsBusy:
+		switch {
+		case r.MilliPerCard >= MilliPerCard:
+			return fmt.Sprintf("fewer than %d whole GPUs free", r.Count)
+		case r.MemoryMiBPerCard > 0:
+			return fmt.Sprintf("no card has %d milli GPU and %d MiB GPU memory free", r.MilliPerCard, r.MemoryMiBPerCard)
+		}
+		return fmt.Sprintf("no card has %d milli GPU free", r.MilliPerCard)
+	}
+	return ""
 }
 
-// Misfit explains why r does not fit the node, card by card, for events
+// Reason is Misfit(r).Reason for this node.
+func (n *Node) Reason(r Request) string { return n.Misfit(r).Reason(r, n.Model) }
+
+// Detail explains why r does not fit the node, card by card, for events
 // and explain ("card 3 has 300 milli free, pod asks 500"); "" when it fits.
-func (n *Node) Misfit(r Request) string {
+func (n *Node) Detail(r Request) string {
 	if !r.IsGPU() || n.Fits(r) {
 		return ""
 	}

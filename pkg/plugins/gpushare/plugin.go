@@ -95,7 +95,9 @@ func (pl *GPUShare) Workload() *gpu.Workload { return pl.workload }
 // cycleState carries the pod's request and the scoring environment from
 // PreFilter and PreScore to Score and Reserve.
 type cycleState struct {
-	req     gpu.Request
+	req gpu.Request
+	// reasons are Filter's reasons by misfit kind, worded once per pod.
+	reasons [gpu.CardsBusy + 1]string
 	env     *gpu.Env
 	cards   []int
 	scoring bool
@@ -116,9 +118,13 @@ func (pl *GPUShare) PreFilter(_ context.Context, state *framework.CycleState, po
 		return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, "invalid GPU request: "+err.Error())
 	}
 	pl.observe(pod.UID, r)
-	state.Write(stateKey, &cycleState{req: r})
+	s := &cycleState{req: r}
+	state.Write(stateKey, s)
 	if !r.IsGPU() {
 		return nil, framework.NewStatus(framework.Skip)
+	}
+	for k := range s.reasons {
+		s.reasons[k] = gpu.MisfitKind(k).Reason(r, "")
 	}
 	return nil, nil
 }
@@ -155,14 +161,19 @@ func (pl *GPUShare) Filter(_ context.Context, state *framework.CycleState, _ *v1
 		return framework.AsStatus(err)
 	}
 	n := pl.tracker.state(ni)
-	if n.Fits(s.req) {
+	kind := n.Misfit(s.req)
+	if kind == gpu.Fits {
 		return nil
 	}
 	code := framework.Unschedulable
-	if n.Unresolvable(s.req) {
+	if kind.Unresolvable() {
 		code = framework.UnschedulableAndUnresolvable
 	}
-	return framework.NewStatus(code, n.Reason(s.req))
+	reason := s.reasons[kind]
+	if kind == gpu.WrongModel {
+		reason = kind.Reason(s.req, n.Model)
+	}
+	return framework.NewStatus(code, reason)
 }
 
 // ExplainFailure names the node that came closest to holding the pod and
@@ -196,7 +207,7 @@ func (pl *GPUShare) ExplainFailure(state *framework.CycleState, _ *v1.Pod) strin
 	if best == nil {
 		return ""
 	}
-	return fmt.Sprintf("closest GPU node %s: %s", best.Name, best.Misfit(s.req))
+	return fmt.Sprintf("closest GPU node %s: %s", best.Name, best.Detail(s.req))
 }
 
 // PreScore fixes the scoring environment for the cycle: the typical
@@ -271,11 +282,8 @@ func (pl *GPUShare) Score(_ context.Context, state *framework.CycleState, _ *v1.
 	if !s.scoring {
 		return 0, nil
 	}
-	n := pl.tracker.state(ni)
-	if s.req.IsGPU() && !n.Fits(s.req) {
-		return 0, nil
-	}
-	return pl.policy.Rate(n, s.req, s.env).Score, nil
+	// Only nodes that passed Filter are scored: the request fits.
+	return pl.policy.Rate(pl.tracker.state(ni), s.req, s.env).Score, nil
 }
 
 // ScoreExtensions returns nil: every policy scores in [0, 100].
