@@ -28,14 +28,14 @@ profiles:
       - name: GPUShare
 `
 
-// gpuShareNoCPUPods leaves pods without GPUs to the other scorers.
-const gpuShareNoCPUPods = `apiVersion: kubescheduler.config.k8s.io/v1
+// gpuShareCPUPods has GPUShare rank nodes for pods without GPUs too.
+const gpuShareCPUPods = `apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 profiles:
 - schedulerName: berth
   pluginConfig:
   - name: GPUShare
-    args: {scoreCPUPods: false}
+    args: {scoreCPUPods: true}
 `
 
 // newGPUBenchScheduler builds a scheduler over 1,200 GPU nodes shaped like
@@ -96,7 +96,7 @@ func BenchmarkScheduleOneGPU(b *testing.B) {
 	}{
 		{"plain/withoutGPUShare", withoutGPUShare, plain},
 		{"plain/withGPUShare", "", plain},
-		{"plain/withGPUShare-scoreCPUPods=false", gpuShareNoCPUPods, plain},
+		{"plain/withGPUShare-scoreCPUPods=true", gpuShareCPUPods, plain},
 		{"share/withGPUShare", "", func(i int) *v1.Pod {
 			return benchSharePod(fmt.Sprintf("pod-%07d", i), []int64{810, 470, 320, 650}[i%4])
 		}},
