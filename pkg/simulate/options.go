@@ -69,8 +69,7 @@ type Options struct {
 	Workload WorkloadMode
 	// Window is GPUShare's workload window. 0 means the plugin's default
 	// with WorkloadOnline, and with WorkloadTrace a window that holds the
-	// trace and every arrival, so that the seeded distribution is never
-	// pushed out of it.
+	// whole trace (which is then frozen).
 	Window int
 	// Parallelism bounds the goroutines that filter and score nodes; <= 0
 	// means GOMAXPROCS.

@@ -76,7 +76,7 @@ them at random, as berth's scheduler does.`,
 	f.Int64Var(&o.seed, "seed", simulate.DefaultSeed, "seeds the arrival order, the tie-breaks and the Random policy")
 	f.Float64Var(&o.tune, "tune", simulate.DefaultTune, "scale the GPU demand to this multiple of the cluster's GPU capacity (<= 0: replay the trace as it is)")
 	f.StringVar(&o.workload, "workload", string(simulate.WorkloadOnline), "FGD's typical workload: online (learned from arriving pods) or trace (the whole original trace, as the paper)")
-	f.IntVar(&o.window, "window", 0, "GPUShare's workload window in pods (default: the plugin's; with --workload=trace, the trace and every arrival)")
+	f.IntVar(&o.window, "window", 0, "GPUShare's workload window in pods (default: the plugin's; with --workload=trace, the whole trace, then frozen)")
 	f.StringVar(&o.tieBreak, "tie-break", string(simulate.TieBreakName), "how to choose among equally scored nodes: name (the smallest, as the paper's simulator) or random (as berth's scheduler)")
 	f.StringVar(&o.out, "out", "", "directory to write alloc.csv and alloc.svg to")
 	f.IntVar(&o.parallelism, "parallelism", 0, "goroutines filtering and scoring nodes (default: GOMAXPROCS)")
