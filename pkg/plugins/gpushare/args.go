@@ -61,8 +61,8 @@ func (a *Args) DeepCopyObject() runtime.Object {
 // Defaults.
 const (
 	DefaultResourceName v1.ResourceName = "nvidia.com/gpu"
-	DefaultModelLabel                   = "nvidia.com/gpu.product"
-	DefaultMemoryLabel                  = "nvidia.com/gpu.memory"
+	DefaultModelLabel   string          = "nvidia.com/gpu.product"
+	DefaultMemoryLabel  string          = "nvidia.com/gpu.memory"
 )
 
 // SetDefaultArgs fills the defaults.
