@@ -75,11 +75,20 @@ func New(_ context.Context, obj runtime.Object, h framework.Handle) (framework.P
 			Window: window, Coverage: float64(args.WorkloadCoverage) / 100,
 		}),
 		frags:    gpu.NewFragCache(),
-		tracker:  newTracker(args),
+		tracker:  newTracker(args, snapshotOf(h)),
 		now:      time.Now,
 		seen:     map[types.UID]struct{}{},
 		seenRing: make([]types.UID, 2*window),
 	}, nil
+}
+
+// snapshotOf identifies the snapshot h's plugins read, which the profiles
+// of one scheduler share; nil without one.
+func snapshotOf(h framework.Handle) any {
+	if h == nil || h.SnapshotSharedLister() == nil {
+		return nil
+	}
+	return h.SnapshotSharedLister()
 }
 
 // Name returns the plugin's name.

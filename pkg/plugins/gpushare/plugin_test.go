@@ -339,3 +339,23 @@ func TestExplainFailureSkipsNodesRejectedElsewhere(t *testing.T) {
 		t.Fatalf("explanation: %q", got)
 	}
 }
+
+// TestProfilesShareReservations: two profiles' GPUShare instances over
+// one snapshot; a card one holds between Reserve and the annotation is
+// taken for the other too, and each keeps its own state on the NodeInfo.
+func TestProfilesShareReservations(t *testing.T) {
+	node := gpuNode("n", "2")
+	a := sharePod("a", "600")
+	h := st.NewHandle(st.NewSnapshot(nil, []*v1.Node{node}), a)
+	first, second := newPlugin(t, h, nil), newPlugin(t, h, &Args{Policy: gpu.BestFit})
+	// The first profile holds card 1 for a (first-fit would say card 0).
+	first.tracker.reserve("a", "n", []int{1}, time.Now())
+	h.Lister = st.NewSnapshot([]*v1.Pod{bound(a, "n", nil)}, []*v1.Node{node})
+	ni, _ := h.SnapshotSharedLister().NodeInfos().Get("n")
+	if n := second.tracker.state(ni); n.Cards[1].UsedMilli != 600 || n.Cards[0].UsedMilli != 0 {
+		t.Fatalf("the other profile's reservation was not seen: %+v", n.Cards)
+	}
+	if first.tracker.derivedKey == second.tracker.derivedKey {
+		t.Fatal("two instances share a derived-state key")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -35,15 +36,38 @@ type tracker struct {
 	res         v1.ResourceName
 	modelLabel  string
 	memoryLabel string
+	// derivedKey keys this tracker's card state on NodeInfos: two
+	// profiles' GPUShare instances (different args) read one snapshot.
+	derivedKey string
 
+	*reservations
+}
+
+// reservations are the cards held between Reserve and the annotation, by
+// pod UID. They are shared by every GPUShare instance over one snapshot
+// (the profiles of one scheduler), so that a card one profile holds is
+// taken for the others too.
+type reservations struct {
 	mu   sync.Mutex
 	resv map[types.UID]reservation
 }
 
-func newTracker(a *Args) *tracker {
+// sharedReservations maps a snapshot lister to its reservations.
+var sharedReservations sync.Map
+
+// trackerSeq numbers trackers for their derived-state keys.
+var trackerSeq atomic.Int64
+
+func newTracker(a *Args, snapshot any) *tracker {
+	r := &reservations{resv: map[types.UID]reservation{}}
+	if snapshot != nil {
+		v, _ := sharedReservations.LoadOrStore(snapshot, r)
+		r = v.(*reservations)
+	}
 	return &tracker{
 		res: a.ResourceName, modelLabel: a.ModelLabel, memoryLabel: a.MemoryLabel,
-		resv: map[types.UID]reservation{},
+		derivedKey:   Name + "/" + strconv.FormatInt(trackerSeq.Add(1), 10),
+		reservations: r,
 	}
 }
 
@@ -57,19 +81,16 @@ func (t *tracker) cardCount(ni *framework.NodeInfo) int64 {
 // (NodeInfo.SetDerived), which the engine drops whenever the node's pods
 // change, preemption's what-if copies included.
 func (t *tracker) state(ni *framework.NodeInfo) *gpu.Node {
-	if s, ok := ni.Derived(derivedKey).(*gpu.Node); ok {
+	if s, ok := ni.Derived(t.derivedKey).(*gpu.Node); ok {
 		return s
 	}
 	if ni.Node() == nil {
 		return &gpu.Node{}
 	}
 	s := t.build(ni)
-	ni.SetDerived(derivedKey, s)
+	ni.SetDerived(t.derivedKey, s)
 	return s
 }
-
-// derivedKey keys the card state on a NodeInfo.
-const derivedKey = Name
 
 // maxCards bounds the cards berth models per node.
 const maxCards = 1024
