@@ -22,6 +22,7 @@
 //
 // Card state is derived from the pods the scheduler's cache holds on each
 // node (their annotations, or berth's reservations for pods it assumed),
-// memoized per node generation. It is never a second copy that could
-// drift, and a restarted berth rebuilds it from the pods' annotations.
+// built once per change of the node and kept on its NodeInfo. It is never
+// a second copy that could drift, and a restarted berth rebuilds it from
+// the pods' annotations.
 package gpushare
