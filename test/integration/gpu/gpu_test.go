@@ -253,12 +253,12 @@ func TestRestartRebuildsCardState(t *testing.T) {
 		next()
 	}
 	berthtest.WaitFor(t, 30*time.Second, fmt.Sprintf("%d pods to be bound", killAfterBound), func() (bool, string) {
-		n := boundCount(listPods(t, g.ns))
+		n := berthtest.BoundCount(listPods(t, g.ns))
 		return n >= killAfterBound, fmt.Sprintf("%d bound", n)
 	})
 	next()
 	next()
-	first.kill(t)
+	first.Kill(t)
 	createdBeforeKill := before[:nCreated]
 	for range created {
 	}
@@ -311,14 +311,4 @@ func TestRestartRebuildsCardState(t *testing.T) {
 	if want := int64(2*1000 + 5*(100+150+200+250) + 4*(100+150)); used != want {
 		t.Errorf("the cards hold %d milli in all, want %d", used, want)
 	}
-}
-
-func boundCount(pods []v1.Pod) int {
-	n := 0
-	for _, p := range pods {
-		if p.Spec.NodeName != "" {
-			n++
-		}
-	}
-	return n
 }

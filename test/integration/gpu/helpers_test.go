@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,63 +36,21 @@ const (
 	memoryLabel = "nvidia.com/gpu.memory"
 )
 
-// berthProc is bin/berth running as a child process of the test.
-type berthProc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
-
-// startBerth runs `berth run` (no leader election, default profile)
-// against the test cluster and returns once its /readyz answers, that is
-// once its informers and event handlers have synced. The process is
-// stopped when t ends, and the tail of its log is printed if t failed.
-func startBerth(t *testing.T, name string) *berthProc {
+// startBerth runs `berth run` (no leader election, default profile) as a
+// child process against the test cluster and returns once its /readyz
+// answers, that is once its informers and event handlers have synced.
+func startBerth(t *testing.T, name string) *berthtest.Process {
 	t.Helper()
-	bin, err := testenv.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ports, err := testenv.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(bin, "berth"), "run",
-		"--kubeconfig", testenv.Current().Kubeconfig,
-		"--leader-elect=false", "--health-address", addr, "-v=2")
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("starting %s: %v (run make build first)", cmd.Path, err)
-	}
-	p := &berthProc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
-	t.Cleanup(func() {
-		if !p.exited() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(15 * time.Second):
-				_ = cmd.Process.Kill()
-				<-p.done
-			}
-		}
-		if t.Failed() {
-			t.Logf("last lines of %s's log:\n%s", name, testenv.TailFile(logPath, 40))
-		}
-	})
+	p := berthtest.StartProcess(t, name, "run", "--leader-elect=false", "--health-address", addr, "-v=2")
 	hc := &http.Client{Timeout: time.Second}
 	berthtest.WaitFor(t, berthtest.ReadyTimeout, name+" to become ready", func() (bool, string) {
-		if p.exited() {
-			t.Fatalf("%s exited during startup (%v); last lines of its log:\n%s", name, cmd.ProcessState, testenv.TailFile(logPath, 20))
+		if p.Exited() {
+			t.Fatalf("%s exited during startup (%v); last lines of its log:\n%s", name, p.Cmd.ProcessState, testenv.TailFile(p.Log, 20))
 		}
 		resp, err := hc.Get("http://" + addr + "/readyz")
 		if err != nil {
@@ -106,25 +60,6 @@ func startBerth(t *testing.T, name string) *berthProc {
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
 	return p
-}
-
-func (p *berthProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill kills berth with SIGKILL, as a crash or an OOM kill would: no
-// cleanup, in-flight binds and annotation writes are simply cut off.
-func (p *berthProc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatalf("killing %s: %v", p.name, err)
-	}
-	<-p.done
 }
 
 // gpuNode is what a test knows about one of its GPU nodes.

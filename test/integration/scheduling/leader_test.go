@@ -5,16 +5,15 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"syscall"
 	"testing"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/st"
 	"github.com/berthsched/berth/internal/testenv"
 )
@@ -33,46 +32,12 @@ leaderElection:
   resourceName: berth-leader-test
 `
 
-type berthProc struct {
-	id   string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
-
 // startBerthProcess runs bin/berth as its own process, so that it can be
 // killed like a crashed replica.
-func startBerthProcess(t *testing.T, id, configPath string) *berthProc {
+func startBerthProcess(t *testing.T, id, configPath string) *berthtest.Process {
 	t.Helper()
-	bin, err := testenv.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(t.TempDir(), id+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(bin, "berth"), "run", "--config", configPath,
-		"--kubeconfig", testenv.Current().Kubeconfig, "--leader-elect-identity", id,
+	return berthtest.StartProcess(t, id, "run", "--config", configPath, "--leader-elect-identity", id,
 		"--health-address", "0", "-v=2", "--logtostderr")
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v (run make build first)", bin+"/berth", err)
-	}
-	p := &berthProc{id: id, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
 }
 
 var boundLine = regexp.MustCompile(`^I\d{4} (\d\d:\d\d:\d\d\.\d{6}).*"Successfully bound pod to node".*pod="([^"]+)"`)
@@ -118,7 +83,7 @@ func TestLeaderFailover(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(leaderConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	procs := map[string]*berthProc{
+	procs := map[string]*berthtest.Process{
 		"replica-a": startBerthProcess(t, "replica-a", cfgPath),
 		"replica-b": startBerthProcess(t, "replica-b", cfgPath),
 	}
@@ -149,25 +114,22 @@ func TestLeaderFailover(t *testing.T) {
 	createErr := make(chan error, 1)
 	go func() { createErr <- createPodsE(ns, pods) }()
 	waitForPods(t, env.Client, ns, 2*time.Minute, "the leader to bind some pods", func(ps []v1.Pod) (bool, string) {
-		return boundCount(ps) >= 500, progress(ps)
+		return berthtest.BoundCount(ps) >= 500, progress(ps)
 	})
 	// Mid-burst: pods are still being created while the leader dies.
-	if err := procs[leader].cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-procs[leader].done
+	procs[leader].Kill(t)
 	killedAt := time.Now()
 	if err := <-createErr; err != nil {
 		t.Fatal(err)
 	}
 	final := waitForPods(t, env.Client, ns, 4*time.Minute, "all pods to be bound after failover", func(ps []v1.Pod) (bool, string) {
-		return len(ps) == total && boundCount(ps) == total, progress(ps)
+		return len(ps) == total && berthtest.BoundCount(ps) == total, progress(ps)
 	})
 	t.Logf("all %d pods bound %.1fs after the leader was killed", len(final), time.Since(killedAt).Seconds())
 
-	a, b := binds(t, procs[leader].log), binds(t, procs[standby].log)
+	a, b := binds(t, procs[leader].Log), binds(t, procs[standby].Log)
 	if len(b) == 0 {
-		t.Fatalf("the standby bound nothing; its log is %s", procs[standby].log)
+		t.Fatalf("the standby bound nothing; its log is %s", procs[standby].Log)
 	}
 	var lastOld, firstNew time.Time
 	first := true

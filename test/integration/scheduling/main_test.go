@@ -79,14 +79,6 @@ func waitForPods(t *testing.T, c kubernetes.Interface, ns string, timeout time.D
 	return pods
 }
 
-func boundCount(pods []v1.Pod) int {
-	n := 0
-	for _, p := range pods {
-		if p.Spec.NodeName != "" {
-			n++
-		}
-	}
-	return n
+func progress(pods []v1.Pod) string {
+	return fmt.Sprintf("%d/%d bound", berthtest.BoundCount(pods), len(pods))
 }
-
-func progress(pods []v1.Pod) string { return fmt.Sprintf("%d/%d bound", boundCount(pods), len(pods)) }

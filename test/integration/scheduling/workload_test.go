@@ -15,6 +15,7 @@ import (
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/utils/ptr"
 
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/internal/st"
 	"github.com/berthsched/berth/internal/testenv"
@@ -98,7 +99,7 @@ func TestMixedWorkload(t *testing.T) {
 	const unschedulable, foreign = 20, 20
 	want := len(pods) - unschedulable - foreign
 	waitForPods(t, c, ns, 3*time.Minute, "schedulable pods to be bound", func(ps []v1.Pod) (bool, string) {
-		return boundCount(ps) >= want, progress(ps)
+		return berthtest.BoundCount(ps) >= want, progress(ps)
 	})
 	// Give berth a moment to report the unschedulable pods.
 	got := waitForPods(t, c, ns, time.Minute, "unschedulable pods to carry PodScheduled=False", func(ps []v1.Pod) (bool, string) {

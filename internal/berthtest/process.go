@@ -1,0 +1,100 @@
+package berthtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/berthsched/berth/internal/testenv"
+)
+
+// Process is bin/berth running as a child process of the test, for tests
+// that kill it like a crashed replica or restart it: an in-process
+// scheduler (Start) cannot be SIGKILLed.
+type Process struct {
+	// Name names the process in messages and its log file.
+	Name string
+	// Cmd is the running command.
+	Cmd *exec.Cmd
+	// Log is the path of its combined output.
+	Log string
+	// Done is closed when the process has exited.
+	Done chan struct{}
+}
+
+// StartProcess runs bin/berth with args and the kubeconfig of
+// testenv.Current(), its output going to a log file in t.TempDir(). It
+// dies with the test binary (Pdeathsig); when t ends it gets SIGTERM,
+// then SIGKILL after 15 s, and if t failed the tail of its log is printed.
+func StartProcess(t testing.TB, name string, args ...string) *Process {
+	t.Helper()
+	bin, err := testenv.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "berth"), append(args, "--kubeconfig", testenv.Current().Kubeconfig)...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("starting %s: %v (run make build first)", cmd.Path, err)
+	}
+	p := &Process{Name: name, Cmd: cmd, Log: logPath, Done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.Done) }()
+	t.Cleanup(func() {
+		if !p.Exited() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.Done:
+			case <-time.After(15 * time.Second):
+				_ = cmd.Process.Kill()
+				<-p.Done
+			}
+		}
+		if t.Failed() {
+			t.Logf("last lines of %s's log:\n%s", name, testenv.TailFile(logPath, 40))
+		}
+	})
+	return p
+}
+
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.Done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Kill kills the process with SIGKILL, as a crash or an OOM kill would
+// (no cleanup; in-flight work is cut off), and waits until it is gone.
+func (p *Process) Kill(t testing.TB) {
+	t.Helper()
+	if err := p.Cmd.Process.Kill(); err != nil {
+		t.Fatalf("killing %s: %v", p.Name, err)
+	}
+	<-p.Done
+}
+
+// BoundCount counts the pods that have a node.
+func BoundCount(pods []v1.Pod) int {
+	n := 0
+	for _, p := range pods {
+		if p.Spec.NodeName != "" {
+			n++
+		}
+	}
+	return n
+}
