@@ -31,6 +31,24 @@ import (
 // the claims of pods that are gone (Options.DRA).
 const ControllerManagerControllers = "*,-node-lifecycle-controller,-node-ipam-controller,-taint-eviction-controller,-device-taint-eviction-controller,-ttl-controller"
 
+// FeatureGates is the --feature-gates value of kube-apiserver and
+// kube-controller-manager. GenericWorkload (beta, off by default in
+// v1.37) makes the API server store scheduling.k8s.io PodGroups and
+// Workloads and keep pods' spec.schedulingGroup (it drops the field when
+// the gate is off). Its PodGroupProtection admission plugin, on by
+// default, then puts the scheduling.k8s.io/podgroup-protection finalizer
+// on every new PodGroup, which only kube-controller-manager's
+// podgroup-protection-controller removes (once no pod references the
+// group), and that controller only runs with the gate; without it a
+// deleted PodGroup would stay Terminating for ever. Nothing else changes
+// for objects that do not use the API, so the gate is always on.
+const FeatureGates = "GenericWorkload=true"
+
+// RuntimeConfig is kube-apiserver's --runtime-config value:
+// scheduling.k8s.io/v1beta1 (PodGroup, Workload) is a beta API and, like
+// every beta API since v1.24, is not served unless enabled.
+const RuntimeConfig = "scheduling.k8s.io/v1beta1=true"
+
 // child is a supervised component process.
 type child struct {
 	name   string
@@ -297,6 +315,8 @@ func apiserverArgs(o Options, p pki) []string {
 		"--max-requests-inflight=3000",
 		"--max-mutating-requests-inflight=1000",
 		"--profiling=true",
+		"--feature-gates=" + FeatureGates,
+		"--runtime-config=" + RuntimeConfig,
 		"--v=0",
 	}
 }
@@ -314,6 +334,7 @@ func controllerManagerArgs(o Options, p pki) []string {
 		"--leader-elect=false",
 		"--kube-api-qps=500",
 		"--kube-api-burst=1000",
+		"--feature-gates=" + FeatureGates,
 		"--v=0",
 	}
 }
