@@ -44,6 +44,10 @@ var DefaultMultiPoint = []PluginRef{
 	// Weighted above the resource scorers so that, for GPU pods, where
 	// fragmentation grows least outweighs spreading.
 	{Name: "GPUShare", Weight: 5},
+	// berth's own: gangs from three PodGroup APIs, placed whole or not
+	// at all (the engine's group transaction; the plugin reads groups,
+	// holds members back until their quorum exists, writes status).
+	{Name: "GangScheduling"},
 	{Name: "DefaultBinder"},
 	// Appended after DefaultBinder, where kube-scheduler v1.37 appends it
 	// (its feature gate used to decide whether it was there at all).

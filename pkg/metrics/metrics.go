@@ -59,6 +59,18 @@ type Metrics struct {
 	// before this replica took it over (0 without a previous holder): the
 	// outage a failover costs, which lease timing tunes.
 	LeaderTakeoverSeconds prometheus.Gauge
+	// GroupAttempts counts attempts to place a gang (pod group) whole, by
+	// result: scheduled, unschedulable, waiting (fewer members than its
+	// minimum exist), error.
+	GroupAttempts *prometheus.CounterVec
+	// GroupPlacementDuration is the time from a gang's first member's
+	// first attempt to the bind of the last member of the attempt that
+	// placed it.
+	GroupPlacementDuration prometheus.Histogram
+	// PodGroups is the number of gangs the scheduler has seen, by the
+	// state of their last attempt (waiting, unschedulable, binding,
+	// scheduled).
+	PodGroups *prometheus.GaugeVec
 }
 
 // New creates the collectors and registers them on reg.
@@ -139,11 +151,24 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "berth_leader_takeover_seconds",
 			Help: "Seconds the lease went without a leader before this replica acquired it: from the previous holder's last renewal, or its release, to the acquisition. 0 when there was no previous holder.",
 		}),
+		GroupAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_pod_group_attempts_total",
+			Help: "Number of attempts to place a pod group (gang) whole, by result.",
+		}, []string{"result"}),
+		GroupPlacementDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "berth_pod_group_placement_duration_seconds",
+			Help:    "Time from a pod group's first member's first scheduling attempt to the bind of the last member of the attempt that placed it.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 18), // 10ms .. ~22min
+		}),
+		PodGroups: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "berth_pod_groups",
+			Help: "Number of pod groups (gangs) by the state of their last attempt: waiting, unschedulable, binding, scheduled.",
+		}, []string{"state"}),
 	}
 	reg.MustRegister(m.ScheduleAttempts, m.SchedulingAttemptDuration, m.PodSchedulingDuration, m.PodSchedulingAttempts,
 		m.PendingPods, m.QueueIncomingPods, m.BindingDuration, m.BindErrors, m.PluginExecutionDuration,
 		m.ExtensionPointDuration, m.PluginPanics, m.CacheDrift, m.CacheSize, m.AssumedPodsExpired,
 		m.PreemptionAttempts, m.PreemptionVictims, m.IsLeader,
-		m.LeaderTakeoverSeconds)
+		m.LeaderTakeoverSeconds, m.GroupAttempts, m.GroupPlacementDuration, m.PodGroups)
 	return m
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/defaultbinder"
 	"github.com/berthsched/berth/pkg/plugins/defaultpreemption"
 	"github.com/berthsched/berth/pkg/plugins/dynamicresources"
+	"github.com/berthsched/berth/pkg/plugins/gangscheduling"
 	"github.com/berthsched/berth/pkg/plugins/gpushare"
 	"github.com/berthsched/berth/pkg/plugins/imagelocality"
 	"github.com/berthsched/berth/pkg/plugins/interpodaffinity"
@@ -66,6 +67,8 @@ func NewInTreeRegistry() framework.Registry {
 		nodedeclaredfeatures.Name: {Factory: nodedeclaredfeatures.New},
 		gpushare.Name: {Factory: gpushare.New, Args: argsSpec(
 			gpushare.SetDefaultArgs, gpushare.ValidateArgs)},
+		gangscheduling.Name: {Factory: gangscheduling.New, Args: argsSpec(
+			gangscheduling.SetDefaultArgs, gangscheduling.ValidateArgs)},
 	}
 }
 

@@ -129,11 +129,26 @@ func podRefusedBinding(err error) bool {
 // bindingCycle waits on Permit, runs PreBind, binds (retrying transient
 // errors) and PostBind. Any failure undoes the reservation and either
 // drops the pod (already bound elsewhere, or deleted) or requeues it.
-func (s *Scheduler) bindingCycle(ctx context.Context, slot *bindSlot, prof *profile.Profile, state *framework.CycleState, qpi *framework.QueuedPodInfo, assumed *v1.Pod, node string, cycle int64, start time.Time) {
+//
+// A gang member (gb non-nil) waits after PreBind until every member of its
+// attempt has got that far; if any failed, all of them roll back, so a
+// group is never bound short of its minimum because one member's PreBind
+// or Permit failed.
+func (s *Scheduler) bindingCycle(ctx context.Context, slot *bindSlot, prof *profile.Profile, state *framework.CycleState, qpi *framework.QueuedPodInfo, assumed *v1.Pod, node string, cycle int64, start time.Time, gb *groupBind) {
 	logger := klog.FromContext(ctx)
 	bindStart := s.clock.Now()
+	arrived := gb == nil
 
 	fail := func(st *framework.Status, outcome bindOutcome) {
+		if !arrived {
+			// Siblings must not bind without this member: they roll
+			// back too once everyone has arrived.
+			arrived = true
+			gb.arrive(assumed, st)
+		}
+		if gb != nil {
+			defer gb.finish(ctx, s, false)
+		}
 		s.metrics.BindingDuration.WithLabelValues(metrics.ResultError).Observe(s.clock.Since(bindStart).Seconds())
 		if outcome != bindNotAttempted {
 			s.metrics.BindErrors.WithLabelValues(string(outcome)).Inc()
@@ -171,6 +186,13 @@ func (s *Scheduler) bindingCycle(ctx context.Context, slot *bindSlot, prof *prof
 	defer preCancel()
 	slot.release()
 	st := prof.RunPreBindPlugins(preCtx, state, assumed, node)
+	if st.IsSuccess() && !arrived {
+		arrived = true
+		if gst := gb.arrive(assumed, nil); gst != nil {
+			fail(gst, bindNotAttempted)
+			return
+		}
+	}
 	if err := slot.acquire(preCtx); err != nil && st.IsSuccess() {
 		st = framework.AsStatus(fmt.Errorf("waiting for a bind slot: %w", err))
 	}
@@ -205,6 +227,9 @@ func (s *Scheduler) bindingCycle(ctx context.Context, slot *bindSlot, prof *prof
 		logger.Error(err, "FinishBinding failed")
 	}
 	prof.RunPostBindPlugins(ctx, state, assumed, node)
+	if gb != nil {
+		gb.finish(ctx, s, true)
+	}
 
 	now := s.clock.Now()
 	s.metrics.BindingDuration.WithLabelValues(metrics.ResultScheduled).Observe(now.Sub(bindStart).Seconds())
@@ -226,6 +251,13 @@ func attemptsLabel(n int) string {
 // handleFailure counts the failed attempt, requeues the pod (unless it is
 // gone or already bound) and reports the failure asynchronously.
 func (s *Scheduler) handleFailure(ctx context.Context, prof *profile.Profile, qpi *framework.QueuedPodInfo, st *framework.Status, cycle int64, start time.Time) {
+	s.requeueFailed(ctx, prof, qpi, st, nil, cycle, start)
+}
+
+// requeueFailed is handleFailure with the plugins whose events may help
+// the pod given explicitly (nil: taken from the status), as for a gang
+// member that fit but was rolled back because a sibling did not.
+func (s *Scheduler) requeueFailed(ctx context.Context, prof *profile.Profile, qpi *framework.QueuedPodInfo, st *framework.Status, plugins sets.Set[string], cycle int64, start time.Time) {
 	logger := klog.FromContext(ctx)
 	pod := qpi.Pod
 	result, reason := metrics.ResultError, v1.PodReasonSchedulerError
@@ -241,6 +273,9 @@ func (s *Scheduler) handleFailure(ctx context.Context, prof *profile.Profile, qp
 		qpi.UnschedulablePlugins = fitErr.Diagnosis.UnschedulablePlugins
 	} else if st.IsRejected() && st.Plugin() != "" {
 		qpi.UnschedulablePlugins = sets.New(st.Plugin())
+	}
+	if plugins != nil {
+		qpi.UnschedulablePlugins = plugins
 	}
 	msg := st.Message()
 	if result == metrics.ResultError {

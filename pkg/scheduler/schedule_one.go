@@ -49,6 +49,12 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) {
 	state.RecordPluginMetrics = s.rand.IntN(100) < pluginMetricsSamplePercent
 	cycle := s.queue.SchedulingCycle()
 
+	if gp := prof.GroupPlugin(); gp != nil {
+		if key := gp.GroupKey(pod); key != "" && s.scheduleGroup(ctx, prof, gp, key, qpi, cycle, start) {
+			return
+		}
+	}
+
 	assumed, result, status := s.schedulingCycle(ctx, prof, state, qpi, start)
 	if !status.IsSuccess() {
 		s.handleFailure(ctx, prof, qpi, status, cycle, start)
@@ -77,7 +83,7 @@ func (s *Scheduler) ScheduleOne(ctx context.Context) {
 	go func() {
 		defer s.bindWG.Done()
 		defer slot.release()
-		s.bindingCycle(ctx, slot, prof, state, qpi, assumed, result.SuggestedHost, cycle, start)
+		s.bindingCycle(ctx, slot, prof, state, qpi, assumed, result.SuggestedHost, cycle, start, nil)
 	}()
 }
 
@@ -114,21 +120,29 @@ func (s *Scheduler) schedulingCycle(ctx context.Context, prof *profile.Profile, 
 		return nil, result, st
 	}
 
+	assumed, st := s.assumeAndReserve(ctx, prof, state, pod, result.SuggestedHost)
+	return assumed, result, st
+}
+
+// assumeAndReserve assumes pod on node in the cache and runs Reserve and
+// Permit; on failure it undoes all of it. It returns the assumed copy.
+func (s *Scheduler) assumeAndReserve(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod, node string) (*v1.Pod, *framework.Status) {
+	logger := klog.FromContext(ctx)
 	assumed := pod.DeepCopy()
-	assumed.Spec.NodeName = result.SuggestedHost
+	assumed.Spec.NodeName = node
 	if err := s.cache.AssumePod(logger, assumed); err != nil {
-		return nil, result, framework.AsStatus(fmt.Errorf("assuming pod: %w", err))
+		return nil, framework.AsStatus(fmt.Errorf("assuming pod: %w", err))
 	}
 	s.nominator.DeleteNominatedPodIfExists(pod)
-	if st := prof.RunReservePluginsReserve(ctx, state, assumed, result.SuggestedHost); !st.IsSuccess() {
-		s.unreserveAndForget(ctx, prof, state, assumed, result.SuggestedHost)
-		return nil, result, st
+	if st := prof.RunReservePluginsReserve(ctx, state, assumed, node); !st.IsSuccess() {
+		s.unreserveAndForget(ctx, prof, state, assumed, node)
+		return nil, st
 	}
-	if st := prof.RunPermitPlugins(ctx, state, assumed, result.SuggestedHost); !st.IsSuccess() && !st.IsWait() {
-		s.unreserveAndForget(ctx, prof, state, assumed, result.SuggestedHost)
-		return nil, result, st
+	if st := prof.RunPermitPlugins(ctx, state, assumed, node); !st.IsSuccess() && !st.IsWait() {
+		s.unreserveAndForget(ctx, prof, state, assumed, node)
+		return nil, st
 	}
-	return assumed, result, nil
+	return assumed, nil
 }
 
 func (s *Scheduler) unreserveAndForget(ctx context.Context, prof *profile.Profile, state *framework.CycleState, assumed *v1.Pod, node string) {
@@ -143,6 +157,11 @@ func (s *Scheduler) unreserveAndForget(ctx context.Context, prof *profile.Profil
 // the core (filter, score, select). It makes no API calls and does not
 // change the cache. A pod that fits nowhere gives a *core.FitError.
 func (s *Scheduler) SchedulePod(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod) (core.Result, error) {
+	return s.schedulePodIn(ctx, prof, state, pod, nil)
+}
+
+// schedulePodIn is SchedulePod restricted to the domain's nodes (nil: all).
+func (s *Scheduler) schedulePodIn(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod, dom *domain) (core.Result, error) {
 	logger := klog.FromContext(ctx)
 	if err := s.cache.UpdateSnapshot(logger, s.snapshot); err != nil {
 		return core.Result{}, err
@@ -158,6 +177,8 @@ func (s *Scheduler) SchedulePod(ctx context.Context, prof *profile.Profile, stat
 		StartIndex:               s.nextStartNodeIndex,
 		PercentageOfNodesToScore: s.percentageOfNodesToScore,
 		Parallelism:              s.parallelism,
+		AllowedNodes:             dom.nodeSet(),
+		AllowedNodesReason:       dom.reason(),
 	})
 	s.nextStartNodeIndex = res.NextStartIndex
 	return res, err

@@ -110,6 +110,9 @@ type Scheduler struct {
 
 	bindSem *semaphore.Weighted
 	bindWG  sync.WaitGroup
+
+	// groups is the last state of each gang, for berth_pod_groups.
+	groups groupTracker
 }
 
 // handle is the framework.Handle given to plugins. Its fields are plain

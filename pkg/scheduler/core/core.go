@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/scheduler/profile"
@@ -75,6 +76,15 @@ type Request struct {
 	// TopK is how many feasible nodes' per-plugin scores the diagnosis
 	// keeps (Diagnosis.TopNodes); 0 keeps none (the hot path).
 	TopK int
+	// AllowedNodes, if set, restricts the pod to these nodes, as a
+	// PreFilterResult would: a gang confined to one topology domain is
+	// placed with the domain's nodes here. Nodes outside it are reported
+	// as AllowedNodesReason.
+	AllowedNodes sets.Set[string]
+	// AllowedNodesReason explains the nodes AllowedNodes excludes (e.g.
+	// "node(s) outside topology domain rack=r1"); empty gives a generic
+	// message.
+	AllowedNodesReason string
 	// TraceNode, if set, names a node on which every Filter plugin runs
 	// even after one rejected the pod; their statuses are Result.Trace.
 	TraceNode string
@@ -167,6 +177,14 @@ func findNodesThatFitPod(ctx context.Context, req Request, res *Result) error {
 		return nil
 	}
 	nodes := allNodes
+	absentMsg := "node(s) didn't satisfy plugin(s) [PreFilterResult]"
+	if req.AllowedNodes != nil {
+		preRes = preRes.Merge(&framework.PreFilterResult{NodeNames: req.AllowedNodes})
+		absentMsg = req.AllowedNodesReason
+		if absentMsg == "" {
+			absentMsg = "node(s) outside the nodes the pod was restricted to"
+		}
+	}
 	if !preRes.AllNodes() {
 		nodes = make([]*framework.NodeInfo, 0, len(preRes.NodeNames))
 		for name := range preRes.NodeNames {
@@ -182,7 +200,7 @@ func findNodesThatFitPod(ctx context.Context, req Request, res *Result) error {
 			return 1
 		})
 		// Nodes the PreFilter result excluded count as unresolvable.
-		d.NodeToStatus.SetAbsent(framework.NewStatus(framework.UnschedulableAndUnresolvable, "node(s) didn't satisfy plugin(s) [PreFilterResult]"))
+		d.NodeToStatus.SetAbsent(framework.NewStatus(framework.UnschedulableAndUnresolvable, absentMsg))
 	}
 	// The memo is aligned with the full node list, so it only applies when
 	// PreFilter did not narrow the nodes; nominated pods make a node's

@@ -46,6 +46,9 @@ type Profile struct {
 	bind       []framework.BindPlugin
 	postBind   []framework.PostBindPlugin
 	plugins    map[string]framework.Plugin
+	// group is the plugin that knows the profile's gangs (enabled at
+	// PreEnqueue), or nil.
+	group framework.GroupPlugin
 
 	waiting *waitingPods
 	// signers add their fragments to the pod's equivalence signature.
@@ -247,6 +250,12 @@ func (p *Profile) add(ep config.ExtensionPoint, ref config.PluginRef) error {
 	switch ep {
 	case config.PreEnqueue:
 		p.preEnqueue = append(p.preEnqueue, pl.(framework.PreEnqueuePlugin))
+		if g, ok := pl.(framework.GroupPlugin); ok {
+			if p.group != nil && p.group.Name() != g.Name() {
+				return fmt.Errorf("only one plugin that groups pods into gangs may be enabled, have %q and %q", p.group.Name(), g.Name())
+			}
+			p.group = g
+		}
 	case config.QueueSort:
 		if p.queueSort != nil {
 			return fmt.Errorf("only one queueSort plugin may be enabled, have %q and %q", p.queueSort.Name(), ref.Name)
@@ -294,6 +303,10 @@ func (p *Profile) QueueSortName() string { return p.queueSort.Name() }
 
 // PreEnqueuePlugins are given to the queue.
 func (p *Profile) PreEnqueuePlugins() []framework.PreEnqueuePlugin { return p.preEnqueue }
+
+// GroupPlugin returns the plugin that groups the profile's pods into
+// gangs, or nil when none is enabled.
+func (p *Profile) GroupPlugin() framework.GroupPlugin { return p.group }
 
 // HasPostFilter reports whether any PostFilter plugin is enabled.
 func (p *Profile) HasPostFilter() bool { return len(p.postFilter) > 0 }

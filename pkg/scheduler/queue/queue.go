@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -218,6 +220,70 @@ func (q *PriorityQueue) Pop(logger klog.Logger) (*framework.QueuedPodInfo, error
 	}
 	q.reportLocked()
 	return p, nil
+}
+
+// TakeMatching removes from activeQ, backoffQ and the unschedulable pool
+// every pod match accepts, except pods a PreEnqueue plugin still holds back, and
+// returns them as Pop would have: attempt counted, tracked in flight until
+// AddUnschedulableIfNotPresent or Done. The scheduler takes a gang's
+// queued members this way after popping one of them, so that the whole
+// group is placed in one step whatever their backoff. The result is in
+// queue order (activeQ's sort).
+func (q *PriorityQueue) TakeMatching(logger klog.Logger, match func(pod *v1.Pod) bool) []*framework.QueuedPodInfo {
+	q.lock.Lock()
+	defer q.lock.Unlock()
+	var out []*framework.QueuedPodInfo
+	for _, h := range []*podHeap{q.activeQ, q.backoffQ} {
+		var uids []types.UID
+		for _, p := range h.items {
+			if match(p.Pod) {
+				uids = append(uids, p.Pod.UID)
+			}
+		}
+		for _, uid := range uids {
+			out = append(out, h.delete(uid))
+		}
+	}
+	for uid, p := range q.pool {
+		if !match(p.Pod) {
+			continue
+		}
+		// A member held back until its group's quorum existed may not
+		// have been released yet by the event that completed it; one
+		// still gated (scheduling gates, say) stays.
+		if p.Gated {
+			if _, st := q.runPreEnqueue(logger, p.Pod); !st.IsSuccess() {
+				continue
+			}
+		}
+		out = append(out, q.deleteFromPool(uid))
+	}
+	slices.SortStableFunc(out, func(a, b *framework.QueuedPodInfo) int {
+		switch {
+		case q.activeQ.less(a, b):
+			return -1
+		case q.activeQ.less(b, a):
+			return 1
+		}
+		return strings.Compare(a.Pod.Name, b.Pod.Name)
+	})
+	now := q.clock.Now()
+	for _, p := range out {
+		p.Gated = false
+		p.Attempts++
+		if p.InitialAttemptTimestamp == nil {
+			t := now
+			p.InitialAttemptTimestamp = &t
+		}
+		p.UnschedulablePlugins = sets.New[string]()
+		p.PendingPlugins = sets.New[string]()
+		q.inFlight.start(p.Pod)
+	}
+	if len(out) > 0 {
+		logger.V(5).Info("Took queued pods", "count", len(out))
+		q.reportLocked()
+	}
+	return out
 }
 
 // Done ends the pod's in-flight tracking after a successful (or abandoned)
