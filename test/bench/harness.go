@@ -167,7 +167,8 @@ func runWorkload(ctx context.Context, o Options, w *Workload, logDir string) *Wo
 		return wr
 	}
 	wr.Nodes, wr.InitialPods, wr.MeasuredPods = counts.Nodes, counts.InitialPods, counts.MeasuredPods
-	wr.ExpectedSchedulable = expectedSchedulable(w.MeasuredPods, counts.MeasuredPods)
+	wr.ExpectedSchedulable = w.expectedMeasured(counts)
+	wr.KubeSchedulerFeatureGates = w.kubeSchedulerFeatureGates()
 	wr.ChurnPerSecond = counts.ChurnPerSecond
 	if w.Churn == nil {
 		wr.ChurnPerSecond = 0
@@ -220,6 +221,13 @@ func runWorkload(ctx context.Context, o Options, w *Workload, logDir string) *Wo
 	}
 	if w.DRA != nil {
 		if err := h.setupDRA(ctx); err != nil {
+			wr.Error = err.Error()
+			return wr
+		}
+	}
+	if w.Gang != nil {
+		h.plan = newGangPlan(counts)
+		if err := h.setupGang(ctx); err != nil {
 			wr.Error = err.Error()
 			return wr
 		}

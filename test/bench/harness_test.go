@@ -21,7 +21,7 @@ func TestWorkloadsParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"Basic", "NodeAffinity", "PodAntiAffinity", "TopologySpreading", "PreferredPodAffinity", "Preemption", "UnschedulableMix", "Churn", "StatefulVolumes", "DynamicResources"}
+	want := []string{"Basic", "NodeAffinity", "PodAntiAffinity", "TopologySpreading", "PreferredPodAffinity", "Preemption", "UnschedulableMix", "Churn", "StatefulVolumes", "DynamicResources", "Gang"}
 	var got []string
 	for _, w := range ws {
 		got = append(got, w.Name)
@@ -61,9 +61,9 @@ func TestWorkloadsParse(t *testing.T) {
 	}
 }
 
-// TestHarnessTiny runs the harness end to end at the tiny scale on five
+// TestHarnessTiny runs the harness end to end at the tiny scale on six
 // workloads and checks that the report is complete and well formed (not
-// the speed).
+// the speed, nor how many gangs are left partial).
 func TestHarnessTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts control planes and schedulers")
@@ -85,7 +85,7 @@ func TestHarnessTiny(t *testing.T) {
 	var progress strings.Builder
 	rep, err := Run(ctx, Options{
 		Scale:        ScaleTiny,
-		Workloads:    "Basic,PodAntiAffinity,Preemption,StatefulVolumes,DynamicResources",
+		Workloads:    "Basic,PodAntiAffinity,Preemption,StatefulVolumes,DynamicResources,Gang",
 		OutDir:       out,
 		BinDir:       bin,
 		StallTimeout: 5 * time.Second,
@@ -117,8 +117,8 @@ func TestHarnessTiny(t *testing.T) {
 	}
 	t.Log("results.md:\n" + string(md))
 
-	if len(rep.Workloads) != 5 || len(raw["workloads"].([]any)) != 5 {
-		t.Fatalf("want 5 workloads, got %d", len(rep.Workloads))
+	if len(rep.Workloads) != 6 || len(raw["workloads"].([]any)) != 6 {
+		t.Fatalf("want 6 workloads, got %d", len(rep.Workloads))
 	}
 	for wi, w := range rep.Workloads {
 		rawW := raw["workloads"].([]any)[wi].(map[string]any)
@@ -180,6 +180,16 @@ func TestHarnessTiny(t *testing.T) {
 			}
 			if w.Berth.Bound != w.ExpectedSchedulable {
 				t.Errorf("%s/berth: bound %d/%d", w.Name, w.Berth.Bound, w.ExpectedSchedulable)
+			}
+		case "Gang":
+			if w.KubeSchedulerFeatureGates != "GenericWorkload=true" {
+				t.Errorf("Gang: kube-scheduler feature gates %q", w.KubeSchedulerFeatureGates)
+			}
+			if !strings.Contains(string(md), "| Gang | berth | ") {
+				t.Errorf("results.md has no gang row for berth")
+			}
+			for _, r := range []*RunResult{w.KubeScheduler, w.Berth, w.Ceiling} {
+				checkGang(t, counts, r)
 			}
 		case "Preemption":
 			if w.KubeScheduler.InitialPodsEvicted < w.ExpectedSchedulable {
@@ -253,6 +263,31 @@ func checkRun(t *testing.T, w *WorkloadResult, r *RunResult) {
 	finite("cpuRequestedCV", r.Quality.CPURequestedCV)
 	if r.Quality.CPURequestedMean <= 0 || r.Quality.CPURequestedMean > 1 {
 		t.Errorf("%s: mean requested CPU %v", name, r.Quality.CPURequestedMean)
+	}
+}
+
+// checkGang checks that a gang run's figures are present and consistent
+// (partial gangs are reported, not judged).
+func checkGang(t *testing.T, c Counts, r *RunResult) {
+	t.Helper()
+	g := r.Gang
+	if g == nil {
+		t.Errorf("Gang/%s: no gang figures", r.Scheduler)
+		return
+	}
+	if g.Groups != c.Groups || g.GroupsPlaced < 0 || g.GroupsPlaced > g.Groups || len(g.Contest) != 2 {
+		t.Errorf("Gang/%s: %+v", r.Scheduler, g)
+	}
+	if g.GroupsPlaced > 0 && (g.GroupTimeP50Ms == nil || g.GroupTimeP99Ms == nil || *g.GroupTimeP50Ms > *g.GroupTimeP99Ms) {
+		t.Errorf("Gang/%s: gang times %v %v", r.Scheduler, g.GroupTimeP50Ms, g.GroupTimeP99Ms)
+	}
+	if g.PartialAtEnd < 0 || g.PartialAtEnd > c.Groups+2 || g.PartialMax < 0 || g.PartialMax > c.Groups+2 || g.PartialGroupSeconds < 0 {
+		t.Errorf("Gang/%s: partial figures %d %d %v", r.Scheduler, g.PartialAtEnd, g.PartialMax, g.PartialGroupSeconds)
+	}
+	switch g.ContestPlaced {
+	case ContestA, ContestB, "none", "both":
+	default:
+		t.Errorf("Gang/%s: contest placed %q", r.Scheduler, g.ContestPlaced)
 	}
 }
 

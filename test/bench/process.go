@@ -58,8 +58,9 @@ type process struct {
 }
 
 // startScheduler starts kube-scheduler or berth against kubeconfig, logging
-// to logDir/<logName>.log.
-func startScheduler(which, binDir, kubeconfig, logDir, logName string, qps float32, burst int32) (*process, error) {
+// to logDir/<logName>.log. featureGates, if not empty, is kube-scheduler's
+// --feature-gates value (berth has no such flag).
+func startScheduler(which, binDir, kubeconfig, logDir, logName string, qps float32, burst int32, featureGates string) (*process, error) {
 	cfgPath := filepath.Join(logDir, logName+".config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(schedulerConfig(kubeconfig, qps, burst)), 0o644); err != nil {
 		return nil, err
@@ -71,6 +72,9 @@ func startScheduler(which, binDir, kubeconfig, logDir, logName string, qps float
 		// authentication/authorization kubeconfigs. Readiness is checked by
 		// scheduling a warm-up pod instead.
 		args = []string{filepath.Join(binDir, "kube-scheduler"), "--config", cfgPath, "--secure-port=0", "-v=0"}
+		if featureGates != "" {
+			args = append(args, "--feature-gates="+featureGates)
+		}
 	case Berth:
 		ports, err := testenv.FreePorts(1)
 		if err != nil {
@@ -91,6 +95,8 @@ func startScheduler(which, binDir, kubeconfig, logDir, logName string, qps float
 		return nil, err
 	}
 	defer logf.Close()
+	// The command line heads the log, so the log says which flags ran.
+	fmt.Fprintf(logf, "# %s\n", strings.Join(args, " "))
 	p.cmd = exec.Command(args[0], args[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -57,6 +57,10 @@ type WorkloadResult struct {
 	Targets             Targets    `json:"targets"`
 	TargetResults       []Target   `json:"targetResults"`
 	Error               string     `json:"error,omitempty"`
+
+	// KubeSchedulerFeatureGates is kube-scheduler's --feature-gates value
+	// in this workload, if any.
+	KubeSchedulerFeatureGates string `json:"kubeSchedulerFeatureGates,omitempty"`
 }
 
 // Ratios compare berth with kube-scheduler and the ceiling; nil when a
@@ -211,7 +215,32 @@ func (rep *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", w.Name, num(r.BerthVsKubeScheduler, 2), num(r.BerthVsCeiling, 2),
 			num(r.KubeSchedulerVsCeiling, 2), num(r.P99LatencyBerthVsKubeScheduler, 2), num(r.CPUBerthVsKubeScheduler, 2), strings.Join(ts, "; "))
 	}
+	rep.gangMarkdown(&b)
 	return b.String()
+}
+
+// gangMarkdown adds the table of the gang workloads, if any ran.
+func (rep *Report) gangMarkdown(b *strings.Builder) {
+	header := false
+	for _, w := range rep.Workloads {
+		for _, r := range []*RunResult{w.KubeScheduler, w.Berth, w.Ceiling} {
+			if r == nil || r.Gang == nil {
+				continue
+			}
+			if !header {
+				b.WriteString("\n| workload | scheduler | gangs placed | gang time p50 / p99 (ms) | partial gangs at end | max partial during run | partial gang·s | contest A / B bound (of minCount) | contest placed |\n")
+				b.WriteString("|---|---|---:|---|---:|---:|---:|---|---|\n")
+				header = true
+			}
+			g := r.Gang
+			placed := g.ContestPlaced
+			if r.Scheduler == Ceiling {
+				placed = "not attempted"
+			}
+			fmt.Fprintf(b, "| %s | %s | %d / %d | %s / %s | %d | %d | %.1f | %s | %s |\n", w.Name, r.Scheduler, g.GroupsPlaced, g.Groups,
+				num(g.GroupTimeP50Ms, 0), num(g.GroupTimeP99Ms, 0), g.PartialAtEnd, g.PartialMax, g.PartialGroupSeconds, g.contestString(), placed)
+		}
+	}
 }
 
 func violationsString(v Violations) string {

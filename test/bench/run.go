@@ -66,6 +66,8 @@ type RunResult struct {
 	// ChurnDeleted / ChurnCreated count churn operations.
 	ChurnDeleted int `json:"churnDeleted"`
 	ChurnCreated int `json:"churnCreated"`
+	// Gang holds the gang figures of gang workloads.
+	Gang *GangResult `json:"gang,omitempty"`
 	// Error is set when the run failed.
 	Error string `json:"error,omitempty"`
 }
@@ -86,6 +88,8 @@ type runner struct {
 	// gpus is the number of cards of every GPU node, by name (workloads
 	// with dra).
 	gpus map[string]int
+	// plan maps measured pods to PodGroups (gang workloads).
+	plan *gangPlan
 }
 
 func (r *runner) loadNodes(ctx context.Context) error {
@@ -372,15 +376,22 @@ type bindWatcher struct {
 	cancel    context.CancelFunc
 	evictedMu sync.Mutex
 	deleted   map[string]bool
+	// groupOf maps measured pods to PodGroups and contestBound counts the
+	// bound members of ContestA and ContestB (gang workloads).
+	groupOf      []int
+	contestBound [2]atomic.Int64
 }
 
-func (r *runner) startWatch(ctx context.Context, ns string, base time.Time, expected []bool) (*bindWatcher, error) {
+func (r *runner) startWatch(ctx context.Context, ns string, base time.Time, expected []bool, plan *gangPlan) (*bindWatcher, error) {
 	pods := r.client.CoreV1().Pods(ns)
 	list, err := pods.List(ctx, metav1.ListOptions{ResourceVersion: "", Limit: 1})
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %v", err)
 	}
 	bw := &bindWatcher{base: base, bindAt: make([]int64, len(expected)), expected: expected, done: make(chan struct{}), deleted: map[string]bool{}}
+	if plan != nil {
+		bw.groupOf = plan.of
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	bw.cancel = cancel
 	rv := list.ResourceVersion
@@ -474,7 +485,23 @@ func (bw *bindWatcher) observe(p *v1.Pod) {
 	if bw.expected[i] {
 		bw.boundExp.Add(1)
 	}
+	if bw.groupOf != nil && bw.groupOf[i] < len(bw.contestBound) {
+		bw.contestBound[bw.groupOf[i]].Add(1)
+	}
 	bw.lastBind.Store(t)
+}
+
+// contestSettled reports whether one of the two contest gangs is complete
+// and no measured pod was bound for a second: a scheduler still binding
+// members of the other gang has time to show it.
+func (bw *bindWatcher) contestSettled(plan *gangPlan, now time.Duration) bool {
+	complete := false
+	for k := range bw.contestBound {
+		if bw.contestBound[k].Load() >= int64(plan.groups[k].minCount) {
+			complete = true
+		}
+	}
+	return complete && now-time.Duration(bw.lastBind.Load()) >= time.Second
 }
 
 func (bw *bindWatcher) stop() {
@@ -495,6 +522,11 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 	defer r.cleanup(ns, sched, say)
 	if r.w.DRA != nil {
 		if err := r.createClaimTemplates(ctx, ns); err != nil {
+			return res, err
+		}
+	}
+	if r.plan != nil {
+		if err := r.createPodGroups(ctx, ns, r.plan); err != nil {
 			return res, err
 		}
 	}
@@ -546,7 +578,7 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 		binder = newCeilingBinder(ctx, r.client, r.nodes, vol, dev, r.o.BindWorkers, n+churnMax+2)
 	default:
 		var err error
-		proc, err = startScheduler(sched, r.o.BinDir, r.kubeconfig, r.logDir, strings.ToLower(r.w.Name)+"-"+sched, r.o.QPS, r.o.Burst)
+		proc, err = startScheduler(sched, r.o.BinDir, r.kubeconfig, r.logDir, strings.ToLower(r.w.Name)+"-"+sched, r.o.QPS, r.o.Burst, r.w.kubeSchedulerFeatureGates())
 		if err != nil {
 			return res, err
 		}
@@ -564,14 +596,15 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 
 	// Watch, then create.
 	expected := make([]bool, n)
-	groups := make([]*PodGroup, n)
+	groups := r.w.measuredTemplates(r.counts)
 	for i := range n {
-		groups[i] = groupFor(r.w.MeasuredPods, i)
-		expected[i] = !groups[i].Unschedulable
+		// Gang contenders are not expected: only one of the two gangs
+		// can place (see Gang).
+		expected[i] = !groups[i].Unschedulable && (r.plan == nil || !r.plan.groups[r.plan.of[i]].contest)
 	}
-	res.ExpectedSchedulable = expectedSchedulable(r.w.MeasuredPods, n)
+	res.ExpectedSchedulable = r.w.expectedMeasured(r.counts)
 	base := time.Now()
-	bw, err := r.startWatch(ctx, ns, base, expected)
+	bw, err := r.startWatch(ctx, ns, base, expected, r.plan)
 	if err != nil {
 		return res, err
 	}
@@ -594,6 +627,9 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 		defer close(createDone)
 		createErr = parallel(mctx, n, r.o.CreateWorkers, func(ctx context.Context, i int) error {
 			p := buildPod(&groups[i].Template, ns, fmt.Sprintf("%s%06d", measuredPrefix, i), schedName)
+			if r.plan != nil {
+				joinGroup(p, r.plan.groups[r.plan.of[i]].name)
+			}
 			// Claims first, as the StatefulSet controller does; the pod's
 			// latency starts at its own create.
 			claims, err := createClaims(ctx, r.client, groups[i], p)
@@ -698,7 +734,7 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 		now := time.Since(base)
 		boundExp := bw.boundExp.Load()
 		switch {
-		case !creating && int(boundExp) >= res.ExpectedSchedulable:
+		case !creating && int(boundExp) >= res.ExpectedSchedulable && (r.plan == nil || sched == Ceiling || bw.contestSettled(r.plan, now)):
 			res.StopReason = "all-bound"
 		case !creating && now-time.Duration(max(bw.lastBind.Load(), createEnd.Load())) > r.o.StallTimeout:
 			res.StopReason = "stalled"
@@ -726,6 +762,7 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 		proc.stop(15 * time.Second)
 	}
 	bw.stop()
+	end := int64(time.Since(base))
 	res.ChurnDeleted, res.ChurnCreated = int(churnDeleted.Load()), int(churnCreated.Load())
 	res.Created = int(created.Load())
 	res.CreateSeconds = round3(time.Duration(createEnd.Load()).Seconds())
@@ -791,9 +828,22 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 		}
 		q := evaluateQuality(r.nodes, list.Items, func(p *v1.Pod) bool {
 			i, ok := podIndex(p.Name, measuredPrefix)
-			return ok && i < n && !expected[i]
+			return ok && i < n && groups[i].Unschedulable
 		}, st, ds)
 		res.Quality = &q
+	}
+	if r.plan != nil {
+		boundAtEnd := make([]bool, n)
+		for i := range list.Items {
+			p := &list.Items[i]
+			if j, ok := podIndex(p.Name, measuredPrefix); ok && j < n && p.Spec.NodeName != "" && p.DeletionTimestamp == nil {
+				boundAtEnd[j] = true
+			}
+		}
+		res.Gang = gangAccount(r.plan, createAt, bw.bindAt, boundAtEnd, end)
+		say("gangs: %d/%d placed, group time p50/p99 %s/%s, partial at end %d, max partial %d; contest %s placed (%s)",
+			res.Gang.GroupsPlaced, res.Gang.Groups, fmtMs(res.Gang.GroupTimeP50Ms), fmtMs(res.Gang.GroupTimeP99Ms),
+			res.Gang.PartialAtEnd, res.Gang.PartialMax, res.Gang.ContestPlaced, res.Gang.contestString())
 	}
 	say("%s: %d/%d bound, %.1f pods/s avg, %.0f pods/s p50, p99 %s", res.StopReason, res.Bound, res.ExpectedSchedulable,
 		res.ThroughputAvg, res.ThroughputP50, fmtMs(res.LatencyP99Ms))

@@ -45,7 +45,8 @@ type Workload struct {
 	// Their templates must not carry placement constraints.
 	InitialPods []PodGroup `json:"initialPods"`
 	// MeasuredPods are created while the scheduler under test runs; their
-	// binds are timed. Pod i uses group i mod the weights, deterministically.
+	// binds are timed. Pod i uses group i mod the weights, deterministically
+	// (in gang workloads, the layout of Gang).
 	MeasuredPods []PodGroup `json:"measuredPods"`
 	// Churn, if set, deletes initial pods and creates churn pods while the
 	// measured pods are created.
@@ -71,6 +72,14 @@ type Workload struct {
 	// templates in every run's namespace; pod templates may then have
 	// spec.resourceClaims. It needs ControllerManager.
 	DRA *DRA `json:"dra,omitempty"`
+	// Gang, if set, makes every measured pod a member of an upstream
+	// scheduling.k8s.io/v1beta1 PodGroup (see Gang); the sizes are in
+	// Scales.
+	Gang *Gang `json:"gang,omitempty"`
+	// KubeSchedulerFeatureGates are passed to kube-scheduler as
+	// --feature-gates (e.g. GenericWorkload: true for Gang); berth gets
+	// no flag.
+	KubeSchedulerFeatureGates map[string]bool `json:"kubeSchedulerFeatureGates,omitempty"`
 }
 
 // Storage describes the volumes side of a workload.
@@ -151,6 +160,14 @@ type Counts struct {
 	MeasuredPods int `json:"measuredPods"`
 	// ChurnPerSecond overrides Churn.PerSecond at this scale.
 	ChurnPerSecond int `json:"churnPerSecond,omitempty"`
+	// Gang workloads only (see Gang): Groups regular gangs of GroupSize
+	// pods with gang minCount MinCount (0: GroupSize), and two contest
+	// gangs of ContestSize pods on a pool of ContestNodes nodes.
+	Groups       int `json:"groups,omitempty"`
+	GroupSize    int `json:"groupSize,omitempty"`
+	MinCount     int `json:"minCount,omitempty"`
+	ContestNodes int `json:"contestNodes,omitempty"`
+	ContestSize  int `json:"contestSize,omitempty"`
 }
 
 // Targets the report compares against.
@@ -231,6 +248,11 @@ func (w *Workload) validate() error {
 	if err := w.validateDRA(); err != nil {
 		return fmt.Errorf("%s: %v", w.Name, err)
 	}
+	for gate := range w.KubeSchedulerFeatureGates {
+		if gate == "" || strings.ContainsAny(gate, "=, ") {
+			return fmt.Errorf("%s: bad feature gate name %q", w.Name, gate)
+		}
+	}
 	for _, s := range []string{ScaleFull, ScaleSmall, ScaleTiny} {
 		c, ok := w.Scales[s]
 		if !ok {
@@ -243,7 +265,23 @@ func (w *Workload) validate() error {
 			return fmt.Errorf("%s: scales.%s has initialPods but no initialPods templates", w.Name, s)
 		}
 	}
+	if w.Gang != nil {
+		if err := w.Gang.validate(w); err != nil {
+			return fmt.Errorf("%s: %v", w.Name, err)
+		}
+	}
 	return nil
+}
+
+// kubeSchedulerFeatureGates renders KubeSchedulerFeatureGates as a
+// --feature-gates value (sorted), or "".
+func (w *Workload) kubeSchedulerFeatureGates() string {
+	var gates []string
+	for gate, on := range w.KubeSchedulerFeatureGates {
+		gates = append(gates, fmt.Sprintf("%s=%t", gate, on))
+	}
+	sort.Strings(gates)
+	return strings.Join(gates, ",")
 }
 
 func (w *Workload) validateStorage() error {
