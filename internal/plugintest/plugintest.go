@@ -20,6 +20,8 @@ type PreemptionHandle struct {
 	Runner *Runner
 	// Metrics, when set, receives the preemption measurements.
 	Metrics framework.PreemptionMetrics
+	// Gangs, when set, answers GangOf: a test's gang membership.
+	Gangs func(pod *v1.Pod) []*v1.Pod
 
 	mu        sync.Mutex
 	nominated map[string][]*framework.PodInfo
@@ -65,6 +67,14 @@ func (h *PreemptionHandle) FilterRunner() framework.FilterRunner { return h.Runn
 
 // PreemptionMetrics implements framework.Preemption.
 func (h *PreemptionHandle) PreemptionMetrics() framework.PreemptionMetrics { return h.Metrics }
+
+// GangOf implements framework.Preemption through Gangs (nil: no gangs).
+func (h *PreemptionHandle) GangOf(pod *v1.Pod) []*v1.Pod {
+	if h.Gangs == nil {
+		return nil
+	}
+	return h.Gangs(pod)
+}
 
 // Runner is core.FilterRunner plus the PreFilter and plain Filter runs a
 // test needs to set up a cycle by hand.

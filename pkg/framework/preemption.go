@@ -53,4 +53,23 @@ type Preemption interface {
 	// PreemptionMetrics returns where to report preemption measurements;
 	// nil means nothing is recorded.
 	PreemptionMetrics() PreemptionMetrics
+	// GangOf returns every bound or binding member of the gang the pod
+	// belongs to (the pod included) when evicting it would break a gang
+	// of more than one member, else nil. Preemption evicts such a gang
+	// whole or not at all: a gang left below its minimum holds capacity
+	// and does nothing.
+	GangOf(pod *v1.Pod) []*v1.Pod
+}
+
+// GroupPreemptor is implemented by the preemption plugin that can make
+// room for a whole gang: it simulates the group's members one after the
+// other, each seeing the room the previous ones took and the victims
+// already chosen, and evicts only if at least need of them fit. Nothing
+// is evicted for a gang that would still not fit.
+type GroupPreemptor interface {
+	Plugin
+	// PreemptGroup returns the node nominated for each member it made room
+	// for (by pod UID), or a status saying why it could not. preFilter
+	// runs the profile's PreFilter for a member on the current snapshot.
+	PreemptGroup(ctx context.Context, group *PodGroup, pods []*v1.Pod, need int, preFilter func(pod *v1.Pod) (*CycleState, *Status)) (map[string]string, *Status)
 }

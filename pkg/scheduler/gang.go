@@ -147,14 +147,19 @@ func (s *Scheduler) scheduleGroup(ctx context.Context, prof *profile.Profile, gp
 		taken.Insert(string(m.qpi.Pod.UID))
 	}
 	scheduled := 0
+	// placedOn are the nodes of members already bound or binding: a group
+	// confined to one topology domain stays in theirs.
+	var placedOn []string
 	for _, p := range gp.Members(key) {
 		if taken.Has(string(p.UID)) {
 			continue
 		}
 		if p.Spec.NodeName != "" {
 			scheduled++
-		} else if assumed, _ := s.cache.IsAssumedPod(p); assumed {
+			placedOn = append(placedOn, p.Spec.NodeName)
+		} else if cached, err := s.cache.GetPod(p); err == nil && cached.Spec.NodeName != "" {
 			scheduled++
+			placedOn = append(placedOn, cached.Spec.NodeName)
 		}
 	}
 	need := group.MinMember - scheduled
@@ -176,17 +181,20 @@ func (s *Scheduler) scheduleGroup(ctx context.Context, prof *profile.Profile, gp
 		return true
 	}
 
-	domains, msg := s.groupDomains(group)
+	domains, msg := s.groupDomains(group, placedOn)
 	if msg != "" {
 		st := framework.NewStatus(framework.UnschedulableAndUnresolvable, msg).WithPlugin(gp.Name())
 		s.failGroup(ctx, prof, gp, group, members, st, framework.GroupUnschedulable, scheduled, cycle, start)
 		return true
 	}
+	// With the minimum already bound or binding, further members are
+	// placed as they fit; at least one must, or the attempt failed.
+	need = max(need, 1)
 	var best []*gangMember
 	bestPlaced, bestDomain := -1, (*domain)(nil)
 	for _, dom := range domains {
 		placed := s.placeMembers(ctx, prof, members, dom, need)
-		if placed >= need && placed > 0 {
+		if placed >= need {
 			s.commitGroup(ctx, prof, gp, group, members, dom, scheduled, placed, cycle, start)
 			return true
 		}
@@ -204,8 +212,51 @@ func (s *Scheduler) scheduleGroup(ctx context.Context, prof *profile.Profile, gp
 		where = fmt.Sprintf(" in any one %s domain (closest: %s)", group.TopologyKey, bestDomain)
 	}
 	summary := fmt.Sprintf("pod group %s/%s: %d of %d needed members fit%s", group.Namespace, group.Name, bestPlaced, need, where)
+	if scheduled >= group.MinMember {
+		summary = fmt.Sprintf("pod group %s/%s has its minimum of %d scheduled; no further member fits%s", group.Namespace, group.Name, group.MinMember, where)
+	} else if msg := s.preemptForGroup(ctx, prof, group, members, need); msg != "" {
+		summary += "; " + msg
+	}
 	s.failGroupMembers(ctx, prof, gp, group, members, summary, scheduled, cycle, start)
 	return true
+}
+
+// preemptForGroup asks the profile's group preemptor to make room for the
+// members the group needs, evicting whole gangs of lower priority, and
+// records the nominations it made. It returns what happened, for the
+// members' status ("" when nothing was tried). A group whose members
+// already hold nominations waits for those victims to go instead of
+// preempting again.
+func (s *Scheduler) preemptForGroup(ctx context.Context, prof *profile.Profile, group *framework.PodGroup, members []*gangMember, need int) string {
+	gpre := prof.GroupPreemptor()
+	if gpre == nil {
+		return ""
+	}
+	logger := klog.FromContext(ctx)
+	pods := make([]*v1.Pod, 0, len(members))
+	for _, m := range members {
+		if s.nominator.NominatedNodeName(m.qpi.Pod.UID) != "" || m.qpi.Pod.Status.NominatedNodeName != "" {
+			return "waiting for the pods an earlier preemption evicts to go"
+		}
+		pods = append(pods, m.qpi.Pod)
+	}
+	if err := s.cache.UpdateSnapshot(logger, s.snapshot); err != nil {
+		return "preemption not tried: " + err.Error()
+	}
+	nominated, st := gpre.PreemptGroup(ctx, group, pods, need, func(pod *v1.Pod) (*framework.CycleState, *framework.Status) {
+		state := framework.NewCycleState()
+		_, _, st := prof.RunPreFilterPlugins(ctx, state, pod, s.snapshot.List())
+		return state, st
+	})
+	if !st.IsSuccess() {
+		return st.Message()
+	}
+	for _, p := range pods {
+		if node := nominated[string(p.UID)]; node != "" {
+			s.nominator.AddNominatedPod(logger, p, node)
+		}
+	}
+	return fmt.Sprintf("preempting lower-priority pods to make room for %d members", len(nominated))
 }
 
 // snapshotStatuses copies the members' per-attempt verdicts.
@@ -286,6 +337,7 @@ func (s *Scheduler) commitGroup(ctx context.Context, prof *profile.Profile, gp f
 		if t := m.qpi.InitialAttemptTimestamp; t != nil && t.Before(gb.start) {
 			gb.start = *t
 		}
+		s.nominator.DeleteNominatedPodIfExists(pod)
 		s.metrics.ScheduleAttempts.WithLabelValues(metrics.ResultScheduled, prof.Name()).Inc()
 		s.metrics.SchedulingAttemptDuration.WithLabelValues(metrics.ResultScheduled, prof.Name()).Observe(s.clock.Since(start).Seconds())
 		s.queue.Done(pod.UID)
@@ -436,15 +488,25 @@ func quantity(name v1.ResourceName, v int64) string {
 // groupDomains lists where the group may go: the whole cluster, or with a
 // topology key each value of it, roomiest first. msg is set when no node
 // has the key.
-func (s *Scheduler) groupDomains(group *framework.PodGroup) ([]*domain, string) {
+func (s *Scheduler) groupDomains(group *framework.PodGroup, placedOn []string) ([]*domain, string) {
 	if group.TopologyKey == "" {
 		return []*domain{nil}, ""
+	}
+	// Members already placed fix the domain.
+	fixed := ""
+	for _, name := range placedOn {
+		if ni, err := s.snapshot.Get(name); err == nil {
+			if v, ok := ni.Node().Labels[group.TopologyKey]; ok {
+				fixed = v
+				break
+			}
+		}
 	}
 	byValue := map[string]*domain{}
 	for _, ni := range s.snapshot.List() {
 		node := ni.Node()
 		v, ok := node.Labels[group.TopologyKey]
-		if !ok {
+		if !ok || (fixed != "" && v != fixed) {
 			continue
 		}
 		d := byValue[v]

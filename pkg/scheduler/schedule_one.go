@@ -121,11 +121,16 @@ func (s *Scheduler) schedulingCycle(ctx context.Context, prof *profile.Profile, 
 	}
 
 	assumed, st := s.assumeAndReserve(ctx, prof, state, pod, result.SuggestedHost)
+	if st.IsSuccess() {
+		s.nominator.DeleteNominatedPodIfExists(pod)
+	}
 	return assumed, result, st
 }
 
 // assumeAndReserve assumes pod on node in the cache and runs Reserve and
 // Permit; on failure it undoes all of it. It returns the assumed copy.
+// The pod's nomination is the caller's to drop once the placement holds
+// (a gang member's trial placement may still be rolled back).
 func (s *Scheduler) assumeAndReserve(ctx context.Context, prof *profile.Profile, state *framework.CycleState, pod *v1.Pod, node string) (*v1.Pod, *framework.Status) {
 	logger := klog.FromContext(ctx)
 	assumed := pod.DeepCopy()
@@ -133,7 +138,6 @@ func (s *Scheduler) assumeAndReserve(ctx context.Context, prof *profile.Profile,
 	if err := s.cache.AssumePod(logger, assumed); err != nil {
 		return nil, framework.AsStatus(fmt.Errorf("assuming pod: %w", err))
 	}
-	s.nominator.DeleteNominatedPodIfExists(pod)
 	if st := prof.RunReservePluginsReserve(ctx, state, assumed, node); !st.IsSuccess() {
 		s.unreserveAndForget(ctx, prof, state, assumed, node)
 		return nil, st

@@ -201,7 +201,7 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 	for _, pc := range cfg.Profiles {
 		rec := opts.EventBroadcaster.NewRecorder(scheme.Scheme, pc.SchedulerName)
 		recorders[pc.SchedulerName] = rec
-		pre := &preemption{nom: s.nominator, metrics: preemptionMetrics{opts.Metrics}}
+		pre := &preemption{nom: s.nominator, metrics: preemptionMetrics{opts.Metrics}, cache: s.cache}
 		h := &handle{snapshot: s.snapshot, client: opts.BindClient, factory: opts.InformerFactory, dynamic: opts.DynamicInformerFactory, recorder: rec, preemption: pre, activator: activator{s}}
 		p, err := profile.New(ctx, opts.Registry, pc, profile.Options{Handle: h, Metrics: opts.Metrics, Parallelism: cfg.Parallelism, Clock: opts.Clock})
 		if err != nil {

@@ -74,6 +74,16 @@ func (pl *DefaultPreemption) dryRun(ctx context.Context, state *framework.CycleS
 		ni := nodes[(offset+i)%len(nodes)]
 		victims, violations, st := pl.selectVictimsOnNode(ctx, fr, state.Clone(), pod, ni.Clone(), pdbs)
 		if st.IsSuccess() && len(victims) > 0 {
+			// A victim in a gang takes its whole gang along (bound
+			// members on other nodes too), or the node is no candidate.
+			expanded, ok := expandGangs(pl.preemption(), victims, corev1helpers.PodPriority(pod))
+			if !ok {
+				victims, st = nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, ReasonGangNotBreakable)
+			} else {
+				victims = expanded
+			}
+		}
+		if st.IsSuccess() && len(victims) > 0 {
 			c := &candidate{node: ni.Node().Name, victims: victims, pdbViolations: violations, seq: int(seq.Add(1))}
 			if violations == 0 {
 				nonViolating.add(c)

@@ -39,6 +39,10 @@ const (
 	// ReasonNoPreemption is returned where the engine evaluates pods
 	// without side effects (its Handle has no Preemption).
 	ReasonNoPreemption = "not available: this evaluation does not preempt"
+	// ReasonGangNotBreakable: the victims include a gang member, and the
+	// gang, which goes whole or not at all, has a member of equal or
+	// higher priority.
+	ReasonGangNotBreakable = "preemption would evict part of a gang that has a member of equal or higher priority"
 )
 
 // DefaultPreemption is the plugin. Build it with New.

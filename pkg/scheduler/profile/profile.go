@@ -49,6 +49,9 @@ type Profile struct {
 	// group is the plugin that knows the profile's gangs (enabled at
 	// PreEnqueue), or nil.
 	group framework.GroupPlugin
+	// groupPreemptor is the first PostFilter plugin that can preempt for
+	// a whole gang, or nil.
+	groupPreemptor framework.GroupPreemptor
 
 	waiting *waitingPods
 	// signers add their fragments to the pod's equivalence signature.
@@ -267,6 +270,9 @@ func (p *Profile) add(ep config.ExtensionPoint, ref config.PluginRef) error {
 		p.filter = append(p.filter, pl.(framework.FilterPlugin))
 	case config.PostFilter:
 		p.postFilter = append(p.postFilter, pl.(framework.PostFilterPlugin))
+		if gp, ok := pl.(framework.GroupPreemptor); ok && p.groupPreemptor == nil {
+			p.groupPreemptor = gp
+		}
 	case config.PreScore:
 		p.preScore = append(p.preScore, pl.(framework.PreScorePlugin))
 	case config.Score:
@@ -307,6 +313,10 @@ func (p *Profile) PreEnqueuePlugins() []framework.PreEnqueuePlugin { return p.pr
 // GroupPlugin returns the plugin that groups the profile's pods into
 // gangs, or nil when none is enabled.
 func (p *Profile) GroupPlugin() framework.GroupPlugin { return p.group }
+
+// GroupPreemptor returns the PostFilter plugin that preempts for whole
+// gangs, or nil.
+func (p *Profile) GroupPreemptor() framework.GroupPreemptor { return p.groupPreemptor }
 
 // HasPostFilter reports whether any PostFilter plugin is enabled.
 func (p *Profile) HasPostFilter() bool { return len(p.postFilter) > 0 }
