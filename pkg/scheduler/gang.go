@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/metrics"
+	"github.com/berthsched/berth/pkg/plugins/noderesources"
 	"github.com/berthsched/berth/pkg/scheduler/core"
 	"github.com/berthsched/berth/pkg/scheduler/profile"
 )
@@ -432,8 +433,14 @@ func (s *Scheduler) failGroup(ctx context.Context, prof *profile.Profile, gp fra
 	s.metrics.GroupAttempts.WithLabelValues(result).Inc()
 	s.groups.set(s.metrics, gp, group.Key, state, s.clock.Now())
 	gp.ReportGroup(ctx, framework.GroupReport{Group: group, Outcome: outcome, Scheduled: scheduled, Message: st.Message()})
+	var plugins sets.Set[string]
+	if outcome == framework.GroupUnschedulable {
+		// The cluster is too small for the group: new or bigger nodes
+		// (NodeResourcesFit's events) may change that, as may the group.
+		plugins = sets.New(gp.Name(), noderesources.Name)
+	}
 	for _, m := range members {
-		s.handleFailure(ctx, prof, m.qpi, st, cycle, start)
+		s.requeueFailed(ctx, prof, m.qpi, st, plugins, cycle, start)
 	}
 }
 
