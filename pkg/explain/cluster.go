@@ -6,6 +6,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
@@ -19,6 +21,9 @@ import (
 type ClusterOptions struct {
 	// Client reads the cluster; nothing is written through it.
 	Client kubernetes.Interface
+	// Dynamic reads the custom resources plugins need (PodGroup CRDs);
+	// nil leaves them out (gangs are then not evaluated whole).
+	Dynamic dynamic.Interface
 	// Config and Registry build the profiles, as for `berth run`, so the
 	// pod is evaluated by the same plugins with the same arguments.
 	Config   *config.Config
@@ -57,7 +62,11 @@ func FromCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	logger := klog.FromContext(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	factory := informers.NewSharedInformerFactoryWithOptions(o.Client, 0, informers.WithTransform(scheduler.StripManagedFields))
-	ev, err := scheduler.NewEvaluator(ctx, scheduler.EvaluatorOptions{Config: o.Config, Registry: o.Registry, InformerFactory: factory, Client: o.Client})
+	var dynFactory dynamicinformer.DynamicSharedInformerFactory
+	if o.Dynamic != nil {
+		dynFactory = dynamicinformer.NewDynamicSharedInformerFactory(o.Dynamic, 0)
+	}
+	ev, err := scheduler.NewEvaluator(ctx, scheduler.EvaluatorOptions{Config: o.Config, Registry: o.Registry, InformerFactory: factory, DynamicInformerFactory: dynFactory, Client: o.Client})
 	if err != nil {
 		cancel()
 		return nil, err
@@ -66,11 +75,24 @@ func FromCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	pods := factory.Core().V1().Pods().Lister()
 	pdbs := factory.Policy().V1().PodDisruptionBudgets().Lister()
 	factory.Start(ctx.Done())
-	c := &Cluster{Explainer: New(ev), pods: factoryPods{factory}, cancel: cancel, stop: factory.Shutdown}
+	stop := factory.Shutdown
+	if dynFactory != nil {
+		dynFactory.Start(ctx.Done())
+		stop = func() { factory.Shutdown(); dynFactory.Shutdown() }
+	}
+	c := &Cluster{Explainer: New(ev), pods: factoryPods{factory}, cancel: cancel, stop: stop}
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			c.Close()
 			return nil, fmt.Errorf("informer for %v did not sync", typ)
+		}
+	}
+	if dynFactory != nil {
+		for gvr, ok := range dynFactory.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				c.Close()
+				return nil, fmt.Errorf("informer for %v did not sync", gvr)
+			}
 		}
 	}
 	if err := ev.WaitForSync(ctx); err != nil {

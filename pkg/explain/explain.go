@@ -147,6 +147,9 @@ func (x *Explainer) Explain(ctx context.Context, pod *v1.Pod, o Options) (*Expla
 			}
 		}
 	}
+	if out.Group, err = x.explainGroup(ctx, pod, o); err != nil {
+		return nil, err
+	}
 	if !out.Schedulable {
 		out.Suggestions, err = a.suggest()
 		if err != nil {
@@ -292,4 +295,29 @@ func head(s []string, n int) []string {
 		return s[:n]
 	}
 	return s
+}
+
+// explainGroup evaluates the pod's gang whole, or returns nil when the pod
+// is in none.
+func (x *Explainer) explainGroup(ctx context.Context, pod *v1.Pod, o Options) (*GroupSummary, error) {
+	ge, err := x.ev.EvaluateGroup(ctx, pod, scheduler.EvaluateOptions{Seed: o.Seed})
+	if err != nil || ge == nil {
+		return nil, err
+	}
+	if ge.Problem != "" {
+		return &GroupSummary{Problem: ge.Problem}, nil
+	}
+	g := ge.Group
+	out := &GroupSummary{
+		Name: g.Namespace + "/" + g.Name, API: g.API, MinMember: g.MinMember, Scheduled: ge.Scheduled,
+		Pending: len(ge.Members), Fit: ge.Placed, Schedulable: ge.Scheduled+ge.Placed >= g.MinMember, TopologyKey: g.TopologyKey,
+	}
+	for _, m := range ge.Members {
+		ms := GroupMemberSummary{Name: m.Pod.Name, Node: m.Node}
+		if m.Err != nil {
+			ms.Reason = m.Err.Error()
+		}
+		out.Members = append(out.Members, ms)
+	}
+	return out, nil
 }

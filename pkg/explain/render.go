@@ -58,11 +58,14 @@ func RenderTable(w io.Writer, e *Explanation) error {
 	if pod.NominatedNodeName != "" {
 		p.f("Nominated to %s by an earlier preemption.\n", pod.NominatedNodeName)
 	}
-	if e.Schedulable {
+	if e.Schedulable && e.Group != nil && !e.Group.Schedulable {
+		p.f("Fits alone: %d of %d nodes fit, but its pod group does not fit whole (below), so it waits.\n", e.FeasibleNodes, e.Nodes)
+	} else if e.Schedulable {
 		p.f("Schedulable: %d of %d nodes fit; berth would choose %s.\n", e.FeasibleNodes, e.Nodes, e.ChosenNode)
 	} else {
 		p.f("Unschedulable: %s\n", e.Message)
 	}
+	renderGroup(p, e.Group)
 
 	if len(e.Rejections) > 0 {
 		p.f("\nRejected nodes, by first failing filter:\n")
@@ -188,4 +191,32 @@ func mapString(m map[string]string) string {
 		parts[i] = k + "=" + m[k]
 	}
 	return strings.Join(parts, " ")
+}
+
+// renderGroup prints the pod's gang: whether it fits whole, and the first
+// member that has no node.
+func renderGroup(p *printer, g *GroupSummary) {
+	if g == nil {
+		return
+	}
+	if g.Problem != "" {
+		p.f("Pod group: %s\n", g.Problem)
+		return
+	}
+	p.f("\nPod group %s (%s): minMember %d, %d scheduled, %d pending", g.Name, g.API, g.MinMember, g.Scheduled, g.Pending)
+	if g.TopologyKey != "" {
+		p.f(", within one %s domain (the scheduler tries each; evaluated here over all nodes)", g.TopologyKey)
+	}
+	p.f("\n")
+	if g.Schedulable {
+		p.f("  The group fits: %d pending members fit together, %d needed.\n", g.Fit, max(g.MinMember-g.Scheduled, 0))
+	} else {
+		p.f("  The group does not fit: %d of %d needed members fit together; none is placed until all can be.\n", g.Fit, g.MinMember-g.Scheduled)
+	}
+	for i, m := range g.Members {
+		if m.Node == "" {
+			p.f("  member %d of %d (%s) has no node: %s\n", g.Scheduled+i+1, g.Scheduled+g.Pending, m.Name, m.Reason)
+			break
+		}
+	}
 }

@@ -64,6 +64,45 @@ type Explanation struct {
 	// Trace is every Filter plugin's verdict on the node asked for with
 	// --node.
 	Trace *NodeTrace `json:"trace,omitempty"`
+	// Group is the gang the pod belongs to, evaluated whole: a member
+	// that fits alone still waits when its group does not.
+	Group *GroupSummary `json:"group,omitempty"`
+}
+
+// GroupSummary is a gang as the scheduler would place it now: its
+// pending members one after the other, each seeing the room the previous
+// ones took.
+type GroupSummary struct {
+	// Name is "<namespace>/<name>" and API the group's API group.
+	Name string `json:"name"`
+	API  string `json:"api"`
+	// MinMember is the group's minimum; Scheduled the members already
+	// bound or binding; Pending the members waiting.
+	MinMember int `json:"minMember"`
+	Scheduled int `json:"scheduled"`
+	Pending   int `json:"pending"`
+	// Fit is how many pending members would fit together.
+	Fit int `json:"fit"`
+	// Schedulable: Scheduled + Fit reaches MinMember.
+	Schedulable bool `json:"schedulable"`
+	// TopologyKey, if set, confines the group to one domain of that node
+	// label (not simulated here; the scheduler tries each domain).
+	TopologyKey string `json:"topologyKey,omitempty"`
+	// Members are the pending members in the order they are placed.
+	Members []GroupMemberSummary `json:"members,omitempty"`
+	// Problem is why the group cannot be evaluated (its object is
+	// missing, say).
+	Problem string `json:"problem,omitempty"`
+}
+
+// GroupMemberSummary is one pending member's outcome in the group
+// evaluation.
+type GroupMemberSummary struct {
+	Name string `json:"name"`
+	// Node is where it would go; empty when it fits nowhere (Reason says
+	// why).
+	Node   string `json:"node,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // PodSummary identifies the pod and the fields that decide how it is

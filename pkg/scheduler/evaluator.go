@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
@@ -195,4 +196,126 @@ func (e *Evaluator) profileNames() []string {
 // factory, so build it before the factory is started.
 func (s *Scheduler) NewEvaluator(ctx context.Context, cfg *config.Config, reg framework.Registry, client kubernetes.Interface) (*Evaluator, error) {
 	return newEvaluator(ctx, EvaluatorOptions{Config: cfg, Registry: reg, InformerFactory: s.informerFactory, DynamicInformerFactory: s.dynamicFactory, Client: client, Cache: s.cache}, s.nominator)
+}
+
+// GroupMember is one member's part in a group evaluation.
+type GroupMember struct {
+	Pod *v1.Pod
+	// Node is where it would go, with the members before it placed; ""
+	// when it fits nowhere (then Err says why, a *core.FitError usually).
+	Node string
+	Err  error
+}
+
+// GroupEvaluation is a gang evaluated as the scheduler would place it:
+// its pending members one after the other on one snapshot, each seeing
+// the room the previous ones took.
+type GroupEvaluation struct {
+	Group *framework.PodGroup
+	// Scheduled counts members already bound or binding; Need is how many
+	// more the group's minimum needs.
+	Scheduled, Need int
+	// Members are the pending members in evaluation order.
+	Members []GroupMember
+	// Placed counts members that would fit.
+	Placed int
+	// Problem, if set, is why the group is not evaluated at all (no such
+	// group object, say).
+	Problem string
+}
+
+// EvaluateGroup evaluates the gang pod belongs to, or returns nil when it
+// belongs to none (or its group has no gang policy). Groups confined to a
+// topology domain are evaluated over the whole cluster: the domain's
+// choice is the scheduler's alone.
+func (e *Evaluator) EvaluateGroup(ctx context.Context, pod *v1.Pod, o EvaluateOptions) (*GroupEvaluation, error) {
+	prof := e.profiles[pod.Spec.SchedulerName]
+	if prof == nil {
+		return nil, fmt.Errorf("no profile serves schedulerName %q (profiles: %v)", pod.Spec.SchedulerName, e.profileNames())
+	}
+	gp := prof.GroupPlugin()
+	if gp == nil {
+		return nil, nil
+	}
+	key := gp.GroupKey(pod)
+	if key == "" {
+		return nil, nil
+	}
+	group, st := gp.PodGroup(pod)
+	if !st.IsSuccess() {
+		return &GroupEvaluation{Problem: st.Message()}, nil
+	}
+	if group == nil || group.MinMember <= 1 {
+		return nil, nil
+	}
+	out := &GroupEvaluation{Group: group}
+	var pending []*v1.Pod
+	for _, m := range gp.Members(key) {
+		switch cached, err := e.cache.GetPod(m); {
+		case m.Spec.NodeName != "", err == nil && cached.Spec.NodeName != "":
+			out.Scheduled++
+		default:
+			pending = append(pending, m)
+		}
+	}
+	sortMembers(pending)
+	out.Need = group.MinMember - out.Scheduled
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	logger := klog.FromContext(ctx)
+	if err := e.cache.UpdateSnapshot(logger, e.snapshot); err != nil {
+		return nil, err
+	}
+	// The members added below are in this snapshot only; the next
+	// UpdateSnapshot copies every node again.
+	for _, m := range pending {
+		res, err := core.Evaluate(ctx, core.Request{
+			Pod:         m,
+			State:       framework.NewCycleState(),
+			Profile:     prof,
+			Snapshot:    e.snapshot,
+			Nominator:   e.nominator,
+			Rand:        rand.New(rand.NewPCG(o.Seed, 0)),
+			Parallelism: e.cfg.Parallelism,
+		})
+		gm := GroupMember{Pod: m, Node: res.SuggestedHost, Err: err}
+		if err == nil {
+			placed := m.DeepCopy()
+			placed.Spec.NodeName = res.SuggestedHost
+			if aerr := e.snapshot.AddPodForWhatIf(placed); aerr != nil {
+				gm.Node, gm.Err = "", aerr
+			} else {
+				out.Placed++
+			}
+		}
+		out.Members = append(out.Members, gm)
+	}
+	// Leave the snapshot for the next evaluation in a clean state.
+	if err := e.cache.UpdateSnapshot(logger, e.snapshot); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sortMembers orders pending members as the queue would take them:
+// higher priority first, then older, then by name.
+func sortMembers(pods []*v1.Pod) {
+	sort.SliceStable(pods, func(i, j int) bool {
+		a, b := pods[i], pods[j]
+		pa, pb := podPriority(a), podPriority(b)
+		if pa != pb {
+			return pa > pb
+		}
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return a.Name < b.Name
+	})
+}
+
+func podPriority(p *v1.Pod) int32 {
+	if p.Spec.Priority != nil {
+		return *p.Spec.Priority
+	}
+	return 0
 }

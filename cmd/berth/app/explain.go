@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -135,7 +136,11 @@ func runExplain(ctx context.Context, o *explainOptions, arg string, cmd *cobra.C
 	if err := checkReachable(ctx, client); err != nil {
 		return err
 	}
-	cl, err := explain.FromCluster(ctx, explain.ClusterOptions{Client: client, Config: cfg, Registry: reg})
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	cl, err := explain.FromCluster(ctx, explain.ClusterOptions{Client: client, Dynamic: dyn, Config: cfg, Registry: reg})
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,26 @@ func expandGangs(pre framework.Preemption, victims []*v1.Pod, prio int32) ([]*v1
 	return out, true
 }
 
+// anyLowerPriority reports whether some node runs a pod of lower priority
+// than the group's highest, the only pods preemption may evict: without
+// one, the dry run is skipped.
+func anyLowerPriority(nodes []*framework.NodeInfo, pods []*v1.Pod) bool {
+	var top int32
+	for i, p := range pods {
+		if pr := corev1helpers.PodPriority(p); i == 0 || pr > top {
+			top = pr
+		}
+	}
+	for _, ni := range nodes {
+		for _, pi := range ni.Pods {
+			if corev1helpers.PodPriority(pi.Pod) < top {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // simNode is a node as the group simulation changed it: a clone with
 // victims removed and members added.
 type simNode struct {
@@ -150,6 +170,9 @@ func (pl *DefaultPreemption) PreemptGroup(ctx context.Context, group *framework.
 	if len(all) == 0 {
 		return nil, framework.NewStatus(framework.Error, "no nodes available")
 	}
+	if !anyLowerPriority(all, pods) {
+		return nil, framework.NewStatus(framework.Unschedulable, "preemption cannot help: no pod of lower priority than the group's runs on any node")
+	}
 	pdbs, err := listPDBs(pl.pdbLister)
 	if err != nil {
 		return nil, framework.AsStatus(err)
@@ -194,7 +217,7 @@ func (pl *DefaultPreemption) PreemptGroup(ctx context.Context, group *framework.
 		g.members[pod.UID] = true
 	}
 	if len(nominated) < need {
-		msg := fmt.Sprintf("gang preemption cannot make room for pod group %s/%s: %d of %d needed members would fit even after evicting lower-priority pods", group.Namespace, group.Name, len(nominated), need)
+		msg := fmt.Sprintf("preemption cannot help: %d of %d needed members would fit even after evicting lower-priority pods", len(nominated), need)
 		if lastWhy != "" {
 			msg += "; " + lastWhy
 		}

@@ -111,8 +111,25 @@ func (s *Snapshot) Get(nodeName string) (*framework.NodeInfo, error) {
 // NumNodes returns the number of nodes in the snapshot.
 func (s *Snapshot) NumNodes() int { return len(s.nodeInfoList) }
 
+// AddPodForWhatIf adds pod to its node (pod.Spec.NodeName) in this
+// snapshot only, so that the next evaluation on it sees the pod placed: a
+// gang's members evaluated one after the other, each seeing the room the
+// previous ones took. The snapshot then no longer matches the cache, so
+// the next UpdateSnapshot copies every node again. Never use it on the
+// scheduling loop's snapshot.
+func (s *Snapshot) AddPodForWhatIf(pod *v1.Pod) error {
+	ni, ok := s.nodeInfoMap[pod.Spec.NodeName]
+	if !ok {
+		return fmt.Errorf("node %q not found in the snapshot", pod.Spec.NodeName)
+	}
+	ni.AddPod(pod)
+	s.generation, s.listGen = -1, -1
+	s.rebuildAffinityLists()
+	return nil
+}
+
 // Generation returns the cache generation the snapshot reflects; it only
-// grows.
+// grows (AddPodForWhatIf resets it, to force a full copy).
 func (s *Snapshot) Generation() int64 { return s.generation }
 
 // rebuildAffinityLists allocates new lists rather than reusing the old
