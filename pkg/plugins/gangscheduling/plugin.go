@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -45,6 +47,9 @@ type GangScheduling struct {
 	podIndexer cache.Indexer
 	podLister  corelisters.PodLister
 	status     *statusWriter
+
+	convMu sync.Mutex
+	conv   map[string]converted
 }
 
 var (
@@ -64,7 +69,7 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 		args = *a
 	}
 	SetDefaultArgs(&args)
-	pl := &GangScheduling{h: h, args: args, sources: map[gang.API]*source{}, unserved: map[gang.API]string{}}
+	pl := &GangScheduling{h: h, args: args, sources: map[gang.API]*source{}, unserved: map[gang.API]string{}, conv: map[string]converted{}}
 	for _, name := range args.APIs {
 		api := gang.API(name)
 		reason, err := served(h, api)
@@ -176,8 +181,15 @@ func sameGroupPod(_ klog.Logger, pod *v1.Pod, _, newObj interface{}) (framework.
 	if !ok {
 		return framework.Queue, nil
 	}
-	if k := gang.PodKey(pod); k != "" && added.Namespace == pod.Namespace && gang.PodKey(added) == k {
-		return framework.Queue, nil
+	// Called for every held pod on every pod add: compare without
+	// building keys.
+	if added.Namespace != pod.Namespace {
+		return framework.QueueSkip, nil
+	}
+	if a, ok := gang.PodRef(pod); ok {
+		if b, ok := gang.PodRef(added); ok && a == b {
+			return framework.Queue, nil
+		}
 	}
 	return framework.QueueSkip, nil
 }
@@ -222,12 +234,48 @@ func (pl *GangScheduling) lookup(pod *v1.Pod) (*gang.Group, *framework.Status) {
 	if err != nil {
 		return nil, framework.AsStatus(fmt.Errorf("reading PodGroup %s/%s (%s): %w", pod.Namespace, ref.Name, ref.API, err))
 	}
-	g, err := gang.FromObject(ref.API, obj)
+	g, err := pl.convert(ref.API, obj)
 	if err != nil {
 		return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, "invalid pod group: "+err.Error())
 	}
 	return g, nil
 }
+
+// converted is a group object read once per resourceVersion.
+type converted struct {
+	rv  string
+	g   *gang.Group
+	err error
+}
+
+// convert reads a group object, reusing the last reading of the same
+// object version: PreEnqueue runs for every held member on every new
+// member, and converting the unstructured object each time would make a
+// gang's arrival quadratic in conversions.
+func (pl *GangScheduling) convert(api gang.API, obj runtime.Object) (*gang.Group, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return gang.FromObject(api, obj)
+	}
+	key := gang.Key(api, m.GetNamespace(), m.GetName())
+	pl.convMu.Lock()
+	c, hit := pl.conv[key]
+	pl.convMu.Unlock()
+	if hit && c.rv == m.GetResourceVersion() && c.rv != "" {
+		return c.g, c.err
+	}
+	g, err := gang.FromObject(api, obj)
+	pl.convMu.Lock()
+	if len(pl.conv) > maxConverted {
+		clear(pl.conv)
+	}
+	pl.conv[key] = converted{rv: m.GetResourceVersion(), g: g, err: err}
+	pl.convMu.Unlock()
+	return g, err
+}
+
+// maxConverted bounds the conversion cache (it is cleared when full).
+const maxConverted = 10000
 
 // PreEnqueue holds a member back until its group exists and has at least
 // its minimum of members, so that no attempt is made that cannot succeed.
