@@ -234,15 +234,22 @@ func (s *Scheduler) preemptForGroup(ctx context.Context, prof *profile.Profile, 
 		return ""
 	}
 	logger := klog.FromContext(ctx)
+	if err := s.cache.UpdateSnapshot(logger, s.snapshot); err != nil {
+		return "preemption not tried: " + err.Error()
+	}
 	pods := make([]*v1.Pod, 0, len(members))
 	for _, m := range members {
-		if s.nominator.NominatedNodeName(m.qpi.Pod.UID) != "" || m.qpi.Pod.Status.NominatedNodeName != "" {
+		node := s.nominator.NominatedNodeName(m.qpi.Pod.UID)
+		if node == "" {
+			node = m.qpi.Pod.Status.NominatedNodeName
+		}
+		if node != "" && s.lowerPriorityTerminating(node, m.qpi.Pod) {
+			// As kube-scheduler does for a single pod: victims of an
+			// earlier preemption are still going; preempting again would
+			// evict more than needed.
 			return "waiting for the pods an earlier preemption evicts to go"
 		}
 		pods = append(pods, m.qpi.Pod)
-	}
-	if err := s.cache.UpdateSnapshot(logger, s.snapshot); err != nil {
-		return "preemption not tried: " + err.Error()
 	}
 	nominated, st := gpre.PreemptGroup(ctx, group, pods, need, func(pod *v1.Pod) (*framework.CycleState, *framework.Status) {
 		state := framework.NewCycleState()
@@ -258,6 +265,22 @@ func (s *Scheduler) preemptForGroup(ctx context.Context, prof *profile.Profile, 
 		}
 	}
 	return fmt.Sprintf("preempting lower-priority pods to make room for %d members", len(nominated))
+}
+
+// lowerPriorityTerminating reports whether a pod of lower priority than
+// pod is being deleted on node.
+func (s *Scheduler) lowerPriorityTerminating(node string, pod *v1.Pod) bool {
+	ni, err := s.snapshot.Get(node)
+	if err != nil {
+		return false
+	}
+	prio := podPriority(pod)
+	for _, pi := range ni.Pods {
+		if pi.Pod.DeletionTimestamp != nil && podPriority(pi.Pod) < prio {
+			return true
+		}
+	}
+	return false
 }
 
 // snapshotStatuses copies the members' per-attempt verdicts.
