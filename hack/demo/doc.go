@@ -7,7 +7,10 @@
 //  1. starts a throw-away control plane (bin/devcluster via internal/testenv:
 //     etcd, kube-apiserver, kube-controller-manager and devcluster's
 //     node-local volume provisioner local.berth.io) and prints its
-//     kubeconfig so you can look around with kubectl;
+//     kubeconfig so you can look around with kubectl; it installs the
+//     PodGroup CRDs of deploy/crds (scheduler-plugins' and Volcano's)
+//     before berth starts, since berth reads only the pod group APIs
+//     served when it starts;
 //  2. creates a fleet of synthetic nodes (mixed general-purpose machines
 //     plus a few GPU machines, over three zones) and taints a handful of
 //     them dedicated=infra:NoSchedule;
@@ -41,7 +44,17 @@
 //     created one at a time, a per-card table built from the
 //     berth.io/gpu-assignment annotations berth writes, and a share no
 //     card has room for, explained card by card;
-//  10. prints a few of berth's own metrics.
+//  10. runs a gang part on a pool of four tainted nodes, one worker per
+//     node: train-a (a scheduling.k8s.io PodGroup) and train-b (a
+//     scheduling.x-k8s.io one), three workers each, created interleaved,
+//     of which berth binds one whole and none of the other ("berth
+//     explain" shows the pending member's pod group section); the placed
+//     job finishes and the other is placed whole; then urgent (a
+//     scheduling.volcano.sh PodGroup of a higher PriorityClass, two
+//     workers) evicts the training job whole, though it needed the room
+//     of one worker. It prints each job's bound workers, nodes and
+//     PodGroup status, the victims and the events on the PodGroup;
+//  11. prints a few of berth's own metrics.
 //
 // No kubelet runs, so pods are only bound, never started.
 //

@@ -119,10 +119,20 @@ func run(ctx context.Context, o options) (err error) {
 	ui.info("  kubectl get pods -n %s -o wide", namespace)
 	ui.info("  kubectl get pvc -n %s", namespace)
 	ui.info("  kubectl get resourceclaims -n %s -o wide", namespace)
+	ui.info("  kubectl get podgroups.scheduling.k8s.io,podgroups.scheduling.x-k8s.io,podgroups.scheduling.volcano.sh -n %s", namespace)
 	if !o.hold {
 		ui.info("It is torn down when the demo ends; run with -hold to keep it until Ctrl-C.")
 	}
 	if err := interrupted(); err != nil {
+		return err
+	}
+
+	// PodGroup CRDs, before berth starts: it reads only the pod group APIs
+	// served when it starts.
+	if err := installCRDs(ctx, ui, env.Client, env.Config); err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		return err
 	}
 
@@ -240,6 +250,15 @@ func run(ctx context.Context, o options) (err error) {
 	// 9. GPU sharing: GPUShare's cards, shares and assignment annotations.
 	if waitErr == nil {
 		waitErr = runGPUShare(ctx, ui, env.Client, berthBin, env.Kubeconfig, o.timeout)
+		if waitErr != nil && ctx.Err() != nil {
+			return interrupted()
+		}
+	}
+
+	// 10. Gang scheduling: PodGroups placed whole or not at all, and a
+	// gang preempted whole.
+	if waitErr == nil {
+		waitErr = runGang(ctx, ui, env.Client, env.Config, berthBin, env.Kubeconfig, o.timeout)
 		if waitErr != nil && ctx.Err() != nil {
 			return interrupted()
 		}
