@@ -39,7 +39,7 @@ podMaxBackoffSeconds: 2
 // of many jobs grab GPUs and wait for siblings that never fit, until no
 // job can start even after the running ones finish. The test runs every
 // job whole as it gets bound (its pods are deleted shortly after, as
-// completed), and checks that all 60 ran whole, one after the other,
+// completed), and checks that each of the 60 ran whole exactly once,
 // with no job ever left partially bound and no node over its GPUs, within
 // a bounded time.
 func TestManyGPUJobsNeverDeadlock(t *testing.T) {
