@@ -248,16 +248,17 @@ func SchedulerPluginsPhase(minMember int, c Counts) xv1alpha1.PodGroupPhase {
 	return xv1alpha1.PodGroupPending
 }
 
-// VolcanoPhase is Volcano's phase for the counts: Pending until the
-// minimum is placed, Inqueue once it is (Volcano's "admitted, resources
-// reserved"), Running once the minimum runs, Completed when it succeeded.
-func VolcanoPhase(minMember int, c Counts) volcanov1beta1.PodGroupPhase {
+// VolcanoPhase is Volcano's phase for the counts, as Volcano's own
+// scheduler sets it: Running once the minimum is placed (bound or being
+// bound), Completed once the minimum succeeded, Inqueue while a placement
+// of the minimum is under way (binding), Pending otherwise.
+func VolcanoPhase(minMember int, c Counts, binding bool) volcanov1beta1.PodGroupPhase {
 	switch {
 	case c.Succeeded >= minMember:
 		return volcanov1beta1.PodGroupCompleted
-	case c.Running >= minMember:
+	case c.Scheduled+c.Succeeded >= minMember:
 		return volcanov1beta1.PodGroupRunning
-	case c.Scheduled >= minMember:
+	case binding:
 		return volcanov1beta1.PodGroupInqueue
 	}
 	return volcanov1beta1.PodGroupPending

@@ -100,6 +100,30 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 		}
 	}
 	pl.status = newStatusWriter(ctx, pl, *args.UpdateStatus)
+	if f := h.SharedInformerFactory(); f != nil && *args.UpdateStatus {
+		_, err := f.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+			UpdateFunc: func(oldObj, newObj interface{}) {
+				o, ok1 := oldObj.(*v1.Pod)
+				n, ok2 := newObj.(*v1.Pod)
+				if ok1 && ok2 && (o.Status.Phase != n.Status.Phase || o.Spec.NodeName != n.Spec.NodeName || (o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil)) {
+					pl.refreshStatus(n)
+				}
+			},
+			DeleteFunc: func(obj interface{}) {
+				if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					obj = d.Obj
+				}
+				if p, ok := obj.(*v1.Pod); ok {
+					pl.refreshStatus(p)
+				}
+			},
+		})
+		if err != nil {
+			// An informer that already stopped (a finished evaluation)
+			// has no updates to deliver anyway.
+			klog.FromContext(ctx).V(2).Info("Group status not refreshed on pod changes", "err", err)
+		}
+	}
 	return pl, nil
 }
 
@@ -367,6 +391,13 @@ func namespaceOf(key string) string {
 		return ""
 	}
 	return parts[1]
+}
+
+// refreshStatus queues a status rewrite of the pod's group.
+func (pl *GangScheduling) refreshStatus(pod *v1.Pod) {
+	if key := gang.PodKey(pod); key != "" {
+		pl.status.refresh(key)
+	}
 }
 
 // ReportGroup implements framework.GroupPlugin: the status writer takes

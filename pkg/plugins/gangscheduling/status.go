@@ -68,6 +68,19 @@ func (w *statusWriter) enqueue(r framework.GroupReport) {
 	w.queue.Add(r.Group.Key)
 }
 
+// refresh rewrites a group's status from its members as they are now,
+// after a member was deleted or changed phase (evicted by preemption,
+// finished, failed): the phase and counts follow the pods, not only
+// berth's attempts. Groups berth never reported on are left alone.
+func (w *statusWriter) refresh(key string) {
+	w.mu.Lock()
+	_, known := w.latest[key]
+	w.mu.Unlock()
+	if known && w.queue != nil {
+		w.queue.Add(key)
+	}
+}
+
 func (w *statusWriter) run() {
 	for {
 		key, shutdown := w.queue.Get()
@@ -236,7 +249,7 @@ func (w *statusWriter) writeVolcano(obj *unstructured.Unstructured, r framework.
 		"lastTransitionTime": metav1.Now().UTC().Format(time.RFC3339),
 	}
 	status := map[string]any{
-		"phase":      string(gang.VolcanoPhase(r.Group.MinMember, c)),
+		"phase":      string(gang.VolcanoPhase(r.Group.MinMember, c, r.Outcome == framework.GroupPlaced)),
 		"running":    c.Running,
 		"succeeded":  c.Succeeded,
 		"failed":     c.Failed,
