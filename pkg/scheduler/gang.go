@@ -166,6 +166,20 @@ func (s *Scheduler) scheduleGroup(ctx context.Context, prof *profile.Profile, gp
 	need := group.MinMember - scheduled
 	logger.V(3).Info("Attempting to place pod group", "members", len(members), "scheduled", scheduled, "minMember", group.MinMember)
 
+	if need > len(members) && first.Attempts <= maxQuietAttempts && scheduled+s.arriving(gp, key, first.Pod, taken) >= group.MinMember {
+		// Enough members exist, but some have not reached the queue yet
+		// (the informer's index runs ahead of the queue's handler): no
+		// failure to report; each arriving member's event brings these
+		// back.
+		logger.V(3).Info("Pod group members still arriving in the queue", "queued", len(members), "scheduled", scheduled)
+		for _, m := range members {
+			m.qpi.UnschedulablePlugins = sets.New(gp.Name())
+			if err := s.queue.AddUnschedulableIfNotPresent(logger, m.qpi, cycle); err != nil {
+				logger.Error(err, "Requeueing pod failed", "pod", klog.KObj(m.qpi.Pod))
+			}
+		}
+		return true
+	}
 	if need > len(members) {
 		msg := fmt.Sprintf("pod group %s/%s: %d of %d members exist (%d scheduled, %d pending here); waiting for the rest",
 			group.Namespace, group.Name, scheduled+len(members), group.MinMember, scheduled, len(members))
@@ -281,6 +295,26 @@ func (s *Scheduler) lowerPriorityTerminating(node string, pod *v1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// maxQuietAttempts bounds the attempts after which a group still short of
+// queued members is reported as waiting even though enough members exist.
+const maxQuietAttempts = 3
+
+// arriving counts the group's pods that are not bound or binding and
+// would reach this profile's queue: the pending members, whether or not
+// the queue has them yet.
+func (s *Scheduler) arriving(gp framework.GroupPlugin, key string, pod *v1.Pod, taken sets.Set[string]) int {
+	n := len(taken)
+	for _, p := range gp.Members(key) {
+		if taken.Has(string(p.UID)) || p.Spec.NodeName != "" || p.Spec.SchedulerName != pod.Spec.SchedulerName || len(p.Spec.SchedulingGates) > 0 {
+			continue
+		}
+		if assumed, _ := s.cache.IsAssumedPod(p); !assumed {
+			n++
+		}
+	}
+	return n
 }
 
 // snapshotStatuses copies the members' per-attempt verdicts.
