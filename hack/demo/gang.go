@@ -21,15 +21,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/berthsched/berth/internal/nodegen"
+	"github.com/berthsched/berth/internal/testenv"
 	volcanov1beta1 "github.com/berthsched/berth/pkg/apis/volcano/v1beta1"
 	xv1alpha1 "github.com/berthsched/berth/pkg/apis/xscheduling/v1alpha1"
 	"github.com/berthsched/berth/pkg/framework"
@@ -77,8 +75,6 @@ const (
 var (
 	gangNodeOpts = nodegen.Options{Count: 4, Profile: nodegen.ProfileBasic, Prefix: "train-", Zones: 1}
 	gangTaint    = v1.Taint{Key: gpuPoolLabel, Value: gangPoolValue, Effect: v1.TaintEffectNoSchedule}
-
-	crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 )
 
 // gangJob is a job whose workers form one gang: a PodGroup of one API and
@@ -184,27 +180,9 @@ func installCRDs(ctx context.Context, u *ui, client kubernetes.Interface, cfg *r
 	if err != nil {
 		return err
 	}
-	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "deploy", "crds"))
+	names, err := testenv.ApplyCRDs(ctx, dyn, root, "berth-demo")
 	if err != nil {
-		return fmt.Errorf("kustomize build deploy/crds: %v", err)
-	}
-	var names []string
-	for _, r := range rm.Resources() {
-		m, err := r.Map()
-		if err != nil {
-			return err
-		}
-		obj := &unstructured.Unstructured{Object: m}
-		data, err := obj.MarshalJSON()
-		if err != nil {
-			return err
-		}
-		_, err = dyn.Resource(crdResource).Patch(ctx, obj.GetName(), types.ApplyPatchType, data,
-			metav1.PatchOptions{FieldManager: "berth-demo", Force: ptr.To(true)})
-		if err != nil {
-			return fmt.Errorf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
-		}
-		names = append(names, obj.GetName())
+		return err
 	}
 	// Established, and listed by discovery (which is what berth asks).
 	served := func(gvr schema.GroupVersionResource) bool {

@@ -1,9 +1,12 @@
 package berthtest
 
 import (
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -97,4 +100,32 @@ func BoundCount(pods []v1.Pod) int {
 		}
 	}
 	return n
+}
+
+// StartRun runs `berth run` as a child process (no leader election, its
+// /readyz on a free local port, -v=2, then args) and returns once /readyz
+// answers, that is once its informers have synced: every PodGroup API the
+// server serves included, so install CRDs before.
+func StartRun(t *testing.T, name string, args ...string) *Process {
+	t.Helper()
+	ports, err := testenv.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	all := append([]string{"run", "--leader-elect=false", "--health-address", addr, "-v=2"}, args...)
+	p := StartProcess(t, name, all...)
+	hc := &http.Client{Timeout: time.Second}
+	WaitFor(t, ReadyTimeout, name+" to become ready", func() (bool, string) {
+		if p.Exited() {
+			t.Fatalf("%s exited during startup (%v); last lines of its log:\n%s", name, p.Cmd.ProcessState, testenv.TailFile(p.Log, 20))
+		}
+		resp, err := hc.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	return p
 }

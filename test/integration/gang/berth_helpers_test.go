@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,26 +50,7 @@ const (
 // before: berth reads only the pod group APIs served when it starts.
 func startBerth(t *testing.T, name string, args ...string) *berthtest.Process {
 	t.Helper()
-	ports, err := testenv.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	all := append([]string{"run", "--leader-elect=false", "--health-address", addr, "-v=2"}, args...)
-	p := berthtest.StartProcess(t, name, all...)
-	hc := &http.Client{Timeout: time.Second}
-	berthtest.WaitFor(t, berthtest.ReadyTimeout, name+" to become ready", func() (bool, string) {
-		if p.Exited() {
-			t.Fatalf("%s exited during startup (%v); last lines of its log:\n%s", name, p.Cmd.ProcessState, testenv.TailFile(p.Log, 20))
-		}
-		resp, err := hc.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
-	return p
+	return berthtest.StartRun(t, name, args...)
 }
 
 // writeConfig writes a KubeSchedulerConfiguration into the test's temp

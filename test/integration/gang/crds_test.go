@@ -24,8 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/berthsched/berth/internal/testenv"
 	volcanov1beta1 "github.com/berthsched/berth/pkg/apis/volcano/v1beta1"
@@ -33,9 +31,8 @@ import (
 )
 
 // crdResource addresses CustomResourceDefinitions through the dynamic
-// client: the main module does not depend on k8s.io/apiextensions-apiserver,
-// whose typed client would pull in the API server's own packages.
-var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+// client.
+var crdResource = testenv.CRDResource
 
 // cmpOpts compares quantities and times by value.
 var cmpOpts = cmp.Options{
@@ -304,62 +301,14 @@ func installCRDs(t testing.TB) {
 }
 
 func install(root string, dyn dynamic.Interface) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	rm, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, "deploy", "crds"))
+	names, err := testenv.ApplyCRDs(context.Background(), dyn, root, "berth-gang-test")
 	if err != nil {
-		return fmt.Errorf("kustomize build deploy/crds: %w", err)
-	}
-	var names []string
-	for _, r := range rm.Resources() {
-		m, err := r.Map()
-		if err != nil {
-			return err
-		}
-		u := &unstructured.Unstructured{Object: m}
-		if u.GetKind() != "CustomResourceDefinition" {
-			return fmt.Errorf("deploy/crds renders a %s %s", u.GetKind(), u.GetName())
-		}
-		data, err := u.MarshalJSON()
-		if err != nil {
-			return err
-		}
-		_, err = dyn.Resource(crdResource).Patch(ctx, u.GetName(), types.ApplyPatchType, data,
-			metav1.PatchOptions{FieldManager: "berth-gang-test", Force: ptr.To(true)})
-		if err != nil {
-			return fmt.Errorf("applying CRD %s: %w", u.GetName(), err)
-		}
-		names = append(names, u.GetName())
+		return err
 	}
 	if len(names) != 2 {
 		return fmt.Errorf("deploy/crds renders %v, want two CRDs", names)
 	}
-	for _, name := range names {
-		var conds []any
-		err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			crd, err := dyn.Resource(crdResource).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			conds, _, _ = unstructured.NestedSlice(crd.Object, "status", "conditions")
-			return conditionTrue(conds, "NamesAccepted") && conditionTrue(conds, "Established"), nil
-		})
-		if err != nil {
-			return fmt.Errorf("CRD %s not established (conditions %v): %w", name, conds, err)
-		}
-	}
 	return nil
-}
-
-func conditionTrue(conds []any, typ string) bool {
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == typ && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
 }
 
 // create creates a PodGroup. Right after a CRD is established the API

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,25 +39,7 @@ const (
 // answers, that is once its informers and event handlers have synced.
 func startBerth(t *testing.T, name string) *berthtest.Process {
 	t.Helper()
-	ports, err := testenv.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	p := berthtest.StartProcess(t, name, "run", "--leader-elect=false", "--health-address", addr, "-v=2")
-	hc := &http.Client{Timeout: time.Second}
-	berthtest.WaitFor(t, berthtest.ReadyTimeout, name+" to become ready", func() (bool, string) {
-		if p.Exited() {
-			t.Fatalf("%s exited during startup (%v); last lines of its log:\n%s", name, p.Cmd.ProcessState, testenv.TailFile(p.Log, 20))
-		}
-		resp, err := hc.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
-	return p
+	return berthtest.StartRun(t, name)
 }
 
 // gpuNode is what a test knows about one of its GPU nodes.
