@@ -110,6 +110,14 @@
 // pods get restart rules that need RestartAllContainersOnContainerExits or
 // near misses that need nothing. TestFeatureScenarios requires both verdicts.
 //
+// # Gang scheduling
+//
+// A second family (gang*.go) runs whole schedulers: kube-scheduler's own
+// Scheduler with the GenericWorkload gate on against berth's engine, on
+// generated scheduling.k8s.io/v1beta1 PodGroups, and compares whether each
+// group is placed and, without a topology constraint, how many members;
+// see GangHarness and docs/conformance.md.
+//
 // Adding a plugin to the comparison is one row in Plugins; a row whose plugin
 // berth's registry does not (yet) have is skipped.
 package conformance
