@@ -639,3 +639,79 @@ func TestFakeClientsetSkipsStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusFollowsMemberChanges: after berth reported on a group, a
+// member failing or being deleted rewrites the group's status from the
+// pods as they now are, without a new report (and without repeating the
+// report's event); a group berth never reported on is left alone.
+func TestStatusFollowsMemberChanges(t *testing.T) {
+	srv := newAPIServer(t)
+	pods := []*v1.Pod{
+		spPod("a", "g").Node("n1").Phase(v1.PodRunning).Obj(),
+		spPod("b", "g").Node("n2").Phase(v1.PodRunning).Obj(),
+		spPod("h1", "h").Node("n1").Phase(v1.PodRunning).Obj(),
+	}
+	f := newFixture(t, options{pods: pods, groups: []*unstructured.Unstructured{spGroup("g", 2), spGroup("h", 1)}, client: srv.clientset(t)})
+	const path = "/apis/scheduling.x-k8s.io/v1alpha1/namespaces/default/podgroups/g/status"
+	statusOf := func(w request) map[string]any {
+		t.Helper()
+		if w.Path != path {
+			t.Fatalf("write to %s, want %s", w.Path, path)
+		}
+		var raw map[string]map[string]any
+		if err := json.Unmarshal(w.Body, &raw); err != nil {
+			t.Fatal(err)
+		}
+		return raw["status"]
+	}
+	setPhase := func(name string, phase v1.PodPhase) {
+		t.Helper()
+		p, err := f.cs.CoreV1().Pods(ns).Get(f.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status.Phase = phase
+		if _, err := f.cs.CoreV1().Pods(ns).UpdateStatus(f.ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	f.pl.ReportGroup(f.ctx, f.report(t, pods[0], framework.GroupBound, 2, "bound 2"))
+	w := srv.waitWrites(t, 1)
+	if s := statusOf(w[0]); s["phase"] != "Running" || s["running"] != float64(2) {
+		t.Fatalf("first status %v, want Running with 2 running", s)
+	}
+	f.applyStatus(t, spGVR, "g", w[0].Body)
+
+	// b fails: a runs, b failed; failed+running reach 2 while running
+	// alone does not: Failed.
+	setPhase("b", v1.PodFailed)
+	w = srv.waitWrites(t, 2)
+	s := statusOf(w[1])
+	want := map[string]any{"phase": "Failed", "running": float64(1), "succeeded": float64(0), "failed": float64(1)}
+	if diff := cmp.Diff(want, s); diff != "" {
+		t.Errorf("status after b failed (-want +got):\n%s", diff)
+	}
+	f.applyStatus(t, spGVR, "g", w[1].Body)
+
+	// h was never reported on: its pod's changes write nothing.
+	setPhase("h1", v1.PodSucceeded)
+	// a is deleted: only the failed b is left: fewer than 2 exist.
+	if err := f.cs.CoreV1().Pods(ns).Delete(f.ctx, "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w = srv.waitWrites(t, 3)
+	want = map[string]any{"phase": "Pending", "running": float64(0), "succeeded": float64(0), "failed": float64(1)}
+	if diff := cmp.Diff(want, statusOf(w[2])); diff != "" {
+		t.Errorf("status after a was deleted (-want +got):\n%s", diff)
+	}
+	time.Sleep(200 * time.Millisecond) // let a stray write of h show
+	for _, w := range srv.received() {
+		if w.Path != path {
+			t.Errorf("write to %s: %s", w.Path, w.Body)
+		}
+	}
+	if diff := cmp.Diff([]string{"Normal Bound bound 2"}, f.events()); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
