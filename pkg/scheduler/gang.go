@@ -143,6 +143,17 @@ func (s *Scheduler) scheduleGroup(ctx context.Context, prof *profile.Profile, gp
 		}
 		members = append(members, &gangMember{qpi: q})
 	}
+	// Members are placed in queue order (priority, then arrival), not
+	// starting from the one popped: that one is often the member that
+	// completed the quorum, the last to arrive.
+	qpis := make([]*framework.QueuedPodInfo, len(members))
+	for i, m := range members {
+		qpis[i] = m.qpi
+	}
+	s.queue.SortLikeActive(qpis)
+	for i := range members {
+		members[i] = &gangMember{qpi: qpis[i]}
+	}
 	taken := sets.New[string]()
 	for _, m := range members {
 		taken.Insert(string(m.qpi.Pod.UID))
@@ -556,15 +567,22 @@ func (s *Scheduler) groupDomains(group *framework.PodGroup, placedOn []string) (
 	if group.TopologyKey == "" {
 		return []*domain{nil}, ""
 	}
-	// Members already placed fix the domain.
+	// Members already placed fix the domain; placed members on nodes
+	// without the label, or in several domains, leave none (as for
+	// kube-scheduler's topology placement: the group is never confined
+	// then, so it is not placed).
 	fixed := ""
 	for _, name := range placedOn {
-		if ni, err := s.snapshot.Get(name); err == nil {
-			if v, ok := ni.Node().Labels[group.TopologyKey]; ok {
-				fixed = v
-				break
-			}
+		ni, err := s.snapshot.Get(name)
+		if err != nil {
+			continue
 		}
+		v, ok := ni.Node().Labels[group.TopologyKey]
+		if !ok || (fixed != "" && v != fixed) {
+			return nil, fmt.Sprintf("pod group %s/%s must be inside one %s domain, but its members already placed are not (node %s has %s)",
+				group.Namespace, group.Name, group.TopologyKey, name, labelValue(ni.Node().Labels, group.TopologyKey))
+		}
+		fixed = v
 	}
 	byValue := map[string]*domain{}
 	for _, ni := range s.snapshot.List() {
@@ -600,6 +618,14 @@ func (s *Scheduler) groupDomains(group *framework.PodGroup, placedOn []string) (
 		return a.value < b.value
 	})
 	return out, ""
+}
+
+// labelValue renders a node's value of key for messages.
+func labelValue(labels map[string]string, key string) string {
+	if v, ok := labels[key]; ok {
+		return key + "=" + v
+	}
+	return "no " + key + " label"
 }
 
 // groupBind ties the binding cycles of one group attempt together: each

@@ -64,7 +64,12 @@ func (pl *DefaultPreemption) execute(ctx context.Context, preemptor *v1.Pod, c *
 	}
 	var failed []string
 	for _, victim := range c.victims {
-		if err := pl.evict(ctx, preemptor, victim, c.node); err != nil {
+		// A victim's gang members taken along run on other nodes.
+		node := c.node
+		if victim.Spec.NodeName != "" {
+			node = victim.Spec.NodeName
+		}
+		if err := pl.evict(ctx, preemptor, victim, node); err != nil {
 			logger.Error(err, "Preempting victim", "preemptor", klog.KObj(preemptor), "victim", klog.KObj(victim), "node", c.node)
 			failed = append(failed, klog.KObj(victim).String())
 		}

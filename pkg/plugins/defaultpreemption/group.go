@@ -184,10 +184,7 @@ func (pl *DefaultPreemption) PreemptGroup(ctx context.Context, group *framework.
 		if len(nominated) >= need {
 			break
 		}
-		if pod.Spec.PreemptionPolicy != nil && *pod.Spec.PreemptionPolicy == v1.PreemptNever {
-			lastWhy = fmt.Sprintf("member %s: %s", pod.Name, ReasonPreemptNever)
-			continue
-		}
+		never := pod.Spec.PreemptionPolicy != nil && *pod.Spec.PreemptionPolicy == v1.PreemptNever
 		state, st := preFilter(pod)
 		if !st.IsSuccess() {
 			lastWhy = fmt.Sprintf("member %s: %s", pod.Name, st.Message())
@@ -197,7 +194,7 @@ func (pl *DefaultPreemption) PreemptGroup(ctx context.Context, group *framework.
 		if err != nil {
 			return nil, framework.AsStatus(err)
 		}
-		node, victims, why := g.placeMember(ctx, base, pod, all, pdbs)
+		node, victims, why := g.placeMember(ctx, base, pod, all, pdbs, !never)
 		if node == "" {
 			lastWhy = fmt.Sprintf("member %s: %s", pod.Name, why)
 			continue
@@ -250,11 +247,16 @@ func (pl *DefaultPreemption) PreemptGroup(ctx context.Context, group *framework.
 // placeMember finds where one member goes in the simulation: the first
 // node where it fits as things stand, else the cheapest preemption
 // candidate whose victims' gangs may all go.
-func (g *groupSim) placeMember(ctx context.Context, base *framework.CycleState, pod *v1.Pod, all []*framework.NodeInfo, pdbs []*policy.PodDisruptionBudget) (string, []*v1.Pod, string) {
+func (g *groupSim) placeMember(ctx context.Context, base *framework.CycleState, pod *v1.Pod, all []*framework.NodeInfo, pdbs []*policy.PodDisruptionBudget, mayEvict bool) (string, []*v1.Pod, string) {
 	for _, ni := range all {
 		if g.fr.RunFilterPluginsWithNominatedPods(ctx, base, pod, g.current(ni)).IsSuccess() {
 			return ni.Node().Name, nil, ""
 		}
+	}
+	if !mayEvict {
+		// A member that must not preempt still counts where it fits as
+		// the simulation stands (room its siblings' victims free).
+		return "", nil, ReasonPreemptNever
 	}
 	prio := corev1helpers.PodPriority(pod)
 	var cands []*candidate

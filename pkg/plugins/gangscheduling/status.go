@@ -239,7 +239,10 @@ func (w *statusWriter) writeSchedulerPlugins(obj *unstructured.Unstructured, r f
 // the object itself is patched.
 func (w *statusWriter) writeVolcano(obj *unstructured.Unstructured, r framework.GroupReport) error {
 	c := gang.CountMembers(w.pl.allPods(r.Group.Key), nil)
-	c.Scheduled = max(c.Scheduled, r.Scheduled)
+	if r.Outcome == framework.GroupPlaced {
+		// Reserved members are not bound yet: the report counts them.
+		c.Scheduled = max(c.Scheduled, r.Scheduled)
+	}
 	typ, st := volcanov1beta1.PodGroupConditionUnschedulable, v1.ConditionTrue
 	if r.Outcome == framework.GroupPlaced || r.Outcome == framework.GroupBound {
 		typ = volcanov1beta1.PodGroupConditionScheduled

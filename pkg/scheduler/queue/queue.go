@@ -258,15 +258,7 @@ func (q *PriorityQueue) TakeMatching(logger klog.Logger, match func(pod *v1.Pod)
 		}
 		out = append(out, q.deleteFromPool(uid))
 	}
-	slices.SortStableFunc(out, func(a, b *framework.QueuedPodInfo) int {
-		switch {
-		case q.activeQ.less(a, b):
-			return -1
-		case q.activeQ.less(b, a):
-			return 1
-		}
-		return strings.Compare(a.Pod.Name, b.Pod.Name)
-	})
+	q.sortLocked(out)
 	now := q.clock.Now()
 	for _, p := range out {
 		p.Gated = false
@@ -284,6 +276,27 @@ func (q *PriorityQueue) TakeMatching(logger klog.Logger, match func(pod *v1.Pod)
 		q.reportLocked()
 	}
 	return out
+}
+
+// SortLikeActive orders pods as activeQ would pop them (the QueueSort
+// plugin's order, then by name): a gang's members are placed in that
+// order whichever of them was popped.
+func (q *PriorityQueue) SortLikeActive(pods []*framework.QueuedPodInfo) {
+	q.lock.Lock()
+	defer q.lock.Unlock()
+	q.sortLocked(pods)
+}
+
+func (q *PriorityQueue) sortLocked(pods []*framework.QueuedPodInfo) {
+	slices.SortStableFunc(pods, func(a, b *framework.QueuedPodInfo) int {
+		switch {
+		case q.activeQ.less(a, b):
+			return -1
+		case q.activeQ.less(b, a):
+			return 1
+		}
+		return strings.Compare(a.Pod.Name, b.Pod.Name)
+	})
 }
 
 // Done ends the pod's in-flight tracking after a successful (or abandoned)
