@@ -28,8 +28,10 @@ SCALE ?= full
 # WORKLOADS restricts make bench to some workloads (comma-separated names,
 # e.g. WORKLOADS=StatefulVolumes); empty runs them all.
 WORKLOADS ?=
-# SEEDS sets the length of a randomized conformance campaign.
+# SEEDS sets the length of a randomized conformance campaign; GANG_SEEDS
+# that of its gang (PodGroup) family.
 SEEDS ?= 20000
+GANG_SEEDS ?= 2000
 
 .PHONY: all build berth devcluster kube-bins test test-unit test-kube demo bench conformance lint clean
 
@@ -69,7 +71,7 @@ bench: build
 # A long randomized differential campaign against kube-scheduler's own
 # plugins; prints the agreement rate per plugin.
 conformance:
-	cd kube && $(GO) run ./cmd/conformance --seeds $(SEEDS)
+	cd kube && $(GO) run ./cmd/conformance --seeds $(SEEDS) --gang-seeds $(GANG_SEEDS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -24,6 +24,7 @@ func main() {
 	features := flag.Float64("features", conformance.DefaultGenOptions.Features, "chance that a case has a node-features scenario (0 for none)")
 	self := flag.Bool("self", false, "compare kube-scheduler's plugins with themselves, every row (shows coverage before berth has a plugin)")
 	coverage := flag.Bool("coverage", true, "print the verdicts each side gave per plugin")
+	gangSeeds := flag.Int("gang-seeds", 0, "number of generated gang (PodGroup) cases, run after the others; 0 for none")
 	flag.Parse()
 
 	newHarness := func() (*conformance.Harness, error) { return conformance.NewHarness(nil) }
@@ -68,8 +69,44 @@ func main() {
 			fmt.Printf("- %s (wrong: %s): %s\n", k.Plugin, k.Wrong, k.Why)
 		}
 	}
+	if *gangSeeds > 0 {
+		n, err := runGang(ctx, *first, *gangSeeds, *strict, *maxReport)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		total += n
+	}
 	fmt.Printf("\n%d disagreement(s)\n", total)
 	if total > 0 {
 		os.Exit(1)
 	}
+}
+
+// runGang runs the gang family (kube-scheduler's pod group cycle against
+// berth's group transaction) and returns how many cases disagreed.
+func runGang(ctx context.Context, first uint64, seeds int, strict bool, maxReport int) (int, error) {
+	h, err := conformance.NewGangHarness(nil)
+	if err != nil {
+		return 0, err
+	}
+	h.Strict = strict
+	n := 0
+	for s := first; s < first+uint64(seeds); s++ {
+		d, err := h.Run(ctx, conformance.GenerateGang(s, conformance.DefaultGangGenOptions))
+		if err != nil {
+			return n, err
+		}
+		if d == nil {
+			continue
+		}
+		if n < maxReport {
+			fmt.Printf("%s\n\n", d)
+		}
+		n++
+	}
+	st := h.Stats
+	fmt.Printf("\ngang cases: %d, agreed %d (%d only over reruns: score ties), disagreed %d; placed %d, not placed %d; with a topology constraint %d, with members bound before %d\n",
+		st.Cases, st.Agreed+st.TieDependent, st.TieDependent, st.Disagreed, st.Placed, st.NotPlaced, st.Topology, st.BoundMembers)
+	return n, nil
 }
