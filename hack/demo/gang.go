@@ -343,7 +343,7 @@ func (s *gangScene) status(ctx context.Context, j *gangJob) (string, bool, error
 				st += ", " + string(c.Type)
 			}
 		}
-		return st, !all || pg.Status.Phase == volcanov1beta1.PodGroupInqueue, nil
+		return st, !all || pg.Status.Phase == volcanov1beta1.PodGroupRunning, nil
 	}
 }
 
