@@ -27,7 +27,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/berthsched/berth/internal/nodegen"
-	"github.com/berthsched/berth/internal/testenv"
+	"github.com/berthsched/berth/internal/crds"
 	volcanov1beta1 "github.com/berthsched/berth/pkg/apis/volcano/v1beta1"
 	xv1alpha1 "github.com/berthsched/berth/pkg/apis/xscheduling/v1alpha1"
 	"github.com/berthsched/berth/pkg/framework"
@@ -180,7 +180,7 @@ func installCRDs(ctx context.Context, u *ui, client kubernetes.Interface, cfg *r
 	if err != nil {
 		return err
 	}
-	names, err := testenv.ApplyCRDs(ctx, dyn, root, "berth-demo")
+	names, err := crds.ApplyCRDs(ctx, dyn, root, "berth-demo")
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 
+	"github.com/berthsched/berth/internal/crds"
 	"github.com/berthsched/berth/internal/testenv"
 	volcanov1beta1 "github.com/berthsched/berth/pkg/apis/volcano/v1beta1"
 	xv1alpha1 "github.com/berthsched/berth/pkg/apis/xscheduling/v1alpha1"
@@ -32,7 +33,7 @@ import (
 
 // crdResource addresses CustomResourceDefinitions through the dynamic
 // client.
-var crdResource = testenv.CRDResource
+var crdResource = crds.CRDResource
 
 // cmpOpts compares quantities and times by value.
 var cmpOpts = cmp.Options{
@@ -301,7 +302,7 @@ func installCRDs(t testing.TB) {
 }
 
 func install(root string, dyn dynamic.Interface) error {
-	names, err := testenv.ApplyCRDs(context.Background(), dyn, root, "berth-gang-test")
+	names, err := crds.ApplyCRDs(context.Background(), dyn, root, "berth-gang-test")
 	if err != nil {
 		return err
 	}
