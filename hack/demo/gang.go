@@ -26,8 +26,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
-	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/internal/crds"
+	"github.com/berthsched/berth/internal/nodegen"
 	volcanov1beta1 "github.com/berthsched/berth/pkg/apis/volcano/v1beta1"
 	xv1alpha1 "github.com/berthsched/berth/pkg/apis/xscheduling/v1alpha1"
 	"github.com/berthsched/berth/pkg/framework"
