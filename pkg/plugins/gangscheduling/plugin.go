@@ -78,7 +78,13 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 		}
 		if reason != "" {
 			pl.unserved[api] = reason
-			klog.FromContext(ctx).Info("Pod group API not read", "api", api, "reason", reason)
+			// Evaluations without clients (simulations) read no API by
+			// design; a server that does not serve one is worth saying.
+			v := 0
+			if h.DynamicInformerFactory() == nil || h.ClientSet() == nil {
+				v = 4
+			}
+			klog.FromContext(ctx).V(v).Info("Pod group API not read", "api", api, "reason", reason)
 			continue
 		}
 		inf := h.DynamicInformerFactory().ForResource(api.Resource())
