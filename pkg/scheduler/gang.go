@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/metrics"
+	"github.com/berthsched/berth/pkg/plugins/nodeaffinity"
 	"github.com/berthsched/berth/pkg/plugins/noderesources"
 	"github.com/berthsched/berth/pkg/scheduler/core"
 	"github.com/berthsched/berth/pkg/scheduler/profile"
@@ -45,6 +46,8 @@ type domain struct {
 	// free is the domain's unrequested CPU and memory, to try roomy
 	// domains first.
 	freeMilliCPU, freeMemory int64
+	// allocatable is the domain's nodes' allocatable summed.
+	allocatable *framework.Resource
 }
 
 func (d *domain) nodeSet() sets.Set[string] {
@@ -201,13 +204,17 @@ func (s *Scheduler) scheduleGroup(ctx context.Context, prof *profile.Profile, gp
 		s.failGroup(ctx, prof, gp, group, members, framework.AsStatus(err), framework.GroupError, scheduled, cycle, start)
 		return true
 	}
-	if msg := s.groupNeverFits(group, members, need); msg != "" {
+	dem := groupDemand(group, members, need)
+	if msg := s.groupNeverFits(group, dem); msg != "" {
 		st := framework.NewStatus(framework.UnschedulableAndUnresolvable, msg).WithPlugin(gp.Name())
 		s.failGroup(ctx, prof, gp, group, members, st, framework.GroupUnschedulable, scheduled, cycle, start)
 		return true
 	}
 
 	domains, msg := s.groupDomains(group, placedOn)
+	if msg == "" {
+		msg = domainsNeverFit(group, dem, domains)
+	}
 	if msg != "" {
 		st := framework.NewStatus(framework.UnschedulableAndUnresolvable, msg).WithPlugin(gp.Name())
 		s.failGroup(ctx, prof, gp, group, members, st, framework.GroupUnschedulable, scheduled, cycle, start)
@@ -503,50 +510,99 @@ func (s *Scheduler) failGroup(ctx context.Context, prof *profile.Profile, gp fra
 	gp.ReportGroup(ctx, framework.GroupReport{Group: group, Outcome: outcome, Scheduled: scheduled, Message: st.Message()})
 	var plugins sets.Set[string]
 	if outcome == framework.GroupUnschedulable {
-		// The cluster is too small for the group: new or bigger nodes
-		// (NodeResourcesFit's events) may change that, as may the group.
-		plugins = sets.New(gp.Name(), noderesources.Name)
+		// The cluster (or every topology domain) is too small for the
+		// group: new or bigger nodes (NodeResourcesFit's events) or
+		// relabelled ones (NodeAffinity's) may change that, as may the
+		// group.
+		plugins = sets.New(gp.Name(), noderesources.Name, nodeaffinity.Name)
 	}
 	for _, m := range members {
 		s.requeueFailed(ctx, prof, m.qpi, st, plugins, cycle, start)
 	}
 }
 
-// groupNeverFits says why the group can never run in this cluster, or "":
-// its minimum resources, or the requests of the members it needs (when
-// all queued members are needed), exceed every node's allocatable summed.
-// Preemption cannot help then, so the members wait for nodes, not retries.
-func (s *Scheduler) groupNeverFits(group *framework.PodGroup, members []*gangMember, need int) string {
-	total := &framework.Resource{}
-	for _, ni := range s.snapshot.List() {
-		total.AddResource(ni.Allocatable)
-	}
-	want, what := framework.NewResource(group.MinResources), "its minResources"
+// demand is the least a group needs: its minResources, or the requests
+// of all its queued members when all of them are needed.
+type demand struct {
+	want  *framework.Resource
+	names []v1.ResourceName
+	what  string
+}
+
+// groupDemand returns the group's demand, or nil when neither is known.
+func groupDemand(group *framework.PodGroup, members []*gangMember, need int) *demand {
+	d := &demand{want: framework.NewResource(group.MinResources), what: "its minResources"}
 	names := sets.New[v1.ResourceName]()
 	for name := range group.MinResources {
 		names.Insert(name)
 	}
-	if len(group.MinResources) == 0 && need == len(members) {
-		want, what = &framework.Resource{}, fmt.Sprintf("its %d members' requests", need)
+	if len(group.MinResources) == 0 {
+		if need != len(members) {
+			return nil
+		}
+		d.want, d.what = &framework.Resource{}, fmt.Sprintf("its %d members' requests", need)
 		for _, m := range members {
-			want.AddResource(framework.PodRequests(m.qpi.Pod))
+			d.want.AddResource(framework.PodRequests(m.qpi.Pod))
 		}
 		names.Insert(v1.ResourceCPU, v1.ResourceMemory, v1.ResourceEphemeralStorage)
-		for name := range want.ScalarResources {
+		for name := range d.want.ScalarResources {
 			names.Insert(name)
 		}
 	}
-	for _, name := range sets.List(names) {
-		if name == v1.ResourcePods {
-			continue
-		}
-		w, have := want.Get(name), total.Get(name)
-		if w > 0 && w > have {
-			return fmt.Sprintf("pod group %s/%s can never fit: %s ask for %s of %s, but all %d nodes together have %s allocatable",
-				group.Namespace, group.Name, what, quantity(name, w), name, s.snapshot.NumNodes(), quantity(name, have))
+	names.Delete(v1.ResourcePods)
+	d.names = sets.List(names)
+	return d
+}
+
+// shortfall returns the first resource of which capacity has less than
+// the demand, with both amounts.
+func (d *demand) shortfall(capacity *framework.Resource) (v1.ResourceName, int64, int64, bool) {
+	for _, name := range d.names {
+		if w, have := d.want.Get(name), capacity.Get(name); w > 0 && w > have {
+			return name, w, have, true
 		}
 	}
+	return "", 0, 0, false
+}
+
+// groupNeverFits says why the group can never run in this cluster, or "":
+// its demand exceeds every node's allocatable summed. Preemption cannot
+// help then, so the members wait for nodes, not retries.
+func (s *Scheduler) groupNeverFits(group *framework.PodGroup, d *demand) string {
+	if d == nil {
+		return ""
+	}
+	total := &framework.Resource{}
+	for _, ni := range s.snapshot.List() {
+		total.AddResource(ni.Allocatable)
+	}
+	if name, w, have, short := d.shortfall(total); short {
+		return fmt.Sprintf("pod group %s/%s can never fit: %s ask for %s of %s, but all %d nodes together have %s allocatable",
+			group.Namespace, group.Name, d.what, quantity(name, w), name, s.snapshot.NumNodes(), quantity(name, have))
+	}
 	return ""
+}
+
+// domainsNeverFit is groupNeverFits for a group confined to one topology
+// domain: it says why no domain can ever hold it, or "".
+func domainsNeverFit(group *framework.PodGroup, d *demand, domains []*domain) string {
+	if d == nil || group.TopologyKey == "" || len(domains) == 0 {
+		return ""
+	}
+	var best *domain
+	var name v1.ResourceName
+	var want, most int64
+	for _, dom := range domains {
+		n, w, have, short := d.shortfall(dom.allocatable)
+		if !short {
+			return ""
+		}
+		if best == nil || have > most {
+			best, name, want, most = dom, n, w, have
+		}
+	}
+	return fmt.Sprintf("pod group %s/%s can never fit in one %s domain: %s ask for %s of %s, but the largest domain (%s=%s) has %s allocatable",
+		group.Namespace, group.Name, group.TopologyKey, d.what, quantity(name, want), name, best.key, best.value, quantity(name, most))
 }
 
 // quantity prints an amount in the resource's usual unit.
@@ -593,10 +649,11 @@ func (s *Scheduler) groupDomains(group *framework.PodGroup, placedOn []string) (
 		}
 		d := byValue[v]
 		if d == nil {
-			d = &domain{key: group.TopologyKey, value: v, nodes: sets.New[string]()}
+			d = &domain{key: group.TopologyKey, value: v, nodes: sets.New[string](), allocatable: &framework.Resource{}}
 			byValue[v] = d
 		}
 		d.nodes.Insert(node.Name)
+		d.allocatable.AddResource(ni.Allocatable)
 		d.freeMilliCPU += ni.Allocatable.MilliCPU - ni.Requested.MilliCPU
 		d.freeMemory += ni.Allocatable.Memory - ni.Requested.Memory
 	}

@@ -325,3 +325,27 @@ func TestGroupWaitsForMembers(t *testing.T) {
 		t.Errorf("reports %v, want [Waiting]", got)
 	}
 }
+
+// TestGroupNeverFitsInOneDomain: the cluster holds the group's 9 CPUs, but
+// no zone does (8 each): the group fails at once, unresolvable, naming the
+// largest domain, instead of being retried for ever.
+func TestGroupNeverFitsInOneDomain(t *testing.T) {
+	g := &framework.PodGroup{Key: "train", Namespace: "default", Name: "train", MinMember: 3, TopologyKey: "zone"}
+	env, fg := newGangEnv(t, []*framework.PodGroup{g}, nil,
+		node("a1", "4").Label("zone", "a").Obj(), node("a2", "4").Label("zone", "a").Obj(),
+		node("b1", "4").Label("zone", "b").Obj(), node("b2", "4").Label("zone", "b").Obj())
+	pods := gangPods("train", 3, "3")
+	env.createPods(pods...)
+	env.scheduleOne()
+	if env.bindAttempts() != 0 {
+		t.Fatal("members bound")
+	}
+	rep, ok := env.lastReport(pods[0])
+	if !ok || !strings.Contains(rep.msg, "can never fit in one zone domain: its 3 members' requests ask for 9 of cpu, but the largest domain (zone=") ||
+		!strings.Contains(rep.msg, ") has 8 allocatable") {
+		t.Fatalf("report %q should say no zone can ever hold the group", rep.msg)
+	}
+	if got := fg.outcomes("train"); len(got) != 1 || got[0] != framework.GroupUnschedulable {
+		t.Errorf("reports %v, want [Unschedulable]", got)
+	}
+}
