@@ -8,7 +8,10 @@
 //   - backoffQ, a heap ordered by backoff expiry, where a pod that just
 //     failed waits initialBackoff*2^(attempts-1) (capped at maxBackoff)
 //     before it may be tried again, so one hopeless pod cannot starve the
-//     others;
+//     others; when activeQ is empty, Pop takes its first pod at once if an
+//     event moved it there (not one that failed with an error), as
+//     kube-scheduler's SchedulerPopFromBackoffQ does, so an idle scheduler
+//     does not sit out backoffs;
 //   - the unschedulable pool, where a rejected pod sleeps until a cluster
 //     event that one of its rejecting plugins registered for (and whose
 //     QueueingHintFn agrees) may make it schedulable, or until

@@ -89,6 +89,9 @@ const (
 	EventBackoffComplete        = "BackoffComplete"
 	EventUnschedulableTimeout   = "UnschedulableTimeout"
 	EventForceActivate          = "ForceActivate"
+	// EventPopFromBackoffQ: Pop took a pod from backoffQ because activeQ
+	// was empty.
+	EventPopFromBackoffQ = "PopFromBackoffQ"
 )
 
 // Metrics is what the queue reports, defined here so that the queue does not

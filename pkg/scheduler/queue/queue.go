@@ -191,7 +191,9 @@ func (q *PriorityQueue) Delete(pod *v1.Pod) {
 	q.reportLocked()
 }
 
-// Pop blocks until activeQ has a pod and returns the first one. It counts
+// Pop blocks until activeQ has a pod and returns the first one; with
+// activeQ empty it takes backoffQ's first pod if an event moved it there
+// (backoffPoppable). It counts
 // the attempt (Attempts, InitialAttemptTimestamp), starts a scheduling cycle,
 // clears the previous attempt's rejecting plugins (the caller sets them if
 // this attempt fails) and tracks the pod as in flight until
@@ -199,13 +201,22 @@ func (q *PriorityQueue) Delete(pod *v1.Pod) {
 func (q *PriorityQueue) Pop(logger klog.Logger) (*framework.QueuedPodInfo, error) {
 	q.lock.Lock()
 	defer q.lock.Unlock()
-	for q.activeQ.len() == 0 && !q.closed {
+	for q.activeQ.len() == 0 && !q.backoffPoppable() && !q.closed {
 		q.cond.Wait()
 	}
 	if q.closed {
 		return nil, ErrClosed
 	}
-	p := q.activeQ.pop()
+	var p *framework.QueuedPodInfo
+	if q.activeQ.len() > 0 {
+		p = q.activeQ.pop()
+	} else {
+		// Idle: rather than wait out the backoff of a pod an event
+		// already moved (as kube-scheduler's SchedulerPopFromBackoffQ),
+		// try it now.
+		p = q.backoffQ.pop()
+		q.metrics.QueueIncoming(QueueActive, EventPopFromBackoffQ)
+	}
 	p.Attempts++
 	if p.InitialAttemptTimestamp == nil {
 		now := q.clock.Now()
@@ -297,6 +308,15 @@ func (q *PriorityQueue) sortLocked(pods []*framework.QueuedPodInfo) {
 		}
 		return strings.Compare(a.Pod.Name, b.Pod.Name)
 	})
+}
+
+// backoffPoppable reports whether Pop may take backoffQ's first pod while
+// activeQ is empty: one that failed as unschedulable and was moved by an
+// event. A pod that hit an error waits out its backoff, so that a failing
+// plugin or API is not retried in a loop.
+func (q *PriorityQueue) backoffPoppable() bool {
+	p := q.backoffQ.peek()
+	return p != nil && (p.UnschedulablePlugins.Len() > 0 || p.PendingPlugins.Len() > 0)
 }
 
 // Done ends the pod's in-flight tracking after a successful (or abandoned)
@@ -464,6 +484,8 @@ func (q *PriorityQueue) requeue(logger klog.Logger, p *framework.QueuedPodInfo, 
 	default:
 		q.backoffQ.addOrUpdate(p)
 		q.metrics.QueueIncoming(QueueBackoff, event)
+		// An idle Pop may take it (backoffPoppable).
+		q.cond.Broadcast()
 		return QueueBackoff
 	}
 }

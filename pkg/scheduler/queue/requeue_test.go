@@ -580,3 +580,45 @@ func TestPreEnqueueOnBackoffFlush(t *testing.T) {
 func metaWithLabels(l map[string]string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: "n", Labels: l}
 }
+
+// TestPopFromBackoffWhenIdle: with activeQ empty, Pop takes a pod that an
+// event moved to backoffQ without waiting out its backoff (as
+// kube-scheduler's SchedulerPopFromBackoffQ), but never a pod that failed
+// with an error, which waits its backoff out.
+func TestPopFromBackoffWhenIdle(t *testing.T) {
+	q, clk, logger := newTestQueue(t, Options{ClusterEvents: testEvents()})
+	q.Add(logger, pod("moved").Obj())
+	p := mustPop(t, q, logger)
+	// A Node add arrives during the attempt; Fit registered for it.
+	q.MoveAllToActiveOrBackoffQueue(logger, nodeAdd, nil, nil, nil)
+	p.UnschedulablePlugins = sets.New("Fit")
+	if err := q.AddUnschedulableIfNotPresent(logger, p, q.SchedulingCycle()); err != nil {
+		t.Fatal(err)
+	}
+	if w := where(q, "uid-moved"); w != QueueBackoff {
+		t.Fatalf("moved pod in %s, want backoff", w)
+	}
+	if got := mustPop(t, q, logger); got.Pod.Name != "moved" {
+		t.Fatalf("Pop returned %s, want the moved pod from backoffQ", got.Pod.Name)
+	}
+	q.Done("uid-moved")
+
+	q.Add(logger, pod("erred").Obj())
+	fail(t, q, logger) // no plugins: an Error
+	got := make(chan string, 1)
+	go func() {
+		if p, err := q.Pop(logger); err == nil {
+			got <- p.Pod.Name
+		}
+	}()
+	select {
+	case n := <-got:
+		t.Fatalf("Pop returned %q, which failed with an error and is backing off", n)
+	case <-time.After(20 * time.Millisecond):
+	}
+	clk.Step(time.Second)
+	q.FlushBackoffQCompleted(logger)
+	if n := <-got; n != "erred" {
+		t.Fatalf("Pop returned %q after the backoff, want erred", n)
+	}
+}
