@@ -137,9 +137,6 @@ type GangDisagreement struct {
 	Kube, Berth []GangOutcome
 	// Verdicts are each side's distinct verdicts over the runs.
 	KubeVerdicts, BerthVerdicts []string
-	// Reordered are kube-scheduler's outcomes with the members created in
-	// the order berth considered them, when that order differs.
-	Reordered []GangOutcome
 	// Known is set when the difference is explained by a known one.
 	Known *GangKnownDifference
 	Case  *GangCase
@@ -610,11 +607,6 @@ func (d *GangDisagreement) Format(w io.Writer) {
 	fmt.Fprintf(w, "  kube-scheduler: %s\n  berth:          %s\n", strings.Join(d.KubeVerdicts, " | "), strings.Join(d.BerthVerdicts, " | "))
 	if len(d.Berth) > 0 && len(d.Kube) > 0 && !slices.Equal(d.Berth[0].Order, d.Kube[0].Order) {
 		fmt.Fprintf(w, "  member order: kube-scheduler %v, berth %v\n", d.Kube[0].Order, d.Berth[0].Order)
-		var vs []string
-		for _, o := range d.Reordered {
-			vs = append(vs, gangVerdict(c, o))
-		}
-		fmt.Fprintf(w, "  kube-scheduler in berth's order: %s\n", strings.Join(vs, " | "))
 	}
 	if d.Known != nil {
 		fmt.Fprintf(w, "  known difference %s (wrong: %s): %s\n", d.Known.Name, d.Known.Wrong, d.Known.Why)
