@@ -258,7 +258,7 @@ func (e *Evaluator) EvaluateGroup(ctx context.Context, pod *v1.Pod, o EvaluateOp
 			pending = append(pending, m)
 		}
 	}
-	sortMembers(pending)
+	sortMembers(prof, pending)
 	out.Need = group.MinMember - out.Scheduled
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -297,25 +297,23 @@ func (e *Evaluator) EvaluateGroup(ctx context.Context, pod *v1.Pod, o EvaluateOp
 	return out, nil
 }
 
-// sortMembers orders pending members as the queue would take them:
-// higher priority first, then older, then by name.
-func sortMembers(pods []*v1.Pod) {
-	sort.SliceStable(pods, func(i, j int) bool {
-		a, b := pods[i], pods[j]
-		pa, pb := podPriority(a), podPriority(b)
-		if pa != pb {
-			return pa > pb
-		}
-		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-			return a.CreationTimestamp.Before(&b.CreationTimestamp)
-		}
-		return a.Name < b.Name
-	})
-}
-
-func podPriority(p *v1.Pod) int32 {
-	if p.Spec.Priority != nil {
-		return *p.Spec.Priority
+// sortMembers orders pending members as the scheduler places them: by the
+// profile's QueueSort (its queue order), each member queued at its
+// creation, then by name.
+func sortMembers(prof *profile.Profile, pods []*v1.Pod) {
+	less := prof.QueueSortLess()
+	qpis := make([]*framework.QueuedPodInfo, len(pods))
+	for i, p := range pods {
+		qpis[i] = &framework.QueuedPodInfo{PodInfo: framework.NewPodInfo(p), Timestamp: p.CreationTimestamp.Time}
 	}
-	return 0
+	sort.SliceStable(qpis, func(i, j int) bool {
+		a, b := qpis[i], qpis[j]
+		if less(a, b) != less(b, a) {
+			return less(a, b)
+		}
+		return a.Pod.Name < b.Pod.Name
+	})
+	for i, q := range qpis {
+		pods[i] = q.Pod
+	}
 }

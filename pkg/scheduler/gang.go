@@ -12,6 +12,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/sets"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 
 	"github.com/berthsched/berth/pkg/framework"
@@ -306,9 +307,9 @@ func (s *Scheduler) lowerPriorityTerminating(node string, pod *v1.Pod) bool {
 	if err != nil {
 		return false
 	}
-	prio := podPriority(pod)
+	prio := corev1helpers.PodPriority(pod)
 	for _, pi := range ni.Pods {
-		if pi.Pod.DeletionTimestamp != nil && podPriority(pi.Pod) < prio {
+		if pi.Pod.DeletionTimestamp != nil && corev1helpers.PodPriority(pi.Pod) < prio {
 			return true
 		}
 	}
