@@ -158,12 +158,9 @@ func (g *groupSim) evictInSim(lister framework.NodeInfoLister, victims []*v1.Pod
 // evict and nominate; otherwise nothing happens.
 func (pl *DefaultPreemption) PreemptGroup(ctx context.Context, group *framework.PodGroup, pods []*v1.Pod, need int, preFilter func(pod *v1.Pod) (*framework.CycleState, *framework.Status)) (map[string]string, *framework.Status) {
 	logger := klog.FromContext(ctx)
-	pre := pl.preemption()
-	if pre == nil {
-		return nil, framework.NewStatus(framework.Unschedulable, ReasonNoPreemption)
-	}
-	if m := pre.PreemptionMetrics(); m != nil {
-		m.PreemptionAttempt()
+	pre, st := pl.begin()
+	if st != nil {
+		return nil, st
 	}
 	lister := pl.h.SnapshotSharedLister().NodeInfos()
 	all := lister.List()

@@ -141,14 +141,23 @@ func (pl *DefaultPreemption) PostFilter(ctx context.Context, state *framework.Cy
 	return res, st
 }
 
-func (pl *DefaultPreemption) preempt(ctx context.Context, state *framework.CycleState, pod *v1.Pod, statuses framework.NodeToStatusReader) (*framework.PostFilterResult, *framework.Status) {
-	logger := klog.FromContext(ctx)
+// begin returns the engine's preemption abilities and counts the attempt,
+// or says that this evaluation does not preempt.
+func (pl *DefaultPreemption) begin() (framework.Preemption, *framework.Status) {
 	pre := pl.preemption()
 	if pre == nil {
 		return nil, framework.NewStatus(framework.Unschedulable, ReasonNoPreemption)
 	}
 	if m := pre.PreemptionMetrics(); m != nil {
 		m.PreemptionAttempt()
+	}
+	return pre, nil
+}
+
+func (pl *DefaultPreemption) preempt(ctx context.Context, state *framework.CycleState, pod *v1.Pod, statuses framework.NodeToStatusReader) (*framework.PostFilterResult, *framework.Status) {
+	logger := klog.FromContext(ctx)
+	if _, st := pl.begin(); st != nil {
+		return nil, st
 	}
 	var nominatedStatus *framework.Status
 	if pod.Status.NominatedNodeName != "" {
