@@ -90,26 +90,6 @@ func (p *failingPreBind) Unreserve(_ context.Context, _ *framework.CycleState, p
 	p.unreserved = append(p.unreserved, pod.Name)
 }
 
-// gangConfig enables the fake group plugin (and extra) instead of the
-// real GangScheduling, which a profile may not have beside it.
-func gangConfig(extra ...string) string {
-	lines := ""
-	for _, e := range extra {
-		lines += "          - name: " + e + "\n"
-	}
-	return fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-  - schedulerName: %s
-    plugins:
-      multiPoint:
-        enabled:
-          - name: FakeGroups
-%s        disabled:
-          - name: GangScheduling
-`, testSchedulerName, lines)
-}
-
 // newGangEnv builds an engine with groups over nodes.
 func newGangEnv(t *testing.T, groups []*framework.PodGroup, extra []fakeRegistration, nodes ...runtime.Object) (*testEnv, *fakeGroups) {
 	t.Helper()
@@ -117,14 +97,11 @@ func newGangEnv(t *testing.T, groups []*framework.PodGroup, extra []fakeRegistra
 	for _, g := range groups {
 		fg.groups[g.Key] = g
 	}
-	names := []string{}
-	for _, e := range extra {
-		names = append(names, e.name)
-	}
 	regs := append([]fakeRegistration{register("FakeGroups", fg, func(h framework.Handle) {
 		fg.pods = h.SharedInformerFactory().Core().V1().Pods().Lister()
 	})}, extra...)
-	env := newTestEnv(t, envOptions{extra: regs, configYAML: gangConfig(names...)}, nodes...)
+	// The real GangScheduling may not be enabled beside the fake.
+	env := newTestEnv(t, envOptions{extra: regs, disabled: []string{"GangScheduling"}}, nodes...)
 	return env, fg
 }
 

@@ -68,6 +68,8 @@ type envOptions struct {
 	extra []fakeRegistration
 	// configYAML replaces the generated config when set.
 	configYAML string
+	// disabled plugins are left out of the generated config's multiPoint.
+	disabled []string
 	// bind answers bind calls; nil means success.
 	bind bindFunc
 	// bindConcurrency overrides DefaultBindConcurrency when > 0.
@@ -89,7 +91,7 @@ func newTestEnv(t *testing.T, opts envOptions, objs ...runtime.Object) *testEnv 
 	_, ctx := ktesting.NewTestContext(t)
 	ctx, cancel := context.WithCancel(ctx)
 
-	reg, cfg := testConfig(t, opts.configYAML, opts.extra...)
+	reg, cfg := testConfig(t, opts.configYAML, opts.disabled, opts.extra...)
 
 	env := &testEnv{
 		t:       t,
@@ -145,8 +147,9 @@ func newTestEnv(t *testing.T, opts envOptions, objs ...runtime.Object) *testEnv 
 }
 
 // testConfig returns the in-tree registry plus extra and a config: yaml
-// when set, otherwise the defaults with extra enabled through multiPoint.
-func testConfig(t *testing.T, yaml string, extra ...fakeRegistration) (framework.Registry, *config.Config) {
+// when set, otherwise the defaults with extra enabled through multiPoint
+// and disabled left out.
+func testConfig(t *testing.T, yaml string, disabled []string, extra ...fakeRegistration) (framework.Registry, *config.Config) {
 	t.Helper()
 	reg := plugins.NewInTreeRegistry()
 	var enabled []string
@@ -154,7 +157,14 @@ func testConfig(t *testing.T, yaml string, extra ...fakeRegistration) (framework
 		reg[r.name] = framework.Registration{Factory: r.factory}
 		enabled = append(enabled, "          - name: "+r.name)
 	}
-	if yaml == "" && len(enabled) > 0 {
+	if yaml == "" && len(enabled)+len(disabled) > 0 {
+		var off string
+		if len(disabled) > 0 {
+			off = "        disabled:\n"
+			for _, name := range disabled {
+				off += "          - name: " + name + "\n"
+			}
+		}
 		yaml = fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 profiles:
@@ -163,7 +173,7 @@ profiles:
       multiPoint:
         enabled:
 %s
-`, testSchedulerName, strings.Join(enabled, "\n"))
+%s`, testSchedulerName, strings.Join(enabled, "\n"), off)
 	}
 	cfg, err := config.Load([]byte(yaml), reg)
 	if err != nil {

@@ -71,7 +71,7 @@ func widget(ns, name string) *unstructured.Unstructured {
 func newWithPlugin(t *testing.T, pl framework.Plugin, dyn dynamicinformer.DynamicSharedInformerFactory) error {
 	t.Helper()
 	_, ctx := ktesting.NewTestContext(t)
-	reg, cfg := testConfig(t, "", register(pl.Name(), pl, nil))
+	reg, cfg := testConfig(t, "", nil, register(pl.Name(), pl, nil))
 	client := fake.NewClientset()
 	_, err := New(ctx, Options{
 		Config: cfg, Registry: reg, InformerFactory: informers.NewSharedInformerFactory(client, 0),
