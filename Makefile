@@ -2,6 +2,7 @@
 #
 #   make build   berth + the local control plane binaries (first build compiles
 #                kube-apiserver & co. from source: see README for timings)
+#                + bin/prometheus for the load-aware tests (make prometheus)
 #   make test    unit tests of both modules + integration tests on devcluster
 #   make demo    berth on a local control plane with a sample workload
 #   make bench   berth vs kube-scheduler benchmark (SCALE=small for a quick run)
@@ -33,11 +34,11 @@ WORKLOADS ?=
 SEEDS ?= 20000
 GANG_SEEDS ?= 2000
 
-.PHONY: all build berth devcluster kube-bins test test-unit test-kube demo bench conformance lint clean
+.PHONY: all build berth devcluster kube-bins prometheus test test-unit test-kube demo bench conformance lint clean
 
 all: build
 
-build: berth devcluster kube-bins
+build: berth devcluster kube-bins prometheus
 
 berth:
 	$(GO) build -ldflags "$(BERTH_LDFLAGS)" -o $(BIN)/berth ./cmd/berth
@@ -55,6 +56,14 @@ $(KUBE_BINS) &: kube/go.mod kube/go.sum
 		k8s.io/kubernetes/cmd/kube-controller-manager \
 		k8s.io/kubernetes/cmd/kube-scheduler
 	touch $(KUBE_BINS)
+
+# A real Prometheus server for the load-aware scheduling tests
+# (internal/promtest): Debian's prometheus package unpacked into bin/, no
+# system service (hack/ensure-prometheus.sh; needs apt, ~19 MB download).
+prometheus: $(BIN)/prometheus
+
+$(BIN)/prometheus:
+	bash hack/ensure-prometheus.sh $(BIN)
 
 test: build
 	$(GO) test $(TEST_FLAGS) ./...
