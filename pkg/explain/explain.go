@@ -126,6 +126,9 @@ func (x *Explainer) Explain(ctx context.Context, pod *v1.Pod, o Options) (*Expla
 		for _, s := range n.Scores {
 			sn.Plugins = append(sn.Plugins, PluginScore{Plugin: s.Name, Score: s.Score})
 		}
+		if ni, err := eval.Snapshot.Get(n.Name); err == nil && d.PreFilterMsg == "" {
+			sn.Notes = eval.Profile.ExplainScore(eval.State, pod, ni)
+		}
 		out.TopNodes = append(out.TopNodes, sn)
 	}
 	a := &analysis{

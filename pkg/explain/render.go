@@ -110,6 +110,11 @@ func RenderTable(w io.Writer, e *Explanation) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		for _, n := range e.TopNodes {
+			for _, note := range n.Notes {
+				p.f("  %s: %s\n", n.Node, note)
+			}
+		}
 	}
 
 	if !e.Schedulable {

@@ -142,6 +142,10 @@ type ScoredNode struct {
 	Total   int64         `json:"total"`
 	Chosen  bool          `json:"chosen,omitempty"`
 	Plugins []PluginScore `json:"plugins,omitempty"`
+	// Notes say what scores rest on beyond the pod and the node, per
+	// plugin (e.g. LoadAware's measured load, or why it fell back to
+	// requests).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // PluginScore is one score plugin's normalised, weighted score.

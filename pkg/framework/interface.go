@@ -337,3 +337,14 @@ type FailureExplainer interface {
 	Plugin
 	ExplainFailure(state *CycleState, pod *v1.Pod) string
 }
+
+// ScoreExplainer is implemented by Score plugins whose score rests on
+// data the pod and the node do not show (measured load, say): explain
+// asks it, for each of the top nodes, what the score was based on, so
+// "why did my pod land there?" has an answer beyond a number.
+type ScoreExplainer interface {
+	Plugin
+	// ExplainScore describes the basis of the node's score for the pod;
+	// state is the pod's cycle state after scoring (may be nil).
+	ExplainScore(state *CycleState, pod *v1.Pod, nodeInfo *NodeInfo) string
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/gpushare"
 	"github.com/berthsched/berth/pkg/plugins/imagelocality"
 	"github.com/berthsched/berth/pkg/plugins/interpodaffinity"
+	"github.com/berthsched/berth/pkg/plugins/loadaware"
 	"github.com/berthsched/berth/pkg/plugins/nodeaffinity"
 	"github.com/berthsched/berth/pkg/plugins/nodedeclaredfeatures"
 	"github.com/berthsched/berth/pkg/plugins/nodename"
@@ -69,6 +70,8 @@ func NewInTreeRegistry() framework.Registry {
 			gpushare.SetDefaultArgs, gpushare.ValidateArgs)},
 		gangscheduling.Name: {Factory: gangscheduling.New, Args: argsSpec(
 			gangscheduling.SetDefaultArgs, gangscheduling.ValidateArgs)},
+		loadaware.Name: {Factory: loadaware.New, Args: argsSpec(
+			loadaware.SetDefaultArgs, loadaware.ValidateArgs)},
 	}
 }
 

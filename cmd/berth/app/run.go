@@ -29,6 +29,7 @@ import (
 	"github.com/berthsched/berth/pkg/explain"
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/metrics"
+	"github.com/berthsched/berth/pkg/metricsource"
 	"github.com/berthsched/berth/pkg/plugins"
 	"github.com/berthsched/berth/pkg/scheduler"
 	"github.com/berthsched/berth/pkg/version"
@@ -208,6 +209,9 @@ func wire(ctx context.Context, o *RunOptions, cfg *config.Config, reg framework.
 
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The load-aware metrics are package-level: sources are shared by
+	// every profile (and explain's evaluator) in the process.
+	promReg.MustRegister(metricsource.Collectors()...)
 	m := metrics.New(promReg)
 
 	factory := informers.NewSharedInformerFactoryWithOptions(informerClient, 0, informers.WithTransform(scheduler.StripManagedFields))

@@ -439,6 +439,23 @@ func (p *Profile) PluginsSynced() bool {
 	return true
 }
 
+// ExplainScore collects, in score order, what the Score plugins that
+// implement framework.ScoreExplainer say about a node's score for pod,
+// each prefixed by the plugin's name.
+func (p *Profile) ExplainScore(state *framework.CycleState, pod *v1.Pod, ni *framework.NodeInfo) []string {
+	var out []string
+	for _, sc := range p.score {
+		se, ok := sc.ScorePlugin.(framework.ScoreExplainer)
+		if !ok {
+			continue
+		}
+		if msg := se.ExplainScore(state, pod, ni); msg != "" {
+			out = append(out, sc.Name()+": "+msg)
+		}
+	}
+	return out
+}
+
 // ExplainFailure collects the explanations of the given Filter plugins
 // that implement framework.FailureExplainer, in filter order, each
 // prefixed by the plugin's name.
