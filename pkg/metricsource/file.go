@@ -63,18 +63,18 @@ func newFileFetcher(path string) *fileFetcher { return &fileFetcher{path: path} 
 func (f *fileFetcher) load() (*File, time.Time, error) {
 	st, err := os.Stat(f.path)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, &kindError{"unreachable", err}
 	}
 	if f.parsed != nil && st.ModTime().Equal(f.modTime) && st.Size() == f.size {
 		return f.parsed, f.modTime, nil
 	}
 	b, err := os.ReadFile(f.path)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, &kindError{"unreachable", err}
 	}
 	var file File
 	if err := yaml.UnmarshalStrict(b, &file); err != nil {
-		return nil, time.Time{}, fmt.Errorf("decoding %s: %w", f.path, err)
+		return nil, time.Time{}, &kindError{"decode", fmt.Errorf("decoding %s: %w", f.path, err)}
 	}
 	f.parsed, f.modTime, f.size = &file, st.ModTime(), st.Size()
 	return &file, st.ModTime(), nil

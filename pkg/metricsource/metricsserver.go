@@ -30,13 +30,13 @@ func (m *metricsServer) current(ctx context.Context, _ time.Time) (map[string]*[
 	raw, err := m.rest.Get().AbsPath(nodeMetricsPath).SetHeader("Accept", "application/json").Do(ctx).Raw()
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil, fmt.Errorf("%s is not served: is metrics-server installed? (%w)", nodeMetricsPath, err)
+			return nil, nil, &kindError{"query", fmt.Errorf("%s is not served: is metrics-server installed? (%w)", nodeMetricsPath, err)}
 		}
 		return nil, nil, err
 	}
 	var list metricsv1beta1.NodeMetricsList
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, nil, fmt.Errorf("decoding %s: %w", nodeMetricsPath, err)
+		return nil, nil, &kindError{"decode", fmt.Errorf("decoding %s: %w", nodeMetricsPath, err)}
 	}
 	nodes, err := m.nodes.List(labels.Everything())
 	if err != nil {

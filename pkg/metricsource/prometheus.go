@@ -195,11 +195,24 @@ func hard(ctx context.Context, err error) bool {
 	return true
 }
 
+// kindError tags an error with its kind for the errors metric, where the
+// fetcher knows it better than classify can guess.
+type kindError struct {
+	kind string
+	err  error
+}
+
+func (e *kindError) Error() string { return e.err.Error() }
+func (e *kindError) Unwrap() error { return e.err }
+
 // classify names the kind of a refresh failure for the errors metric.
 func classify(ctx context.Context, err error) string {
 	var nerr net.Error
 	var perr *promv1.Error
+	var kerr *kindError
 	switch {
+	case errors.As(err, &kerr):
+		return kerr.kind
 	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
 		return "timeout"
 	case errors.As(err, &nerr) && nerr.Timeout():
