@@ -11,6 +11,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/klog/v2"
 
@@ -159,7 +160,10 @@ type cycleState struct {
 	now     time.Time
 	weights [load.NumResources]float64
 	// est is the pod's own estimated use (milli-CPU, bytes, GPUs).
-	est    [3]int64
+	est [3]int64
+	// uid is the pod's: a bound pod explained as if pending must not
+	// count as an estimate against itself.
+	uid    types.UID
 	recent map[string][]placed
 	// scored counts the nodes scored by basis, flushed to the metric in
 	// NormalizeScore.
@@ -172,7 +176,7 @@ type cycleState struct {
 func (s *cycleState) Clone() framework.StateData { return s }
 
 func (pl *LoadAware) newState(pod *v1.Pod) *cycleState {
-	s := &cycleState{snap: pl.Source().Snapshot(), now: pl.now(), weights: pl.policy.Weights, recent: pl.tracker.byNode()}
+	s := &cycleState{snap: pl.Source().Snapshot(), now: pl.now(), weights: pl.policy.Weights, recent: pl.tracker.byNode(), uid: pod.UID}
 	s.est[0], s.est[1], s.est[2] = pl.tracker.est(pod)
 	if !pl.isGPUPod(pod) {
 		s.weights[load.GPU] = 0
@@ -231,6 +235,9 @@ func (pl *LoadAware) view(s *cycleState, ni *framework.NodeInfo) load.View {
 		ns.Requested[load.GPU] += float64(req.Get(n))
 	}
 	for _, p := range s.recent[node.Name] {
+		if p.uid == s.uid && s.uid != "" {
+			continue
+		}
 		ns.Placed = append(ns.Placed, load.Placement{At: p.at, Share: share(p.cpu, p.mem, p.gpu, &ns)})
 	}
 	if ns.Load == nil || s.snap.Err != "" {

@@ -14,6 +14,7 @@ import (
 // placed is a pod recently placed on a node: what the estimates add to
 // the node's last sample until a sample includes it.
 type placed struct {
+	uid  types.UID
 	node string
 	at   time.Time
 	// estimated use in absolute units: milli-CPU, bytes, GPUs.
@@ -54,7 +55,7 @@ func (t *tracker) add(pod *v1.Pod, node string, at time.Time) {
 	if p, ok := t.byUID[pod.UID]; ok && p.node == node {
 		return
 	}
-	t.byUID[pod.UID] = placed{node: node, at: at, cpu: cpu, mem: mem, gpu: gpu}
+	t.byUID[pod.UID] = placed{uid: pod.UID, node: node, at: at, cpu: cpu, mem: mem, gpu: gpu}
 	t.dirty = true
 }
 
