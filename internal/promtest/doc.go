@@ -9,6 +9,12 @@
 // again on the same port and storage, for "the metrics source dies and
 // comes back" tests.
 //
+// Commands that have no testing.TB (the demo, hack/demo) use the same
+// machinery through StartServer and ListenExporter, which return errors
+// and are stopped with Close; Kill, Relaunch, AwaitSeries and
+// QueryContext are Stop, Restart, WaitForSeries and Query without a
+// test to fail.
+//
 // Exporter serves per-node series shaped like node-exporter's and DCGM's
 // (node_cpu_seconds_total, node_memory_*, node_disk_io_time_seconds_total,
 // DCGM_FI_DEV_GPU_UTIL), each labelled instance="<node name>", whose

@@ -70,6 +70,10 @@ type Exporter struct {
 	ln  net.Listener
 	srv *http.Server
 	now func() time.Time
+	// served is closed when Serve returned (ListenExporter's exporters
+	// only), serveErr set before if it failed.
+	served   chan struct{}
+	serveErr error
 
 	mu    sync.Mutex
 	nodes map[string]*nodeState
@@ -98,21 +102,51 @@ func (c counter) valueAt(util float64, t time.Time) float64 {
 	return c.value + util*t.Sub(c.at).Seconds()
 }
 
-// NewExporter starts an Exporter on 127.0.0.1:0; it is closed when t ends.
-func NewExporter(t testing.TB) *Exporter {
-	t.Helper()
+// ListenExporter starts an Exporter on 127.0.0.1:0; Close stops it.
+func ListenExporter() (*Exporter, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("promtest: exporter listen: %v", err)
+		return nil, fmt.Errorf("promtest: exporter listen: %v", err)
 	}
 	e := newExporter(ln, time.Now)
+	e.served = make(chan struct{})
 	go func() {
+		defer close(e.served)
 		if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("promtest: exporter: %v", err)
+			e.serveErr = err
 		}
 	}()
-	t.Cleanup(func() { e.srv.Close() })
+	return e, nil
+}
+
+// NewExporter starts an Exporter on 127.0.0.1:0; it is closed when t
+// ends, failing the test if it had stopped serving on an error.
+func NewExporter(t testing.TB) *Exporter {
+	t.Helper()
+	e, err := ListenExporter()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Errorf("%v", err)
+		}
+	})
 	return e
+}
+
+// Close stops serving and closes the open connections. It returns the
+// error the exporter stopped serving on, if it did before Close.
+func (e *Exporter) Close() error {
+	e.srv.Close()
+	if e.served == nil {
+		return nil
+	}
+	<-e.served
+	if e.serveErr != nil {
+		return fmt.Errorf("promtest: exporter: %v", e.serveErr)
+	}
+	return nil
 }
 
 func newExporter(ln net.Listener, now func() time.Time) *Exporter {
