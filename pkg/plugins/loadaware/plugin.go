@@ -175,6 +175,14 @@ type cycleState struct {
 // PreScore but for its counters, which only feed a metric.
 func (s *cycleState) Clone() framework.StateData { return s }
 
+// noteExample keeps the first fallback reason of the cycle for the log;
+// its own function so that Score's view does not escape to the heap.
+func (s *cycleState) noteExample(reason string) {
+	if s.example.Load() == nil {
+		s.example.CompareAndSwap(nil, &reason)
+	}
+}
+
 func (pl *LoadAware) newState(pod *v1.Pod) *cycleState {
 	s := &cycleState{snap: pl.Source().Snapshot(), now: pl.now(), weights: pl.policy.Weights, recent: pl.tracker.byNode(), uid: pod.UID}
 	s.est[0], s.est[1], s.est[2] = pl.tracker.est(pod)
@@ -222,11 +230,7 @@ func (*LoadAware) PreFilterExtensions() framework.PreFilterExtensions { return n
 // view applies the freshness contract and the estimates to one node.
 func (pl *LoadAware) view(s *cycleState, ni *framework.NodeInfo) load.View {
 	node := ni.Node()
-	var addrs []string
-	for _, a := range node.Status.Addresses {
-		addrs = append(addrs, a.Address)
-	}
-	ns := load.NodeState{Name: node.Name, Load: s.snap.Lookup(node.Name, addrs)}
+	ns := load.NodeState{Name: node.Name, Load: lookup(s.snap, node)}
 	alloc, req := ni.Allocatable, ni.Requested
 	ns.Allocatable[load.CPU], ns.Requested[load.CPU] = float64(alloc.MilliCPU), float64(req.MilliCPU)
 	ns.Allocatable[load.Memory], ns.Requested[load.Memory] = float64(alloc.Memory), float64(req.Memory)
@@ -246,6 +250,24 @@ func (pl *LoadAware) view(s *cycleState, ni *framework.NodeInfo) load.View {
 		ns.Problem = resourceProblems(s.snap, s.weights)
 	}
 	return pl.policy.View(s.now, ns, s.weights)
+}
+
+// lookup finds the node's load by name, then by address (sources keyed
+// by node-exporter's instance label know nodes by IP), without
+// allocating: it runs for every node of every pod.
+func lookup(snap *load.Snapshot, node *v1.Node) *load.NodeLoad {
+	if snap == nil || snap.Nodes == nil {
+		return nil
+	}
+	if nl, ok := snap.Nodes[node.Name]; ok {
+		return nl
+	}
+	for _, a := range node.Status.Addresses {
+		if nl, ok := snap.Nodes[a.Address]; ok {
+			return nl
+		}
+	}
+	return nil
 }
 
 // share converts absolute estimates into fractions of the node.
@@ -318,10 +340,10 @@ func (pl *LoadAware) Score(_ context.Context, cs *framework.CycleState, pod *v1.
 		s.measured.Add(1)
 	case v.Age > 0:
 		s.stale.Add(1)
-		s.example.CompareAndSwap(nil, &v.Reason)
+		s.noteExample(v.Reason)
 	default:
 		s.missing.Add(1)
-		s.example.CompareAndSwap(nil, &v.Reason)
+		s.noteExample(v.Reason)
 	}
 	var nsAlloc load.NodeState
 	nsAlloc.Allocatable[load.CPU] = float64(ni.Allocatable.MilliCPU)

@@ -2,6 +2,7 @@ package loadaware
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -263,5 +264,45 @@ func TestArgsValidation(t *testing.T) {
 				t.Fatalf("error %v\nwant %q", err, c.want)
 			}
 		})
+	}
+}
+
+// BenchmarkScore5000Nodes is one pod's PreScore and Score over 5,000
+// nodes with fresh samples and a few recent placements: the plugin's cost
+// per scheduling cycle.
+func BenchmarkScore5000Nodes(b *testing.B) {
+	const n = 5000
+	var nodes []*v1.Node
+	s := &load.Snapshot{Refreshed: now0, Nodes: map[string]*load.NodeLoad{}}
+	for i := 0; i < n; i++ {
+		name := "node-" + strconv.Itoa(i)
+		nodes = append(nodes, st.MakeNode().Name(name).Capacity("cpu", "32", "memory", "128Gi", "pods", "110").Obj())
+		nl := measured(float64(i%100)/100, 0.5, 10*time.Second)
+		s.Nodes[name] = &nl
+	}
+	snap := st.NewSnapshot(nil, nodes)
+	src := metricsource.NewStatic("bench")
+	src.Set(s)
+	pl, err := NewWithSource(context.Background(), &Args{}, st.NewHandle(snap), src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pl.SetClock(func() time.Time { return now0 })
+	for i := 0; i < 200; i++ {
+		pl.tracker.add(cpuPod("r"+strconv.Itoa(i)), "node-"+strconv.Itoa(i*7), now0)
+	}
+	list := snap.List()
+	pod := cpuPod("p")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cs := framework.NewCycleState()
+		pl.PreScore(ctx, cs, pod, list)
+		for _, ni := range list {
+			if _, st := pl.Score(ctx, cs, pod, ni); !st.IsSuccess() {
+				b.Fatal(st)
+			}
+		}
 	}
 }
