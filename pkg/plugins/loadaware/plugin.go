@@ -3,7 +3,6 @@ package loadaware
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -465,27 +464,4 @@ func (pl *LoadAware) ExplainScore(cs *framework.CycleState, pod *v1.Pod, ni *fra
 		s = pl.newState(pod)
 	}
 	return pl.policy.Describe(pl.view(s, ni), s.weights)
-}
-
-// Summary describes the source for explain: its name, the age of its
-// last refresh and its problems.
-func (pl *LoadAware) Summary() string {
-	snap := pl.Source().Snapshot()
-	var parts []string
-	if snap.Refreshed.IsZero() {
-		parts = append(parts, snap.Source+": no successful refresh yet")
-	} else {
-		parts = append(parts, fmt.Sprintf("%s: %d nodes, refreshed %s ago", snap.Source, len(snap.Nodes), pl.now().Sub(snap.Refreshed).Round(time.Second)))
-	}
-	if snap.Err != "" {
-		parts = append(parts, "last error: "+snap.Err)
-	}
-	var probs []string
-	for _, p := range snap.Problems {
-		if p != "" {
-			probs = append(probs, p)
-		}
-	}
-	sort.Strings(probs)
-	return strings.Join(append(parts, probs...), "; ")
 }
