@@ -54,12 +54,25 @@
 //     workers) evicts the training job whole, though it needed the room
 //     of one worker. It prints each job's bound workers, nodes and
 //     PodGroup status, the victims and the events on the PodGroup;
-//  11. prints a few of berth's own metrics.
+//  11. runs a load-aware part on a pool of four tainted nodes: a
+//     synthetic node-exporter (internal/promtest) reports 92 %, 70 %,
+//     15 % and 25 % CPU, the real Prometheus of bin/prometheus (fetched
+//     by make build) scrapes it every second, and a second berth with a
+//     profile berth-load (LoadAware weight 10, CPU threshold 85 %, TTL
+//     5s) schedules pods created one after another. It prints the
+//     pool's utilisation as Prometheus reports it and the pods per node
+//     (none on the hot nodes: one refused, one outscored), and "berth
+//     explain" on one of them (the threshold rejection, the measured
+//     load behind each score). It then kills Prometheus, waits until
+//     berth-load's samples are older than the TTL, and shows the next
+//     pods bound all the same, scored by requests, with explain's line
+//     saying so and berth-load's LoadAware metrics;
+//  12. prints a few of berth's own metrics.
 //
 // No kubelet runs, so pods are only bound, never started.
 //
 // Everything is torn down on exit, including on Ctrl-C: berth gets SIGTERM
-// (SIGKILL after 10s) and the control plane is stopped and its directory
-// removed. Pass -hold to keep the cluster and berth running after the
+// (SIGKILL after 10s), so do the load-aware part's berth and Prometheus,
+// and the control plane is stopped and its directory removed. Pass -hold to keep the cluster and berth running after the
 // summary until you press Ctrl-C; -h lists the other flags.
 package main

@@ -86,6 +86,10 @@ func run(ctx context.Context, o options) (err error) {
 	if _, err := os.Stat(berthBin); err != nil {
 		return fmt.Errorf("%s not found: run make build", berthBin)
 	}
+	// The load-aware part, last, needs Prometheus: say so before starting.
+	if _, err := os.Stat(filepath.Join(binDir, "prometheus")); err != nil {
+		return fmt.Errorf("%s not found: run make build (hack/ensure-prometheus.sh fetches it)", filepath.Join(binDir, "prometheus"))
+	}
 
 	// 1. Control plane.
 	ui.step("Starting a local control plane (etcd, kube-apiserver, kube-controller-manager, the %s volume provisioner and the %s DRA driver via %s)", testenv.LocalProvisioner, testenv.GPUDriver, filepath.Join(binDir, "devcluster"))
@@ -259,6 +263,15 @@ func run(ctx context.Context, o options) (err error) {
 	// gang preempted whole.
 	if waitErr == nil {
 		waitErr = runGang(ctx, ui, env.Client, env.Config, berthBin, env.Kubeconfig, o.timeout)
+		if waitErr != nil && ctx.Err() != nil {
+			return interrupted()
+		}
+	}
+
+	// 11. Load-aware scheduling: a second berth whose LoadAware reads a
+	// real Prometheus, which is then killed.
+	if waitErr == nil {
+		waitErr = runLoad(ctx, ui, env.Client, binDir, env.Kubeconfig, o.timeout)
 		if waitErr != nil && ctx.Err() != nil {
 			return interrupted()
 		}
