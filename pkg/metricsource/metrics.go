@@ -16,8 +16,9 @@ var (
 	}, []string{"source", "result"})
 	// Errors counts problems by kind: timeout, unreachable, query (a
 	// PromQL or API error), missing_label, invalid_value (NaN, infinite
-	// or negative), decode (a bad file), missing_node (a node without a
-	// sample).
+	// or negative), decode (a bad file), no_series (a query returned
+	// nothing), missing_node (NodeMetrics of a node berth does not
+	// know).
 	Errors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "berth_load_source_errors_total",
 		Help: "Problems met by load metric sources, by source type, resource and kind.",

@@ -116,7 +116,7 @@ func (p *prometheusFetcher) collect(q promQuery, n int, each func(func(model.Met
 	})
 	var probs []problem
 	if n == 0 {
-		probs = append(probs, problem{q.res, "missing_node", fmt.Sprintf("query %q returned no series", q.expr)})
+		probs = append(probs, problem{q.res, "no_series", fmt.Sprintf("query %q returned no series (no exporter for this resource, or a wrong metric name?)", q.expr)})
 	}
 	if noLabel > 0 {
 		probs = append(probs, problem{q.res, "missing_label", fmt.Sprintf("%d of %d series of %q have no %q label", noLabel, n, q.expr, q.label)})

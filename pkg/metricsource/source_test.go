@@ -195,7 +195,7 @@ func TestPrometheusPartialFailures(t *testing.T) {
 		return 500, ""
 	})
 	before := map[string]float64{}
-	for _, k := range []string{"cpu/invalid_value", "cpu/missing_label", "memory/query", "gpu/missing_node"} {
+	for _, k := range []string{"cpu/invalid_value", "cpu/missing_label", "memory/query", "gpu/no_series"} {
 		r, kind, _ := strings.Cut(k, "/")
 		before[k] = errCount(TypePrometheus, r, kind)
 	}
