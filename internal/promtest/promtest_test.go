@@ -12,25 +12,34 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/testenv"
+	"github.com/berthsched/berth/pkg/metricsource"
 )
 
-// The queries berth's load-aware scheduling uses by default, one per
-// resource, each giving a 0..1 utilisation per instance.
-var defaultQueries = map[string]string{
-	"cpu":    `1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[1m]))`,
-	"memory": `1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes`,
-	"gpu":    `avg by (instance) (DCGM_FI_DEV_GPU_UTIL) / 100`,
-	"diskIO": `max by (instance) (rate(node_disk_io_time_seconds_total[1m]))`,
-}
+// defaultQueries are the PromQL expressions berth's LoadAware plugin
+// uses by default, one per resource, each giving a 0..1 utilisation per
+// node: the exporter must satisfy them as they are.
+var defaultQueries = func() map[string]string {
+	m := map[string]string{}
+	for res, q := range metricsource.DefaultQueries {
+		m[res] = q.Expr
+	}
+	return m
+}()
 
 const tolerance = 0.05
 
-// byInstance maps a query result to instance → value.
+// byInstance maps a query result to node → value, the node named by the
+// instance label or, for DCGM's series aggregated by host, Hostname.
 func byInstance(v model.Vector) map[string]float64 {
 	m := map[string]float64{}
 	for _, s := range v {
-		m[string(s.Metric["instance"])] = float64(s.Value)
+		node := s.Metric["instance"]
+		if node == "" {
+			node = s.Metric["Hostname"]
+		}
+		m[string(node)] = float64(s.Value)
 	}
 	return m
 }
@@ -50,27 +59,10 @@ func matches(got, want map[string]float64) bool {
 	return true
 }
 
-// eventually polls cond every 200 ms until it holds or timeout passes,
-// then fails with its last explanation.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v, %s: %s", timeout, what, msg)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // expect waits until query q returns want (per instance, ±tolerance).
 func expect(t *testing.T, s *Server, timeout time.Duration, q string, want map[string]float64) {
 	t.Helper()
-	eventually(t, timeout, fmt.Sprintf("%s should return %v", q, want), func() (bool, string) {
+	berthtest.WaitFor(t, timeout, fmt.Sprintf("%s should return %v", q, want), func() (bool, string) {
 		got := byInstance(s.Query(t, q))
 		return matches(got, want), fmt.Sprintf("got %v", got)
 	})
