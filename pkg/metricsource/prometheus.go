@@ -65,18 +65,13 @@ func (p *prometheusFetcher) current(ctx context.Context, now time.Time) (map[str
 	var probs []problem
 	for _, q := range p.queries {
 		v, _, err := p.api.Query(ctx, q.expr, now)
-		if err != nil {
-			if hard(ctx, err) {
-				return nil, nil, fmt.Errorf("querying %s: %w", q.res, err)
-			}
-			probs = append(probs, problem{q.res, "query", fmt.Sprintf("query %q failed: %v", q.expr, err)})
+		if pr, err := checked(ctx, q, "query", v, err, model.ValVector); err != nil {
+			return nil, nil, err
+		} else if pr != nil {
+			probs = append(probs, *pr)
 			continue
 		}
-		vec, ok := v.(model.Vector)
-		if !ok {
-			probs = append(probs, problem{q.res, "query", fmt.Sprintf("query %q returned a %s, not an instant vector", q.expr, v.Type())})
-			continue
-		}
+		vec := v.(model.Vector)
 		probs = append(probs, p.collect(q, len(vec), func(yield func(model.Metric, model.SampleValue, model.Time)) {
 			for _, s := range vec {
 				yield(s.Metric, s.Value, s.Timestamp)
@@ -134,18 +129,13 @@ func (p *prometheusFetcher) history(ctx context.Context, now time.Time) (map[str
 	r := promv1.Range{Start: now.Add(-p.window), End: now, Step: p.step}
 	for _, q := range p.queries {
 		v, _, err := p.api.QueryRange(ctx, q.expr, r)
-		if err != nil {
-			if hard(ctx, err) {
-				return nil, nil, true, fmt.Errorf("range query for %s: %w", q.res, err)
-			}
-			probs = append(probs, problem{q.res, "query", fmt.Sprintf("range query %q failed: %v", q.expr, err)})
+		if pr, err := checked(ctx, q, "range query", v, err, model.ValMatrix); err != nil {
+			return nil, nil, true, err
+		} else if pr != nil {
+			probs = append(probs, *pr)
 			continue
 		}
-		mat, ok := v.(model.Matrix)
-		if !ok {
-			probs = append(probs, problem{q.res, "query", fmt.Sprintf("range query %q returned a %s, not a matrix", q.expr, v.Type())})
-			continue
-		}
+		mat := v.(model.Matrix)
 		for _, ss := range mat {
 			probs = append(probs, p.collect(q, len(mat), func(yield func(model.Metric, model.SampleValue, model.Time)) {
 				for _, pt := range ss.Values {
@@ -162,6 +152,26 @@ func (p *prometheusFetcher) history(ctx context.Context, now time.Time) (map[str
 		}
 	}
 	return out, dedupe(probs), true, nil
+}
+
+// checked sorts out a query's outcome: a server that did not answer at
+// all is an error (the refresh fails); a query it rejected, or a result of
+// the wrong type, is a problem of that resource only.
+func checked(ctx context.Context, q promQuery, what string, v model.Value, err error, want model.ValueType) (*problem, error) {
+	if err != nil {
+		if hard(ctx, err) {
+			return nil, fmt.Errorf("%s for %s: %w", what, q.res, err)
+		}
+		return &problem{q.res, "query", fmt.Sprintf("%s %q failed: %v", what, q.expr, err)}, nil
+	}
+	if v == nil || v.Type() != want {
+		got := "nothing"
+		if v != nil {
+			got = v.Type().String()
+		}
+		return &problem{q.res, "query", fmt.Sprintf("%s %q returned %s, not a %s", what, q.expr, got, want)}, nil
+	}
+	return nil, nil
 }
 
 // dedupe keeps one problem per (resource, kind).

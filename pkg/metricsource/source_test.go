@@ -169,7 +169,7 @@ func promSpec(addr string) Spec {
 		"cpu":    {Expr: "cpu_q"},
 		"memory": {Expr: "mem_q"},
 		"gpu":    {Expr: "gpu_q", NodeLabel: "Hostname"},
-		"diskIO": {Expr: ""},
+		"diskIO": {Expr: "scalar_q"},
 	}}, Timeout: metav1.Duration{Duration: 500 * time.Millisecond}, History: HistorySpec{Window: &zero}}
 }
 
@@ -190,12 +190,14 @@ func TestPrometheusPartialFailures(t *testing.T) {
 			return 400, `{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected identifier"}`
 		case "gpu_q":
 			return 200, vector(ts)
+		case "scalar_q":
+			return 200, fmt.Sprintf(`{"status":"success","data":{"resultType":"scalar","result":[%v,"1"]}}`, ts)
 		}
 		t.Errorf("unexpected query %q", q)
 		return 500, ""
 	})
 	before := map[string]float64{}
-	for _, k := range []string{"cpu/invalid_value", "cpu/missing_label", "memory/query", "gpu/no_series"} {
+	for _, k := range []string{"cpu/invalid_value", "cpu/missing_label", "memory/query", "gpu/no_series", "diskIO/query"} {
 		r, kind, _ := strings.Cut(k, "/")
 		before[k] = errCount(TypePrometheus, r, kind)
 	}
@@ -215,7 +217,8 @@ func TestPrometheusPartialFailures(t *testing.T) {
 	if snap.Lookup("n2", nil) != nil || snap.Lookup("n3", nil) != nil {
 		t.Fatal("NaN or negative samples were kept")
 	}
-	if !strings.Contains(snap.Problems[load.Memory], "parse error") || !strings.Contains(snap.Problems[load.GPU], "no series") {
+	if !strings.Contains(snap.Problems[load.Memory], "parse error") || !strings.Contains(snap.Problems[load.GPU], "no series") ||
+		!strings.Contains(snap.Problems[load.DiskIO], `query "scalar_q" returned scalar, not a vector`) {
 		t.Fatalf("problems: %q", snap.Problems)
 	}
 	for k, b := range before {
