@@ -81,6 +81,7 @@ them at random, as berth's scheduler does.`,
 	f.StringVar(&o.out, "out", "", "directory to write alloc.csv and alloc.svg to")
 	f.IntVar(&o.parallelism, "parallelism", 0, "goroutines filtering and scoring nodes (default: GOMAXPROCS)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file")
+	cmd.AddCommand(newSimulateLoadCommand())
 	return cmd
 }
 
