@@ -46,18 +46,25 @@ var cmpOpts = cmp.Options{
 func TestCRDsInstall(t *testing.T) {
 	dyn := dynamicClient(t)
 	installCRDs(t)
-	for name, wantStatus := range map[string]bool{
-		"podgroups.scheduling.x-k8s.io":   true,
-		"podgroups.scheduling.volcano.sh": false, // as Volcano's own CRD
+	for name, want := range map[string]struct {
+		kind   string
+		status bool
+	}{
+		"podgroups.scheduling.x-k8s.io":   {"PodGroup", true},
+		"podgroups.scheduling.volcano.sh": {"PodGroup", false}, // as Volcano's own CRD
+		// NetworkAware's, as scheduler-plugins ships them.
+		"appgroups.appgroup.diktyo.x-k8s.io":                {"AppGroup", false},
+		"networktopologies.networktopology.diktyo.x-k8s.io": {"NetworkTopology", false},
 	} {
+		wantStatus := want.status
 		crd, err := dyn.Resource(crdResource).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		scope, _, _ := unstructured.NestedString(crd.Object, "spec", "scope")
 		kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
-		if scope != "Namespaced" || kind != "PodGroup" {
-			t.Errorf("%s: scope %q kind %q, want Namespaced PodGroup", name, scope, kind)
+		if scope != "Namespaced" || kind != want.kind {
+			t.Errorf("%s: scope %q kind %q, want Namespaced %s", name, scope, kind, want.kind)
 		}
 		versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
 		if len(versions) != 1 {
@@ -89,8 +96,8 @@ func TestChartCRDsAreDeployCRDs(t *testing.T) {
 		return names
 	}
 	d, c := yamls(deployDir), yamls(chartDir)
-	if !slices.Equal(d, c) || len(d) != 2 {
-		t.Fatalf("deploy/crds has %v, charts/berth/crds has %v; want the same two files", d, c)
+	if !slices.Equal(d, c) || len(d) != 4 {
+		t.Fatalf("deploy/crds has %v, charts/berth/crds has %v; want the same four files", d, c)
 	}
 	for _, name := range d {
 		a, errA := os.ReadFile(filepath.Join(deployDir, name))
@@ -292,7 +299,8 @@ var (
 
 // installCRDs applies the kustomization in deploy/crds (as
 // `kubectl apply --server-side -k deploy/crds` does) once per test binary
-// and waits until the API server serves both CRDs.
+// and waits until the API server serves all four CRDs (the two PodGroups,
+// AppGroup and NetworkTopology).
 func installCRDs(t testing.TB) {
 	t.Helper()
 	installOnce.Do(func() { installErr = install(repoRoot(t), dynamicClient(t)) })
@@ -306,8 +314,8 @@ func install(root string, dyn dynamic.Interface) error {
 	if err != nil {
 		return err
 	}
-	if len(names) != 2 {
-		return fmt.Errorf("deploy/crds renders %v, want two CRDs", names)
+	if len(names) != 4 {
+		return fmt.Errorf("deploy/crds renders %v, want four CRDs", names)
 	}
 	return nil
 }
