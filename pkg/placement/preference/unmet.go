@@ -1,8 +1,10 @@
 package preference
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -62,16 +64,8 @@ func (r *requirement) nodeHasShort(node *v1.Node) string {
 // countsString lists the most frequent entries first: "disk-type=hdd on
 // 3, no disk-type on 2, 2 other values on 2".
 func countsString(counts map[string]int) string {
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if counts[keys[i]] != counts[keys[j]] {
-			return counts[keys[i]] > counts[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
+	keys := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(counts[b]-counts[a], strings.Compare(a, b)) })
 	var out []string
 	rest, restNodes := 0, 0
 	for i, k := range keys {
