@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/placement/gang"
+	"github.com/berthsched/berth/pkg/plugins/internal/pluginutil"
 )
 
 // Name is the plugin's name, the same as kube-scheduler's gang plugin so
@@ -136,27 +137,8 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 // served says why api cannot be read ("" when it can), or fails when the
 // server cannot be asked.
 func served(h framework.Handle, api gang.API) (string, error) {
-	if h.DynamicInformerFactory() == nil {
-		return "no dynamic client", nil
-	}
-	cs := h.ClientSet()
-	if cs == nil {
-		return "no API client", nil
-	}
-	gvr := api.Resource()
-	list, err := cs.Discovery().ServerResourcesForGroupVersion(gvr.GroupVersion().String())
-	if apierrors.IsNotFound(err) {
-		return fmt.Sprintf("the API server does not serve %s (install its CRD, or for scheduling.k8s.io enable the GenericWorkload feature gate and the v1beta1 API, then restart berth)", gvr.GroupVersion()), nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("asking the API server whether it serves %s: %w", gvr.GroupVersion(), err)
-	}
-	for _, r := range list.APIResources {
-		if r.Name == gvr.Resource {
-			return "", nil
-		}
-	}
-	return fmt.Sprintf("the API server serves %s but not its %s", gvr.GroupVersion(), gvr.Resource), nil
+	return pluginutil.Served(h, api.Resource(),
+		"install its CRD, or for scheduling.k8s.io enable the GenericWorkload feature gate and the v1beta1 API, then restart berth")
 }
 
 func eventResource(api gang.API) framework.EventResource {
