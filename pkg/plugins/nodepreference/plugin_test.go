@@ -2,6 +2,8 @@ package nodepreference
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -18,7 +20,8 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/noderesources"
 )
 
-// exampleArgs is the example of docs/node-preference.md.
+// exampleArgs are the args of docs/node-preference.md's example
+// (TestDocExample keeps them in step).
 const exampleArgs = `
 ruleSets:
 - name: fast-disk
@@ -31,6 +34,7 @@ ruleSets:
     labelValues:
       key: disk-type
       values: {nvme: 100, ssd: 80, hdd: 0}
+      default: 0
   - weight: 2
     numeric: {key: disk-iops, function: log, min: 1000, max: 100000}
 - name: ssd-only
@@ -52,6 +56,39 @@ ruleSets:
   - weight: 1
     numeric: {key: network-latency-us, min: 10, max: 500, higherIsBetter: false}
 `
+
+// TestDocExample: the operator doc's example configuration decodes
+// strictly into the args the tests use.
+func TestDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/node-preference.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok {
+		t.Fatal("no yaml block in docs/node-preference.md")
+	}
+	var cfg struct {
+		Profiles []struct {
+			PluginConfig []struct {
+				Name string
+				Args json.RawMessage
+			} `json:"pluginConfig"`
+		}
+	}
+	if err := yaml.Unmarshal([]byte(block), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	pc := cfg.Profiles[0].PluginConfig[0]
+	got := &Args{}
+	if strict, err := sigsjson.UnmarshalStrict(pc.Args, got); pc.Name != Name || err != nil || len(strict) > 0 {
+		t.Fatalf("doc example %s: %v %v", pc.Name, err, strict)
+	}
+	if diff := cmp.Diff(decode(t, exampleArgs), got); diff != "" {
+		t.Errorf("doc example differs from exampleArgs (-tests +doc):\n%s", diff)
+	}
+}
 
 func decode(t *testing.T, text string) *Args {
 	t.Helper()
