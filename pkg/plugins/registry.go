@@ -17,6 +17,7 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/nodeaffinity"
 	"github.com/berthsched/berth/pkg/plugins/nodedeclaredfeatures"
 	"github.com/berthsched/berth/pkg/plugins/nodename"
+	"github.com/berthsched/berth/pkg/plugins/nodepreference"
 	"github.com/berthsched/berth/pkg/plugins/nodeports"
 	"github.com/berthsched/berth/pkg/plugins/noderesources"
 	"github.com/berthsched/berth/pkg/plugins/nodeunschedulable"
@@ -72,6 +73,8 @@ func NewInTreeRegistry() framework.Registry {
 			gangscheduling.SetDefaultArgs, gangscheduling.ValidateArgs)},
 		loadaware.Name: {Factory: loadaware.New, Args: argsSpec(
 			loadaware.SetDefaultArgs, loadaware.ValidateArgs)},
+		nodepreference.Name: {Factory: nodepreference.New, Args: argsSpec(
+			nodepreference.SetDefaultArgs, nodepreference.ValidateArgs)},
 	}
 }
 
