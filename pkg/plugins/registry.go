@@ -14,6 +14,7 @@ import (
 	"github.com/berthsched/berth/pkg/plugins/imagelocality"
 	"github.com/berthsched/berth/pkg/plugins/interpodaffinity"
 	"github.com/berthsched/berth/pkg/plugins/loadaware"
+	"github.com/berthsched/berth/pkg/plugins/networkaware"
 	"github.com/berthsched/berth/pkg/plugins/nodeaffinity"
 	"github.com/berthsched/berth/pkg/plugins/nodedeclaredfeatures"
 	"github.com/berthsched/berth/pkg/plugins/nodename"
@@ -75,6 +76,8 @@ func NewInTreeRegistry() framework.Registry {
 			loadaware.SetDefaultArgs, loadaware.ValidateArgs)},
 		nodepreference.Name: {Factory: nodepreference.New, Args: argsSpec(
 			nodepreference.SetDefaultArgs, nodepreference.ValidateArgs)},
+		networkaware.Name: {Factory: networkaware.New, Args: argsSpec(
+			networkaware.SetDefaultArgs, networkaware.ValidateArgs)},
 	}
 }
 
