@@ -24,6 +24,7 @@ type simulateLoadOptions struct {
 	warmupDays  float64
 	seed        int64
 	requested   float64
+	horizon     time.Duration
 	policies    string
 	out         string
 	parallelism int
@@ -77,6 +78,7 @@ workload and each policy's exact LoadAware args).`,
 	f.Float64Var(&o.warmupDays, "warmup-days", 0, "simulated days before measuring; Holt-Winters needs 2 (default: the size's)")
 	f.Int64Var(&o.seed, "seed", loadsim.DefaultSeed, "seeds the workload and the tie-breaks")
 	f.Float64Var(&o.requested, "request-fraction", loadsim.DefaultRequestFraction, "the pods' requested CPU as a fraction of the cluster's (the packing)")
+	f.DurationVar(&o.horizon, "forecast-horizon", 24*time.Hour, "how far ahead "+loadsim.PolicyBerthForecast+" takes the forecast peak")
 	f.StringVar(&o.policies, "policy", "all", "comma-separated policies ("+strings.Join(loadsim.PolicyNames(), ", ")+") or all")
 	f.StringVar(&o.out, "out", "", "directory to write results.csv and results.json to")
 	f.IntVar(&o.parallelism, "parallelism", 0, "policies simulated at once (default: GOMAXPROCS)")
@@ -123,6 +125,15 @@ func (o *simulateLoadOptions) options(cmd *cobra.Command) (loadsim.Options, erro
 	if lo.Policies, err = loadsim.PoliciesByName(names); err != nil {
 		return lo, fmt.Errorf("--policy: %w", err)
 	}
+	if o.horizon < 5*time.Minute || o.horizon > 7*24*time.Hour {
+		return lo, fmt.Errorf("--forecast-horizon %s is outside 5m..168h", o.horizon)
+	}
+	for i := range lo.Policies {
+		if p := &lo.Policies[i]; p.Name == loadsim.PolicyBerthForecast {
+			p.LoadAware.Forecast.Horizon.Duration = o.horizon
+			p.Description = strings.Replace(p.Description, "horizon 24h", "horizon "+shortDuration(o.horizon), 1)
+		}
+	}
 	lo.Seed = o.seed
 	lo.Parallelism = o.parallelism
 	lo.Registry = plugins.NewInTreeRegistry()
@@ -166,6 +177,18 @@ func runSimulateLoad(ctx context.Context, o loadsim.Options, out string, stdout,
 	}
 	fmt.Fprintf(stderr, "Wrote %s and %s\n", csvPath, jsonPath)
 	return nil
+}
+
+// shortDuration prints 1h for 1h0m0s, as configurations spell it.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 func policyList(ps []loadsim.Policy) string {

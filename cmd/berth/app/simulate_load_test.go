@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthsched/berth/pkg/simulate/loadsim"
 )
@@ -26,16 +27,16 @@ func runRoot(t *testing.T, args ...string) (string, string, error) {
 
 func TestSimulateLoadCommand(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "results")
-	policies := loadsim.PolicyRequests + "," + loadsim.PolicyBerthNoForecast
+	policies := loadsim.PolicyRequests + "," + loadsim.PolicyBerthForecast
 	table, log, err := runRoot(t, "simulate", "load", "--nodes", "4", "--warmup-days", "0.1", "--days", "0.2", "--seed", "3",
-		"--policy", policies, "--out", out)
+		"--policy", policies, "--forecast-horizon", "90m", "--out", out)
 	if err != nil {
 		t.Fatalf("simulate load: %v\nstderr:\n%s", err, log)
 	}
 	if !strings.HasPrefix(table, "POLICY") {
 		t.Errorf("the table does not start with its header:\n%s", table)
 	}
-	for _, p := range []string{loadsim.PolicyRequests, loadsim.PolicyBerthNoForecast} {
+	for _, p := range []string{loadsim.PolicyRequests, loadsim.PolicyBerthForecast} {
 		if !strings.Contains(table, "\n"+p+" ") {
 			t.Errorf("the table lacks %s:\n%s", p, table)
 		}
@@ -72,7 +73,10 @@ func TestSimulateLoadCommand(t *testing.T) {
 		t.Fatalf("results.json: %v", err)
 	}
 	if rep.Nodes != 4 || rep.Seed != 3 || len(rep.Results) != 2 || rep.Results[1].Policy.LoadAware == nil {
-		t.Errorf("results.json: %+v", rep)
+		t.Fatalf("results.json: %+v", rep)
+	}
+	if p := rep.Results[1].Policy; p.LoadAware.Forecast.Horizon.Duration != 90*time.Minute || !strings.Contains(p.Description, "horizon 1h30m") {
+		t.Errorf("--forecast-horizon 90m: %+v, %q", p.LoadAware.Forecast, p.Description)
 	}
 }
 
@@ -88,6 +92,7 @@ func TestSimulateLoadFlagErrors(t *testing.T) {
 		{[]string{"--policy", "requests-only,fifo"}, `--policy: unknown policy "fifo"`},
 		{[]string{"--parallelism", "-2"}, "--parallelism -2 is negative"},
 		{[]string{"--request-fraction", "0.95"}, "--request-fraction 0.95 is outside (0, 0.9]"},
+		{[]string{"--forecast-horizon", "1m"}, "--forecast-horizon 1m0s is outside 5m..168h"},
 		{[]string{"extra"}, `unknown command "extra"`},
 	} {
 		_, _, err := runRoot(t, append([]string{"simulate", "load"}, tc.args...)...)

@@ -18,12 +18,16 @@ const (
 	PolicyRequests = "requests-only"
 	// PolicyTargetLoadPacking is Trimaran's TargetLoadPacking.
 	PolicyTargetLoadPacking = "target-load-packing"
-	// PolicyBerthForecast is berth's LoadAware with a forecast.
+	// PolicyBerthForecast is berth's LoadAware with a Holt-Winters
+	// forecast, beside kube-scheduler's request scorers.
 	PolicyBerthForecast = "berth-forecast"
-	// PolicyBerthNoForecast is berth's LoadAware on the last sample.
+	// PolicyBerthNoForecast is the same on the last sample.
 	PolicyBerthNoForecast = "berth-no-forecast"
-	// PolicyBerthRisk is berth's LoadAware riskBalancing mode.
+	// PolicyBerthRisk is the same in riskBalancing mode.
 	PolicyBerthRisk = "berth-risk"
+	// PolicyLoadAwareOnly is LoadAware with a one-hour Holt-Winters
+	// forecast as the only scorer.
+	PolicyLoadAwareOnly = "loadaware-only-1h"
 )
 
 // SampleInterval is how often the simulated source measures: each
@@ -63,13 +67,29 @@ func noHistory() metricsource.Spec {
 }
 
 // DefaultPolicies are the evaluation's policies, in report order:
-// requests-only, Trimaran-style TargetLoadPacking on the current
-// measured CPU (target 60 %), berth's LoadAware leastUtilized with a
-// Holt-Winters forecast (24 h season from 48 h of history at a 5-minute
-// step, refitted every 5 minutes, peak over the next hour), the same
-// without the forecast, and riskBalancing (mean + 1σ over the last hour,
-// the plugin's default history).
+//
+//   - requests-only: kube-scheduler's resource scoring;
+//   - target-load-packing: Trimaran's TargetLoadPacking, as LoadAware's
+//     targetLoadPacking mode (target 60 %) on the current measured CPU,
+//     alone, as Trimaran's documentation configures it;
+//   - berth-forecast: kube-scheduler's request scorers plus LoadAware
+//     leastUtilized scoring on the Holt-Winters forecast peak (24 h
+//     season from 48 h of history at a 5-minute step, refitted every 5
+//     minutes, peak over the next 24 h: the services live for days, so
+//     the load that matters is the node's daily peak, not the next hour);
+//   - berth-no-forecast: the same on the last sample;
+//   - berth-risk: the same in riskBalancing mode (mean + 1σ over the last
+//     hour, the plugin's default history);
+//   - loadaware-only-1h: LoadAware leastUtilized with a one-hour
+//     Holt-Winters horizon as the only scorer.
+//
+// Every LoadAware policy weighs CPU only.
 func DefaultPolicies() []Policy {
+	hw := func(horizon time.Duration) loadaware.ForecastArgs {
+		return loadaware.ForecastArgs{Model: load.ModelHoltWinters, Season: metav1.Duration{Duration: 24 * time.Hour},
+			Horizon: metav1.Duration{Duration: horizon}}
+	}
+	none := loadaware.ForecastArgs{Model: load.ModelNone}
 	forecastSource := noHistory()
 	forecastSource.History = metricsource.HistorySpec{Window: duration(48 * time.Hour), Step: metav1.Duration{Duration: 5 * time.Minute},
 		Interval: metav1.Duration{Duration: 5 * time.Minute}}
@@ -80,22 +100,21 @@ func DefaultPolicies() []Policy {
 		{Name: PolicyRequests, RequestScorers: true,
 			Description: "NodeResourcesFit (LeastAllocated) + NodeResourcesBalancedAllocation, weight 1 each: kube-scheduler's defaults"},
 		{Name: PolicyTargetLoadPacking,
-			Description: "LoadAware targetLoadPacking, target 60%, cpu only, forecast none (Trimaran's TargetLoadPacking)",
+			Description: "LoadAware targetLoadPacking alone, target 60%, forecast none (Trimaran's TargetLoadPacking)",
 			LoadAware: &loadaware.Args{Source: noHistory(), Mode: string(load.TargetLoadPacking), TargetUtilizationPercent: 60,
-				Weights: cpuOnly(), Forecast: loadaware.ForecastArgs{Model: load.ModelNone}}},
-		{Name: PolicyBerthForecast,
-			Description: "LoadAware leastUtilized, cpu only, forecast holtWinters (season 24h, history 48h at 5m, refit 5m, horizon 1h)",
-			LoadAware: &loadaware.Args{Source: forecastSource, Mode: string(load.LeastUtilized), Weights: cpuOnly(),
-				Forecast: loadaware.ForecastArgs{Model: load.ModelHoltWinters, Season: metav1.Duration{Duration: 24 * time.Hour},
-					Horizon: metav1.Duration{Duration: time.Hour}}}},
-		{Name: PolicyBerthNoForecast,
-			Description: "LoadAware leastUtilized, cpu only, forecast none",
-			LoadAware: &loadaware.Args{Source: noHistory(), Mode: string(load.LeastUtilized), Weights: cpuOnly(),
-				Forecast: loadaware.ForecastArgs{Model: load.ModelNone}}},
-		{Name: PolicyBerthRisk,
-			Description: "LoadAware riskBalancing (mean + 1 sigma over 1h of history at 1m), cpu only, forecast none",
-			LoadAware: &loadaware.Args{Source: riskSource, Mode: string(load.RiskBalancing), Weights: cpuOnly(),
-				Forecast: loadaware.ForecastArgs{Model: load.ModelNone}}},
+				Weights: cpuOnly(), Forecast: none}},
+		{Name: PolicyBerthForecast, RequestScorers: true,
+			Description: "request scorers + LoadAware leastUtilized on the holtWinters peak (season 24h, history 48h at 5m, refit 5m, horizon 24h)",
+			LoadAware:   &loadaware.Args{Source: forecastSource, Mode: string(load.LeastUtilized), Weights: cpuOnly(), Forecast: hw(24 * time.Hour)}},
+		{Name: PolicyBerthNoForecast, RequestScorers: true,
+			Description: "request scorers + LoadAware leastUtilized on the last sample (forecast none)",
+			LoadAware:   &loadaware.Args{Source: noHistory(), Mode: string(load.LeastUtilized), Weights: cpuOnly(), Forecast: none}},
+		{Name: PolicyBerthRisk, RequestScorers: true,
+			Description: "request scorers + LoadAware riskBalancing (mean + 1 sigma over 1h of history at 1m), forecast none",
+			LoadAware:   &loadaware.Args{Source: riskSource, Mode: string(load.RiskBalancing), Weights: cpuOnly(), Forecast: none}},
+		{Name: PolicyLoadAwareOnly,
+			Description: "LoadAware leastUtilized alone on the holtWinters peak (season 24h, history 48h at 5m, refit 5m, horizon 1h)",
+			LoadAware:   &loadaware.Args{Source: forecastSource, Mode: string(load.LeastUtilized), Weights: cpuOnly(), Forecast: hw(time.Hour)}},
 	}
 }
 
