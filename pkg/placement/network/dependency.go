@@ -60,9 +60,20 @@ func Exceeded(deps []*Dependency, loc Location) (*Dependency, float64) {
 // Describe explains the expected cost of loc, dependency by dependency:
 //
 //	total expected cost 6.0; talks-to app=db (weight 1): 4 pods placed: 2 other rack (cost 2), 2 other zone (cost 10) → expected cost 6.0; talks-to app=cache (weight 5): not placed yet
+//
+// When no dependency has a placed pod, the plugin does not score and
+// Describe begins "not scored: no dependency has a placed pod yet".
 func (m *Model) Describe(deps []*Dependency, loc Location) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "total expected cost %.1f", Expected(deps, loc))
+	placed := false
+	for _, d := range deps {
+		placed = placed || d.IsPlaced()
+	}
+	if placed {
+		fmt.Fprintf(&b, "total expected cost %.1f", Expected(deps, loc))
+	} else {
+		b.WriteString("not scored: no dependency has a placed pod yet")
+	}
 	for _, d := range deps {
 		fmt.Fprintf(&b, "; %s (weight %d): ", d.Name, d.Weight)
 		if !d.IsPlaced() {

@@ -51,6 +51,10 @@ func TestExpectedAndDescribe(t *testing.T) {
 	if got := Expected(deps, m.Locate(b1)); got != 5.5+20 {
 		t.Errorf("Expected from b1 = %v, want 25.5", got)
 	}
+	want = "not scored: no dependency has a placed pod yet; talks-to app=cache (weight 5): not placed yet"
+	if got := m.Describe([]*Dependency{cache}, at); got != want {
+		t.Errorf("Describe =\n%s\nwant\n%s", got, want)
+	}
 	if got := Expected(nil, at); got != 0 {
 		t.Errorf("Expected of nothing = %v", got)
 	}
