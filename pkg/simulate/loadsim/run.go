@@ -60,12 +60,19 @@ const (
 
 // Defaults of Options.
 const (
-	DefaultNodeCPUMilli    = 32000
-	DefaultNodeMemoryMiB   = 128 << 10
+	// DefaultNodeCPUMilli and DefaultNodeMemoryMiB are a common large
+	// VM's allocatable: 32 CPU, 128 GiB.
+	DefaultNodeCPUMilli  = 32000
+	DefaultNodeMemoryMiB = 128 << 10
+	// DefaultRequestFraction requests 70 % of the CPU: every pod fits
+	// under every policy, and requests-only already has hot nodes.
 	DefaultRequestFraction = 0.7
-	DefaultSystemOverhead  = 0.03
-	DefaultWarmupDays      = 2
-	DefaultSeed            = 1
+	// DefaultSystemOverhead is the kubelet's and daemons' CPU.
+	DefaultSystemOverhead = 0.03
+	// DefaultWarmupDays gives Holt-Winters its two 24-hour seasons.
+	DefaultWarmupDays = 2
+	// DefaultSeed is the seed of the documented runs.
+	DefaultSeed = 1
 )
 
 // Options configure a run of every policy on the same workload.
@@ -200,18 +207,25 @@ func (o *Options) minutes(days float64) int { return int(math.Round(days * Minut
 // Report is the outcome of a run: the setup, and one Result per policy
 // in the order of Options.Policies.
 type Report struct {
-	Nodes           int     `json:"nodes"`
-	NodeCPUMilli    int64   `json:"nodeCPUMilli"`
-	NodeMemoryMiB   int64   `json:"nodeMemoryMiB"`
-	WarmupDays      float64 `json:"warmupDays"`
-	Days            float64 `json:"days"`
-	Seed            int64   `json:"seed"`
+	// Nodes, NodeCPUMilli and NodeMemoryMiB are the cluster.
+	Nodes         int   `json:"nodes"`
+	NodeCPUMilli  int64 `json:"nodeCPUMilli"`
+	NodeMemoryMiB int64 `json:"nodeMemoryMiB"`
+	// WarmupDays and Days are the unmeasured and measured periods.
+	WarmupDays float64 `json:"warmupDays"`
+	Days       float64 `json:"days"`
+	// Seed seeded the workload and the tie-breaks.
+	Seed int64 `json:"seed"`
+	// RequestFraction, SystemOverhead and HotThreshold are the run's
+	// completed Options.
 	RequestFraction float64 `json:"requestFraction"`
 	SystemOverhead  float64 `json:"systemOverhead"`
 	HotThreshold    float64 `json:"hotThreshold"`
-	Apps            []App   `json:"apps"`
+	// Apps is the workload's definition.
+	Apps []App `json:"apps"`
 	// Pods is the number of arrivals over the whole run.
-	Pods    int       `json:"pods"`
+	Pods int `json:"pods"`
+	// Results holds one Result per policy.
 	Results []*Result `json:"results"`
 }
 

@@ -27,40 +27,40 @@ const minLifetime = 5 * time.Minute
 // reads requests sees every pod of an app alike, whatever it burns.
 type App struct {
 	// Name labels the app's pods.
-	Name string
+	Name string `json:"name"`
 	// CPUMilli and MemoryMiB are each pod's requests.
-	CPUMilli  int64
-	MemoryMiB int64
+	CPUMilli  int64 `json:"cpuMilli"`
+	MemoryMiB int64 `json:"memoryMiB"`
 	// PeakRatio is the typical pod's CPU use at the app's daily peak
 	// divided by its request: below 1 the app over-requests, above 1 it
 	// bursts past its request (within LimitRatio).
-	PeakRatio float64
+	PeakRatio float64 `json:"peakRatio"`
 	// RatioSpread is the standard deviation of the log of a pod's own
 	// factor on PeakRatio: replicas of one app do not burn alike
 	// (uneven load balancing, tenants, data skew).
-	RatioSpread float64
+	RatioSpread float64 `json:"ratioSpread"`
 	// Trough is the use at the daily low as a fraction of the peak use;
 	// 1 makes the app flat.
-	Trough float64
+	Trough float64 `json:"trough"`
 	// PeakHour is the hour of the simulated day (0–24) of the peak.
-	PeakHour float64
+	PeakHour float64 `json:"peakHour"`
 	// Sharpness is the exponent of the daily curve: higher is a shorter
 	// peak and a longer plateau near the trough.
-	Sharpness float64
+	Sharpness float64 `json:"sharpness"`
 	// PhaseJitter is the largest shift of a pod's curve, either way:
 	// pods of one app do not peak at the same minute.
-	PhaseJitter time.Duration
+	PhaseJitter time.Duration `json:"phaseJitterNanos"`
 	// Noise is the amplitude of a pod's smooth random variation, as a
 	// fraction of its use (0.2: ±20 %).
-	Noise float64
+	Noise float64 `json:"noise"`
 	// LimitRatio is the CPU limit over the request; use never exceeds it.
-	LimitRatio float64
+	LimitRatio float64 `json:"limitRatio"`
 	// MeanLifetime is the mean of the pods' exponentially distributed
 	// lifetimes.
-	MeanLifetime time.Duration
+	MeanLifetime time.Duration `json:"meanLifetimeNanos"`
 	// Share is the app's part of the requested CPU (the shares of a
 	// workload add up to 1).
-	Share float64
+	Share float64 `json:"share"`
 }
 
 // DefaultApps is the workload of the evaluation: six apps whose peak
