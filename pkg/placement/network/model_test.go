@@ -171,9 +171,17 @@ func TestMeanIsTheMeanCost(t *testing.T) {
 		var pods []Location
 		for range rng.IntN(20) {
 			l := nodes[rng.IntN(len(nodes))]
-			p.Add(l)
-			pods = append(pods, l)
+			n := 1 + rng.IntN(3)
+			if n == 1 {
+				p.Add(l)
+			} else {
+				p.AddN(l, n)
+			}
+			for range n {
+				pods = append(pods, l)
+			}
 		}
+		p.AddN(nodes[0], 0) // adds nothing
 		for _, at := range nodes {
 			var sum int64
 			for _, q := range pods {

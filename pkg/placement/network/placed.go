@@ -33,11 +33,18 @@ func (m *Model) NewPlaced() *Placed {
 }
 
 // Add counts one pod running at loc.
-func (p *Placed) Add(loc Location) {
-	p.n++
-	p.byNode[loc.Node]++
+func (p *Placed) Add(loc Location) { p.AddN(loc, 1) }
+
+// AddN counts n pods running at loc, so a caller that counted a node's
+// pods already adds them at once.
+func (p *Placed) AddN(loc Location, n int) {
+	if n <= 0 {
+		return
+	}
+	p.n += n
+	p.byNode[loc.Node] += n
 	for i := range p.byKey {
-		p.byKey[i][loc.keys[i]]++
+		p.byKey[i][loc.keys[i]] += n
 		if p.children[i] != nil {
 			parent := p.parentKey(loc, i)
 			c := p.children[i][parent]
@@ -45,7 +52,7 @@ func (p *Placed) Add(loc Location) {
 				c = map[string]int{}
 				p.children[i][parent] = c
 			}
-			c[loc.values[i]]++
+			c[loc.values[i]] += n
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/berthsched/berth/pkg/framework"
@@ -13,29 +14,35 @@ import (
 
 // nodeIndex is what the plugin needs of one node, built once per change
 // of its NodeInfo and kept on it (NodeInfo.SetDerived), so that a cycle
-// reads only the pods of the namespaces it is interested in.
+// costs a few map look-ups per node instead of a look at every pod.
 type nodeIndex struct {
 	loc network.Location
 	// byNS holds the node's pods that take traffic, by namespace.
 	byNS map[string][]*v1.Pod
-	// talkers holds those of them with a well-formed berth.io/talks-to
-	// annotation, by namespace, with its terms.
-	talkers map[string][]talker
+	// counts memoises how many of byNS's pods each matcher selects (by
+	// matcher.key), filled by the first cycle that asks: the replicas of
+	// a workload ask the same questions one after the other.
+	counts map[string]int
+	// talkers holds, per namespace and per term ("key=value"), the pods
+	// whose well-formed berth.io/talks-to declares that term.
+	talkers map[string]map[string][]talkerTerm
 }
 
-type talker struct {
-	pod   *v1.Pod
-	terms []network.Term
+// talkerTerm is one term of a placed pod's berth.io/talks-to.
+type talkerTerm struct {
+	uid    types.UID
+	who    string
+	weight int64
 }
 
 // index returns ni's index, building it on first use. NodeInfos are
-// evaluated by one goroutine at a time (framework.NodeInfo.Derived).
+// evaluated by one goroutine at a time (framework.NodeInfo.Derived), and
+// only PreFilter and PreScore, which run on one goroutine, fill counts.
 func (pl *NetworkAware) index(ni *framework.NodeInfo) *nodeIndex {
 	if idx, ok := ni.Derived(pl.derivedKey).(*nodeIndex); ok {
 		return idx
 	}
-	node := ni.Node()
-	idx := &nodeIndex{loc: pl.base.Locate(node)}
+	idx := &nodeIndex{loc: pl.base.Locate(ni.Node())}
 	for _, pi := range ni.Pods {
 		p := pi.Pod
 		if !network.Eligible(p) {
@@ -47,15 +54,45 @@ func (pl *NetworkAware) index(ni *framework.NodeInfo) *nodeIndex {
 		idx.byNS[p.Namespace] = append(idx.byNS[p.Namespace], p)
 		if v, ok := p.Annotations[network.TalksToAnnotation]; ok {
 			if terms, err := pl.parse(v); err == nil && len(terms) > 0 {
-				if idx.talkers == nil {
-					idx.talkers = map[string][]talker{}
-				}
-				idx.talkers[p.Namespace] = append(idx.talkers[p.Namespace], talker{pod: p, terms: terms})
+				idx.addTalker(p, terms)
 			}
 		}
 	}
 	ni.SetDerived(pl.derivedKey, idx)
 	return idx
+}
+
+func (idx *nodeIndex) addTalker(p *v1.Pod, terms []network.Term) {
+	if idx.talkers == nil {
+		idx.talkers = map[string]map[string][]talkerTerm{}
+	}
+	byTerm := idx.talkers[p.Namespace]
+	if byTerm == nil {
+		byTerm = map[string][]talkerTerm{}
+		idx.talkers[p.Namespace] = byTerm
+	}
+	who := network.Talker(p)
+	for _, t := range terms {
+		byTerm[t.String()] = append(byTerm[t.String()], talkerTerm{uid: p.UID, who: who, weight: t.Weight})
+	}
+}
+
+// count is how many of the node's pods m selects, memoised.
+func (idx *nodeIndex) count(m *matcher) int {
+	if n, ok := idx.counts[m.key]; ok {
+		return n
+	}
+	n := 0
+	for _, p := range idx.byNS[m.ns] {
+		if m.match(p.Labels) {
+			n++
+		}
+	}
+	if idx.counts == nil {
+		idx.counts = map[string]int{}
+	}
+	idx.counts[m.key] = n
+	return n
 }
 
 // parsed is one reading of an annotation value.

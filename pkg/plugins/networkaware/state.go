@@ -50,6 +50,9 @@ const (
 
 // matcher selects one dependency's pods in one namespace.
 type matcher struct {
+	// key identifies the selection (namespace and labels), for the
+	// nodes' memoised counts.
+	key   string
 	ns    string
 	match func(labels map[string]string) bool
 	dep   *network.Dependency
@@ -111,11 +114,12 @@ func (pl *NetworkAware) build(ctx context.Context, pod *v1.Pod) *cycleState {
 }
 
 // add registers an outgoing (or AppGroup) dependency whose pods are
-// found by a label match in ns.
-func (b *builder) add(d *network.Dependency, ns string, match func(map[string]string) bool) {
+// found by a label match in ns; sel names the match uniquely within the
+// namespace.
+func (b *builder) add(d *network.Dependency, ns, sel string, match func(map[string]string) bool) {
 	d.Placed = b.state.model.NewPlaced()
 	b.state.deps = append(b.state.deps, d)
-	b.matchers = append(b.matchers, matcher{ns: ns, match: match, dep: d})
+	b.matchers = append(b.matchers, matcher{key: ns + "\x00" + sel, ns: ns, match: match, dep: d})
 }
 
 // limit bounds d by args.maxCost, if set.
@@ -146,7 +150,7 @@ func (b *builder) talksTo() {
 	for _, t := range terms {
 		d := &network.Dependency{Name: "talks-to " + t.String(), Weight: t.Weight}
 		b.limit(d)
-		b.add(d, b.pod.Namespace, t.Matches)
+		b.add(d, b.pod.Namespace, "t\x00"+t.String(), t.Matches)
 	}
 }
 
@@ -190,68 +194,74 @@ func (b *builder) appGroup() {
 			ns = b.pod.Namespace
 		}
 		agName, wl := ag.Name, e.Workload.Selector
-		b.add(d, ns, func(l map[string]string) bool {
+		b.add(d, ns, "g\x00"+agName+"\x00"+wl, func(l map[string]string) bool {
 			return l[agv1alpha1.AppGroupLabel] == agName && l[agv1alpha1.AppGroupSelectorLabel] == wl
 		})
 	}
 }
 
-// scan visits every node once: the pods that match an outgoing
-// dependency, and (with talkers) the pods whose berth.io/talks-to
-// selects this pod.
+// scan visits every node once: how many of its pods each outgoing
+// dependency selects (memoised on the node), and (with talkers) which of
+// its pods declare that they talk to this one.
 func (b *builder) scan(talkers bool) {
-	namespaces := map[string][]matcher{}
-	for _, m := range b.matchers {
-		namespaces[m.ns] = append(namespaces[m.ns], m)
-	}
 	for _, ni := range b.pl.h.SnapshotSharedLister().NodeInfos().List() {
-		if ni.Node() == nil {
+		node := ni.Node()
+		if node == nil {
 			continue
 		}
 		idx := b.pl.index(ni)
-		for ns, ms := range namespaces {
-			for _, p := range idx.byNS[ns] {
-				if p.UID == b.pod.UID && p.UID != "" {
-					continue
-				}
-				for _, m := range ms {
-					if m.match(p.Labels) {
-						m.dep.Placed.Add(idx.loc)
-					}
-				}
+		self := b.pod.Spec.NodeName != "" && b.pod.Spec.NodeName == node.Name
+		for i := range b.matchers {
+			m := &b.matchers[i]
+			n := idx.count(m)
+			if self && n > 0 && m.ns == b.pod.Namespace && m.match(b.pod.Labels) {
+				// A bound pod evaluated as if pending (explain) is not
+				// its own dependency.
+				n--
 			}
+			m.dep.Placed.AddN(idx.loc, n)
 		}
 		if talkers {
-			for _, t := range idx.talkers[b.pod.Namespace] {
-				b.talker(t, idx.loc)
-			}
+			b.talkers(idx)
 		}
 	}
 }
 
-// talker counts a placed pod that may talk to this one.
-func (b *builder) talker(t talker, loc network.Location) {
-	if t.pod.UID == b.pod.UID && t.pod.UID != "" {
+// talkers counts the node's pods whose berth.io/talks-to selects this
+// pod: per talker and weight (a pod with several matching terms counts
+// once, at its highest weight).
+func (b *builder) talkers(idx *nodeIndex) {
+	byTerm := idx.talkers[b.pod.Namespace]
+	if len(byTerm) == 0 {
 		return
 	}
-	var weight int64
-	for _, term := range t.terms {
-		if term.Matches(b.pod.Labels) {
-			weight = max(weight, term.Weight)
+	var found []talkerTerm
+	for k, v := range b.pod.Labels {
+		for _, t := range byTerm[k+"="+v] {
+			if t.uid == b.pod.UID && t.uid != "" {
+				continue
+			}
+			dup := false
+			for i := range found {
+				if found[i].uid == t.uid {
+					found[i].weight, dup = max(found[i].weight, t.weight), true
+				}
+			}
+			if !dup {
+				found = append(found, t)
+			}
 		}
 	}
-	if weight == 0 {
-		return
+	for _, t := range found {
+		key := t.who + "\x00" + strconv.FormatInt(t.weight, 10)
+		d := b.incoming[key]
+		if d == nil {
+			d = &network.Dependency{Name: "talked to by " + t.who, Weight: t.weight, Placed: b.state.model.NewPlaced()}
+			b.limit(d)
+			b.incoming[key] = d
+		}
+		d.Placed.Add(idx.loc)
 	}
-	who := network.Talker(t.pod)
-	key := who + "\x00" + strconv.FormatInt(weight, 10)
-	d := b.incoming[key]
-	if d == nil {
-		d = &network.Dependency{Name: "talked to by " + who, Weight: weight, Placed: b.state.model.NewPlaced()}
-		b.limit(d)
-		b.incoming[key] = d
-	}
-	d.Placed.Add(loc)
 }
 
 // maxTold bounds the set of events already recorded (it is cleared when
