@@ -18,11 +18,13 @@ type Dependency struct {
 	// Weight is the relative traffic (1 to MaxWeight).
 	Weight int64
 	// Limited makes MaxCost a bound on the expected cost to the
-	// dependency's placed pods (the plugin's Filter); Limit names where
-	// the bound comes from, for rejection messages.
+	// dependency's placed pods (the plugin's Filter).
 	Limited bool
+	// MaxCost is the bound when Limited.
 	MaxCost int64
-	Limit   string
+	// Limit names where the bound comes from ("maxCost"), for rejection
+	// messages.
+	Limit string
 	// Placed is where the dependency's pods run; nil or empty when none
 	// is placed yet.
 	Placed *Placed
