@@ -27,8 +27,8 @@ var CRDResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Ver
 // `kubectl apply --server-side -k deploy/crds` does) and waits until the
 // API server has accepted their names and established them. It returns
 // the CRDs' names in the order rendered; anything but a CRD is an error.
-// The tests and the demo install berth's PodGroup CRDs this way, before
-// berth starts (berth reads only the pod group APIs served at startup).
+// The tests and the demo install berth's CRDs this way, before berth
+// starts (berth reads only the APIs served at startup).
 func ApplyCRDs(ctx context.Context, dyn dynamic.Interface, root, fieldManager string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()

@@ -82,7 +82,10 @@ func newEvaluator(ctx context.Context, opts EvaluatorOptions, nom *nominator) (*
 	}
 	rec := opts.Recorder
 	if rec == nil {
-		rec = events.NewFakeRecorder(0)
+		// A FakeRecorder without a channel drops events: evaluations have
+		// no side effects (NewFakeRecorder(0) would block the first plugin
+		// that records one, for ever).
+		rec = &events.FakeRecorder{}
 	}
 	for _, pc := range opts.Config.Profiles {
 		h := &handle{snapshot: e.snapshot, client: opts.Client, factory: opts.InformerFactory, dynamic: opts.DynamicInformerFactory, recorder: rec}
