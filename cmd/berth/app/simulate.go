@@ -82,6 +82,7 @@ them at random, as berth's scheduler does.`,
 	f.IntVar(&o.parallelism, "parallelism", 0, "goroutines filtering and scoring nodes (default: GOMAXPROCS)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file")
 	cmd.AddCommand(newSimulateLoadCommand())
+	cmd.AddCommand(newSimulateNetworkCommand())
 	return cmd
 }
 
