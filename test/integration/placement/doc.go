@@ -6,12 +6,15 @@
 //
 //   - an SSD preference honoured while the SSD nodes have room and
 //     relaxed once they are full, and a required rule set that leaves the
-//     overflow pod pending with a message naming it;
+//     overflow pod pending with a message naming it until a node is
+//     relabelled;
 //   - a chain frontend → api → db (berth.io/talks-to) that comes together
 //     in one zone and its racks when db is placed first, and when it is
 //     created in the reverse order (edges count both ways);
 //   - required pod anti-affinity on the zone still spreads api pods that
 //     prefer their db's zone;
+//   - maxCost refuses nodes too far from a placed dependency, with the
+//     plugin's reason in the pod's event;
 //   - invalid args of either plugin stop `berth run` at start-up with
 //     their field paths;
 //   - `berth explain` shows both plugins' breakdowns.

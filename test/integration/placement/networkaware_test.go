@@ -190,3 +190,43 @@ func TestAntiAffinitySpreadsAPI(t *testing.T) {
 		t.Errorf("the fourth api pod's FailedScheduling message does not name the anti-affinity:\n%s", msg)
 	}
 }
+
+// maxCostConfig bounds the expected cost to any placed dependency at 5:
+// half a zone away on average.
+const maxCostConfig = `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: %[1]s
+  plugins:
+    multiPoint:
+      enabled:
+      - name: NetworkAware
+        weight: 5
+  pluginConfig:
+  - name: NetworkAware
+    args:
+      maxCost: 5
+`
+
+// TestMaxCostRefusesFarNodes: one node per zone, db on zone-a's. With
+// maxCost 5, an api pod too big for zone-a's node stays pending: the
+// other two nodes are a zone away (cost 10), and the event counts them
+// under the plugin's reason. An api pod that fits goes to zone-a.
+func TestMaxCostRefusesFarNodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "maxcost", 3, zonesAndRacks(1, 1), maxCostConfig)
+	db := &workload{app: "db", cpu: "2", edit: func(p *v1.Pod) { p.Spec.NodeSelector[v1.LabelTopologyZone] = "zone-a" }}
+	e.run(db, 0, 1)
+	big := &workload{app: "big", cpu: "7", talksTo: "app=db"}
+	e.create(e.pod(big, 0))
+	msg := e.failedScheduling("big-0")
+	for _, want := range []string{"1 Insufficient cpu", "2 node(s) too far from talks-to app=db (expected network cost above maxCost 5)"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the FailedScheduling message lacks %q:\n%s", want, msg)
+		}
+	}
+	api := &workload{app: "api", cpu: "1", talksTo: "app=db"}
+	if n := e.run(api, 0, 1)["api-0"]; e.label(n, v1.LabelTopologyZone) != "zone-a" {
+		t.Errorf("api-0 went to %s in %s, beyond maxCost", n, e.label(n, v1.LabelTopologyZone))
+	}
+}

@@ -1,12 +1,16 @@
 package placement
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/berthsched/berth/internal/nodegen"
+	"github.com/berthsched/berth/internal/testenv"
 	"github.com/berthsched/berth/pkg/placement/preference"
 )
 
@@ -47,7 +51,8 @@ profiles:
 // HDD nodes; the next two go to the HDD nodes (the preference is a score,
 // not a filter) and every pod is bound. A pod that requires SSD (the
 // ssd-only rule set) then stays pending, and its FailedScheduling event
-// names the rule set and the requirement. Explain shows the preference's
+// names the rule set and the requirement, until an HDD node is relabelled
+// ssd: the pod is retried and lands there. Explain shows the preference's
 // breakdown on the SSD and HDD nodes.
 func TestSSDPreferenceHonouredThenRelaxed(t *testing.T) {
 	t.Parallel()
@@ -95,5 +100,32 @@ func TestSSDPreferenceHonouredThenRelaxed(t *testing.T) {
 	}
 	if !ssdNote || !hddNote {
 		t.Errorf("explain lacks the NodePreference breakdown of an SSD node (%v) or an HDD node (%v):\n%s", ssdNote, hddNote, out)
+	}
+
+	// An HDD node relabelled ssd now meets the requirement: the pending
+	// pod is retried and lands there. The node relabelled is the HDD node
+	// with the fewest overflow pods, so it has room.
+	relabelled, fewest := "", len(overflow)+1
+	for n, labels := range e.nodes {
+		if labels[nodegen.LabelDiskType] != "hdd" {
+			continue
+		}
+		count := 0
+		for _, on := range overflow {
+			if on == n {
+				count++
+			}
+		}
+		if count < fewest || count == fewest && n < relabelled {
+			relabelled, fewest = n, count
+		}
+	}
+	patch := []byte(`{"metadata":{"labels":{"disk-type":"ssd"}}}`)
+	if _, err := testenv.Current().Client.CoreV1().Nodes().Patch(context.Background(), relabelled, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.nodes[relabelled][nodegen.LabelDiskType] = "ssd"
+	if got := e.waitBound("strict-0")["strict-0"]; got != relabelled {
+		t.Errorf("strict-0 went to %s, not to the relabelled node %s", got, relabelled)
 	}
 }
