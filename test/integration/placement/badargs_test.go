@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,13 +20,11 @@ import (
 func TestBadArgsRejectedAtStartup(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name, args string
-		want       []string
+		name, plugin, args string
+		want               []string
 	}{{
-		name: "NodePreference weight",
-		args: `  - name: NodePreference
-    args:
-      ruleSets:
+		name: "NodePreference weight", plugin: "NodePreference",
+		args: `      ruleSets:
       - name: fast
         preferred:
         - weight: 300
@@ -33,10 +32,8 @@ func TestBadArgsRejectedAtStartup(t *testing.T) {
 `,
 		want: []string{`profiles[0].pluginConfig[0].args.ruleSets[0].preferred[0].weight: Invalid value: 300: not in valid range [1, 100]`},
 	}, {
-		name: "NodePreference misspelt field",
-		args: `  - name: NodePreference
-    args:
-      ruleSets:
+		name: "NodePreference misspelt field", plugin: "NodePreference",
+		args: `      ruleSets:
       - name: fast
         preferred:
         - weight: 1
@@ -44,10 +41,8 @@ func TestBadArgsRejectedAtStartup(t *testing.T) {
 `,
 		want: []string{`profiles[0].pluginConfig[0].args: Invalid value: "NodePreference": strict decoding: unknown field "ruleSets[0].preferred[0].numeric.higherIsBeter"`},
 	}, {
-		name: "NetworkAware decreasing costs",
-		args: `  - name: NetworkAware
-    args:
-      levels:
+		name: "NetworkAware decreasing costs", plugin: "NetworkAware",
+		args: `      levels:
       - {key: kubernetes.io/hostname, cost: 1}
       - {key: topology.kubernetes.io/zone, cost: 10}
       - {key: topology.kubernetes.io/region, cost: 5}
@@ -59,17 +54,7 @@ func TestBadArgsRejectedAtStartup(t *testing.T) {
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := writeConfig(t, `apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-- schedulerName: berth-bad
-  plugins:
-    multiPoint:
-      enabled:
-      - name: NodePreference
-      - name: NetworkAware
-  pluginConfig:
-`+tc.args)
+			cfg := writeConfig(t, fmt.Sprintf(configFor(tc.plugin, 1, tc.args), "berth-bad"))
 			stderr := runBerthToExit(t, "run", "--leader-elect=false", "--health-address", "0", "--config", cfg)
 			for _, w := range tc.want {
 				if !strings.Contains(stderr, w) {

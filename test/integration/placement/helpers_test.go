@@ -3,6 +3,7 @@ package placement
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -104,14 +105,32 @@ func newEnv(t *testing.T, name string, count int, labels func(i int) map[string]
 // scheduler is the test's scheduler name.
 func (e *env) scheduler() string { return "berth-" + e.name }
 
-// writeConfig writes a configuration into the test's temp dir.
+// configFor is a KubeSchedulerConfiguration with one profile (its
+// schedulerName "%[1]s", filled in by newEnv) that enables plugin at
+// weight, with args (YAML under "args:", indented by six spaces; "" for
+// none).
+func configFor(plugin string, weight int, args string) string {
+	cfg := "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- schedulerName: %[1]s\n" +
+		fmt.Sprintf("  plugins:\n    multiPoint:\n      enabled:\n      - name: %s\n        weight: %d\n", plugin, weight)
+	if args != "" {
+		cfg += fmt.Sprintf("  pluginConfig:\n  - name: %s\n    args:\n%s", plugin, args)
+	}
+	return cfg
+}
+
+// writeConfig writes a configuration file of its own into the test's
+// temp dir and returns its path.
 func writeConfig(t *testing.T, yaml string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
+	f, err := os.CreateTemp(t.TempDir(), "config-*.yaml")
+	if err == nil {
+		_, err = f.WriteString(yaml)
+		err = errors.Join(err, f.Close())
 	}
-	return path
+	if err != nil {
+		t.Fatalf("writing the configuration: %v", err)
+	}
+	return f.Name()
 }
 
 // workload is a Deployment's ReplicaSet and the pods it would create,
@@ -221,7 +240,7 @@ func (e *env) waitBound(names ...string) map[string]string {
 				return false, err.Error()
 			}
 			if p.Spec.NodeName == "" {
-				pending = append(pending, n+" ("+podConditions(p)+")")
+				pending = append(pending, n+" ("+scheduled(p)+")")
 				continue
 			}
 			out[n] = p.Spec.NodeName
@@ -231,12 +250,15 @@ func (e *env) waitBound(names ...string) map[string]string {
 	return out
 }
 
-func podConditions(p *v1.Pod) string {
-	var s []string
+// scheduled says why the pod is not bound yet: its PodScheduled
+// condition's reason and message, if it has one.
+func scheduled(p *v1.Pod) string {
 	for _, c := range p.Status.Conditions {
-		s = append(s, fmt.Sprintf("%s=%s %s", c.Type, c.Status, c.Message))
+		if c.Type == v1.PodScheduled {
+			return c.Reason + ": " + c.Message
+		}
 	}
-	return strings.Join(s, "; ")
+	return "not tried yet"
 }
 
 // failedScheduling waits for a FailedScheduling event on the pod and

@@ -16,16 +16,7 @@ import (
 // shows; every other plugin is berth's default, PodTopologySpread's
 // system default constraints (which spread a ReplicaSet's pods over zones
 // and nodes) included.
-const networkConfig = `apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-- schedulerName: %[1]s
-  plugins:
-    multiPoint:
-      enabled:
-      - name: NetworkAware
-        weight: 5
-`
+var networkConfig = configFor("NetworkAware", 5, "")
 
 var zones = []string{"zone-a", "zone-b", "zone-c"}
 
@@ -193,20 +184,7 @@ func TestAntiAffinitySpreadsAPI(t *testing.T) {
 
 // maxCostConfig bounds the expected cost to any placed dependency at 5:
 // half a zone away on average.
-const maxCostConfig = `apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-- schedulerName: %[1]s
-  plugins:
-    multiPoint:
-      enabled:
-      - name: NetworkAware
-        weight: 5
-  pluginConfig:
-  - name: NetworkAware
-    args:
-      maxCost: 5
-`
+var maxCostConfig = configFor("NetworkAware", 5, "      maxCost: 5\n")
 
 // TestMaxCostRefusesFarNodes: one node per zone, db on zone-a's. With
 // maxCost 5, an api pod too big for zone-a's node stays pending: the

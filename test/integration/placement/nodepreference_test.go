@@ -18,19 +18,7 @@ import (
 // preference outweighs the resource scorers) with two rule sets: pods
 // labelled storage=fast prefer SSD nodes; pods that name ssd-only in
 // their annotation require one.
-const nodePreferenceConfig = `apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-- schedulerName: %[1]s
-  plugins:
-    multiPoint:
-      enabled:
-      - name: NodePreference
-        weight: 5
-  pluginConfig:
-  - name: NodePreference
-    args:
-      ruleSets:
+var nodePreferenceConfig = configFor("NodePreference", 5, `      ruleSets:
       - name: prefer-ssd
         selector:
           labelSelector:
@@ -43,7 +31,7 @@ profiles:
       - name: ssd-only
         required:
         - {key: disk-type, operator: In, values: [ssd]}
-`
+`)
 
 // TestSSDPreferenceHonouredThenRelaxed: two SSD and two HDD nodes of 7.81
 // CPUs, pods of 3 CPUs (two fit a node) that prefer SSD. The first four
