@@ -1,12 +1,14 @@
 package berthtest
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -128,4 +130,36 @@ func StartRun(t *testing.T, name string, args ...string) *Process {
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
 	return p
+}
+
+// WriteConfig writes a KubeSchedulerConfiguration (or any file a test
+// passes to berth) into a new file under t.TempDir() and returns its path.
+func WriteConfig(t testing.TB, yaml string) string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "config-*.yaml")
+	if err == nil {
+		_, err = f.WriteString(yaml)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		t.Fatalf("writing the configuration: %v", err)
+	}
+	return f.Name()
+}
+
+// Explain runs bin/berth explain with args (a pod, -n, --config, -o …)
+// against testenv.Current() and returns its combined output; it fails t
+// when berth explain fails.
+func Explain(t testing.TB, args ...string) string {
+	t.Helper()
+	bin, err := testenv.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args = append([]string{"explain", "--kubeconfig", testenv.Current().Kubeconfig}, args...)
+	out, err := exec.Command(filepath.Join(bin, "berth"), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }

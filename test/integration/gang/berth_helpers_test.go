@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -51,17 +49,6 @@ const (
 func startBerth(t *testing.T, name string, args ...string) *berthtest.Process {
 	t.Helper()
 	return berthtest.StartRun(t, name, args...)
-}
-
-// writeConfig writes a KubeSchedulerConfiguration into the test's temp
-// dir and returns its path.
-func writeConfig(t *testing.T, yaml string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // createNodes creates the nodes of a nodegen profile with the given

@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/internal/testenv"
 )
@@ -45,7 +46,7 @@ func TestKilledWhileBindingGroupEndsWhole(t *testing.T) {
 	// No grace: the group is partial while no berth runs, by design; the
 	// test checks the end state and that no pod changed node.
 	tr := newTracker(t, ns, 0)
-	slow := writeConfig(t, slowBinds)
+	slow := berthtest.WriteConfig(t, slowBinds)
 
 	var caught *gangJob
 	var atKill int

@@ -10,6 +10,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/nodegen"
 )
 
@@ -61,7 +62,7 @@ func TestManyGPUJobsNeverDeadlock(t *testing.T) {
 		capacity[name] = nodeGPUs(n)
 	}
 	ns := newTestNamespace(t, "gang-"+test)
-	startBerth(t, "berth-"+test, "--config", writeConfig(t, shortBackoff))
+	startBerth(t, "berth-"+test, "--config", berthtest.WriteConfig(t, shortBackoff))
 	tr := newTracker(t, ns, partialGrace)
 	tr.capacity = capacity
 	runner := &jobRunner{tr: tr, ns: ns, hold: hold}
@@ -283,7 +284,7 @@ profiles:
 // GPU held by members of gangs none of which can start) and flags it, so
 // that the gang tests' invariant does catch a deadlock.
 func TestFourGangsDeadlockWithoutGangScheduling(t *testing.T) {
-	tr, gangs, _ := startFourGangs(t, "ko872-ctl", "--config", writeConfig(t, noGangScheduling))
+	tr, gangs, _ := startFourGangs(t, "ko872-ctl", "--config", berthtest.WriteConfig(t, noGangScheduling))
 	waitUntil(t, 30*time.Second, "every gang to be flagged as stuck partially bound", func() (bool, string) {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,10 +85,7 @@ func TestAvoidsHotNodesAndSurvivesOutage(t *testing.T) {
 	prom := promtest.Start(t, time.Second, exp.Addr())
 	prom.WaitForSeries(t, `node_memory_MemTotal_bytes`, 4, 30*time.Second)
 
-	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(config, prom.URL)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := berthtest.WriteConfig(t, fmt.Sprintf(config, prom.URL))
 	ports, err := testenv.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
@@ -215,16 +209,7 @@ func podConditions(p *v1.Pod) string {
 // explainPod runs `berth explain` on a (bound) pod with the test's config.
 func explainPod(t *testing.T, cfg, ns, name string) string {
 	t.Helper()
-	bin, err := testenv.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(bin, "berth"), "explain", "--config", cfg, "--kubeconfig", testenv.Current().Kubeconfig, "-n", ns, name)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("berth explain: %v\n%s", err, out)
-	}
-	return string(out)
+	return berthtest.Explain(t, "--config", cfg, "-n", ns, name)
 }
 
 func scrape(t *testing.T, health string) string {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthsched/berth/internal/berthtest"
 	"github.com/berthsched/berth/internal/testenv"
 )
 
@@ -54,7 +55,7 @@ func TestBadArgsRejectedAtStartup(t *testing.T) {
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := writeConfig(t, fmt.Sprintf(configFor(tc.plugin, 1, tc.args), "berth-bad"))
+			cfg := berthtest.WriteConfig(t, fmt.Sprintf(configFor(tc.plugin, 1, tc.args), "berth-bad"))
 			stderr := runBerthToExit(t, "run", "--leader-elect=false", "--health-address", "0", "--config", cfg)
 			for _, w := range tc.want {
 				if !strings.Contains(stderr, w) {

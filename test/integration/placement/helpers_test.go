@@ -3,11 +3,7 @@ package placement
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -97,7 +93,7 @@ func newEnv(t *testing.T, name string, count int, labels func(i int) map[string]
 			t.Errorf("deleting the pods of %s: %v", e.ns, err)
 		}
 	})
-	e.cfg = writeConfig(t, fmt.Sprintf(config, e.scheduler()))
+	e.cfg = berthtest.WriteConfig(t, fmt.Sprintf(config, e.scheduler()))
 	berthtest.StartRun(t, "berth-"+name, "--config", e.cfg)
 	return e
 }
@@ -116,21 +112,6 @@ func configFor(plugin string, weight int, args string) string {
 		cfg += fmt.Sprintf("  pluginConfig:\n  - name: %s\n    args:\n%s", plugin, args)
 	}
 	return cfg
-}
-
-// writeConfig writes a configuration file of its own into the test's
-// temp dir and returns its path.
-func writeConfig(t *testing.T, yaml string) string {
-	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "config-*.yaml")
-	if err == nil {
-		_, err = f.WriteString(yaml)
-		err = errors.Join(err, f.Close())
-	}
-	if err != nil {
-		t.Fatalf("writing the configuration: %v", err)
-	}
-	return f.Name()
 }
 
 // workload is a Deployment's ReplicaSet and the pods it would create,
@@ -319,16 +300,7 @@ func (e *env) describe(placed map[string]string, keys ...string) string {
 // explain runs `berth explain` with the test's configuration on a pod.
 func (e *env) explain(pod string) string {
 	e.t.Helper()
-	bin, err := testenv.BinDir()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(bin, "berth"), "explain", "--config", e.cfg, "--kubeconfig", testenv.Current().Kubeconfig, "-n", e.ns, pod)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		e.t.Fatalf("berth explain %s: %v\n%s", pod, err, out)
-	}
-	return string(out)
+	return berthtest.Explain(e.t, "--config", e.cfg, "-n", e.ns, pod)
 }
 
 // nodeLines are the lines of an explanation that name a node of the test,
