@@ -78,7 +78,7 @@ workload and each policy's exact LoadAware args).`,
 	f.Float64Var(&o.warmupDays, "warmup-days", 0, "simulated days before measuring; Holt-Winters needs 2 (default: the size's)")
 	f.Int64Var(&o.seed, "seed", loadsim.DefaultSeed, "seeds the workload and the tie-breaks")
 	f.Float64Var(&o.requested, "request-fraction", loadsim.DefaultRequestFraction, "the pods' requested CPU as a fraction of the cluster's (the packing)")
-	f.DurationVar(&o.horizon, "forecast-horizon", 24*time.Hour, "how far ahead "+loadsim.PolicyBerthForecast+" takes the forecast peak")
+	f.DurationVar(&o.horizon, "forecast-horizon", time.Hour, "how far ahead "+loadsim.PolicyBerthForecast+" takes the forecast peak")
 	f.StringVar(&o.policies, "policy", "all", "comma-separated policies ("+strings.Join(loadsim.PolicyNames(), ", ")+") or all")
 	f.StringVar(&o.out, "out", "", "directory to write results.csv and results.json to")
 	f.IntVar(&o.parallelism, "parallelism", 0, "policies simulated at once (default: GOMAXPROCS)")
@@ -131,7 +131,7 @@ func (o *simulateLoadOptions) options(cmd *cobra.Command) (loadsim.Options, erro
 	for i := range lo.Policies {
 		if p := &lo.Policies[i]; p.Name == loadsim.PolicyBerthForecast {
 			p.LoadAware.Forecast.Horizon.Duration = o.horizon
-			p.Description = strings.Replace(p.Description, "horizon 24h", "horizon "+shortDuration(o.horizon), 1)
+			p.Description = strings.Replace(p.Description, "horizon 1h", "horizon "+shortDuration(o.horizon), 1)
 		}
 	}
 	lo.Seed = o.seed
