@@ -245,6 +245,12 @@ type handle struct {
 
 var _ framework.Handle = (*handle)(nil)
 
+// NewHandle returns the handle a simulation gives its plugins: the
+// snapshot, and nothing that talks to a cluster (no client, no informers,
+// events dropped, no preemption, no queue). The other simulations
+// (loadsim) build their profiles with it.
+func NewHandle(snapshot framework.SharedLister) framework.Handle { return &handle{snapshot: snapshot} }
+
 func (h *handle) SnapshotSharedLister() framework.SharedLister           { return h.snapshot }
 func (h *handle) ClientSet() kubernetes.Interface                        { return nil }
 func (h *handle) SharedInformerFactory() informers.SharedInformerFactory { return nil }

@@ -18,10 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic/dynamicinformer"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 
 	"github.com/berthsched/berth/pkg/config"
@@ -393,7 +389,7 @@ func newSim(ctx context.Context, o *Options, w *Workload, p Policy) (*sim, error
 	s.snap = cache.NewSnapshot(nil, nodes)
 	static := metricsource.NewStatic("synthetic")
 	var err error
-	s.prof, s.la, err = buildProfile(ctx, o.Registry, &handle{snapshot: s.snap}, p, static)
+	s.prof, s.la, err = buildProfile(ctx, o.Registry, simulate.NewHandle(s.snap), p, static)
 	if err != nil {
 		return nil, err
 	}
@@ -646,22 +642,3 @@ func buildProfile(ctx context.Context, reg framework.Registry, h framework.Handl
 	}
 	return prof, la, nil
 }
-
-// handle is the plugins' view of a simulation: the snapshot and nothing
-// that talks to a cluster.
-type handle struct {
-	snapshot framework.SharedLister
-}
-
-var _ framework.Handle = (*handle)(nil)
-
-func (h *handle) SnapshotSharedLister() framework.SharedLister           { return h.snapshot }
-func (h *handle) ClientSet() kubernetes.Interface                        { return nil }
-func (h *handle) SharedInformerFactory() informers.SharedInformerFactory { return nil }
-func (h *handle) DynamicInformerFactory() dynamicinformer.DynamicSharedInformerFactory {
-	return nil
-}
-func (h *handle) EventRecorder() events.EventRecorder       { return &events.FakeRecorder{} }
-func (h *handle) GetWaitingPod(string) framework.WaitingPod { return nil }
-func (h *handle) Preemption() framework.Preemption          { return nil }
-func (h *handle) PodActivator() framework.PodActivator      { return nil }
