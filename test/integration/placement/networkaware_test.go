@@ -39,15 +39,6 @@ func (e *env) rackOf(node string) string {
 	return e.label(node, v1.LabelTopologyZone) + "/" + e.label(node, rackLabel)
 }
 
-// racks is the set of racks the pods run in.
-func (e *env) racks(placed map[string]string) map[string]bool {
-	out := map[string]bool{}
-	for _, n := range placed {
-		out[e.rackOf(n)] = true
-	}
-	return out
-}
-
 // within fails t unless every pod of placed runs in a domain (by key, or
 // rack when key is rackLabel) that hosts a pod of near.
 func (e *env) within(what string, placed, near map[string]string, key string) {
