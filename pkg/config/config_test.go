@@ -190,6 +190,31 @@ profiles:
 	}
 }
 
+// TestUnknownArgsFieldsHaveTheirPath: a misspelt field deep in a plugin's
+// args is reported at its own path, each one, not as an invalid value of
+// the whole args.
+func TestUnknownArgsFieldsHaveTheirPath(t *testing.T) {
+	_, err := Load([]byte(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- pluginConfig:
+  - name: NodeResourcesFit
+    args:
+      scoringStrategy: {typ: MostAllocated, resources: [{name: cpu, weigth: 1}]}
+`), testRegistry())
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{
+		"profiles[0].pluginConfig[0].args.scoringStrategy.typ: Forbidden: unknown field",
+		"profiles[0].pluginConfig[0].args.scoringStrategy.resources[0].weigth: Forbidden: unknown field",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
 func TestEffectiveRoundTrips(t *testing.T) {
 	cfg, err := Load([]byte(`
 apiVersion: kubescheduler.config.k8s.io/v1

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"regexp"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -59,13 +60,9 @@ func Load(data []byte, reg framework.Registry) (*Config, error) {
 // decodeStrict converts YAML to JSON and decodes it rejecting unknown and
 // duplicate fields, with the path of each offending field in the error.
 func decodeStrict(data []byte, into interface{}) error {
-	js, err := yaml.YAMLToJSON(data)
+	strictErrs, err := decodeStrictFields(data, into)
 	if err != nil {
-		return fmt.Errorf("not valid YAML or JSON: %w", err)
-	}
-	strictErrs, err := sigsjson.UnmarshalStrict(js, into)
-	if err != nil {
-		return fmt.Errorf("decoding: %w", err)
+		return err
 	}
 	if len(strictErrs) > 0 {
 		var b bytes.Buffer
@@ -78,6 +75,40 @@ func decodeStrict(data []byte, into interface{}) error {
 		return fmt.Errorf("strict decoding: %s", b.String())
 	}
 	return nil
+}
+
+// decodeStrictFields decodes like decodeStrict but returns the unknown and
+// duplicate fields apart from a hard decoding error, so that plugin args
+// can report each under its own field path.
+func decodeStrictFields(data []byte, into interface{}) ([]error, error) {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("not valid YAML or JSON: %w", err)
+	}
+	strictErrs, err := sigsjson.UnmarshalStrict(js, into)
+	if err != nil {
+		return nil, fmt.Errorf("decoding: %w", err)
+	}
+	return strictErrs, nil
+}
+
+// strictField matches sigs.k8s.io/json's strict errors: `unknown field
+// "a.b[0].c"` and `duplicate field "a"`.
+var strictField = regexp.MustCompile(`^(unknown|duplicate) field "(.*)"$`)
+
+// argsFieldErrors turns strict decoding errors of a plugin's args into
+// field errors under path, e.g. `profiles[0].pluginConfig[1].args.ruleSets[0].prefered:
+// Forbidden: unknown field`, so a misspelt field is reported where it is.
+func argsFieldErrors(path *field.Path, strictErrs []error) field.ErrorList {
+	var errs field.ErrorList
+	for _, e := range strictErrs {
+		if m := strictField.FindStringSubmatch(e.Error()); m != nil {
+			errs = append(errs, field.Forbidden(path.Child(m[2]), m[1]+" field"))
+			continue
+		}
+		errs = append(errs, field.Invalid(path, nil, e.Error()))
+	}
+	return errs
 }
 
 // SetDefaults fills the scheduler-wide fields the way kube-scheduler does,
@@ -235,8 +266,18 @@ func decodeArgs(raw runtime.RawExtension, spec *framework.ArgsSpec) (runtime.Obj
 	if len(raw.Raw) == 0 {
 		return args, nil
 	}
-	if err := decodeStrict(raw.Raw, args); err != nil {
+	strictErrs, err := decodeStrictFields(raw.Raw, args)
+	if err != nil {
 		return nil, err
+	}
+	if len(strictErrs) > 0 {
+		return nil, &strictArgsError{strictErrs}
 	}
 	return args, nil
 }
+
+// strictArgsError carries a plugin's args' unknown and duplicate fields
+// to the caller, which knows their path.
+type strictArgsError struct{ errs []error }
+
+func (e *strictArgsError) Error() string { return fmt.Sprint(e.errs) }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -203,7 +204,12 @@ func completeProfile(raw *configv1.KubeSchedulerProfile, reg framework.Registry,
 		}
 		configured.Insert(pc.Name)
 		args, err := decodeArgs(pc.Args, reg.Args)
-		if err != nil {
+		var strict *strictArgsError
+		switch {
+		case errors.As(err, &strict):
+			errs = append(errs, argsFieldErrors(ip.Child("args"), strict.errs)...)
+			continue
+		case err != nil:
 			errs = append(errs, field.Invalid(ip.Child("args"), pc.Name, err.Error()))
 			continue
 		}

@@ -40,7 +40,7 @@ func TestBadArgsRejectedAtStartup(t *testing.T) {
         - weight: 1
           numeric: {key: disk-iops, min: 10, max: 100, higherIsBeter: false}
 `,
-		want: []string{`profiles[0].pluginConfig[0].args: Invalid value: "NodePreference": strict decoding: unknown field "ruleSets[0].preferred[0].numeric.higherIsBeter"`},
+		want: []string{`profiles[0].pluginConfig[0].args.ruleSets[0].preferred[0].numeric.higherIsBeter: Forbidden: unknown field`},
 	}, {
 		name: "NetworkAware decreasing costs", plugin: "NetworkAware",
 		args: `      levels:
