@@ -148,3 +148,18 @@ func (h *Handle) SyncInformers(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Events drains the events rec has recorded so far, in the order they
+// were recorded (rec must have a buffered Events channel, as
+// events.NewFakeRecorder(n) makes).
+func Events(rec *events.FakeRecorder) []string {
+	var out []string
+	for {
+		select {
+		case e := <-rec.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}

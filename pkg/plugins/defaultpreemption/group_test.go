@@ -107,16 +107,9 @@ func (e *env) nominatedNode(t *testing.T, name string) string {
 }
 
 func drain(rec *events.FakeRecorder) []string {
-	var out []string
-	for {
-		select {
-		case e := <-rec.Events:
-			out = append(out, e)
-		default:
-			sort.Strings(out)
-			return out
-		}
-	}
+	out := st.Events(rec)
+	sort.Strings(out)
+	return out
 }
 
 // checkNominations: every member is nominated, each to its own node

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/berthsched/berth/internal/st"
 	volcanov1beta1 "github.com/berthsched/berth/pkg/apis/volcano/v1beta1"
 	xv1alpha1 "github.com/berthsched/berth/pkg/apis/xscheduling/v1alpha1"
 	"github.com/berthsched/berth/pkg/framework"
@@ -122,17 +123,7 @@ func (f *fixture) processNow(t *testing.T, r framework.GroupReport) {
 }
 
 // events drains the events recorded so far.
-func (f *fixture) events() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.rec.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+func (f *fixture) events() []string { return st.Events(f.rec) }
 
 func (f *fixture) waitEvent(t *testing.T) string {
 	t.Helper()

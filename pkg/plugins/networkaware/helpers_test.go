@@ -254,17 +254,7 @@ func (f *fixture) explain(t *testing.T, r result, p *v1.Pod, node string) string
 }
 
 // drain returns the events recorded so far.
-func (f *fixture) drain() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.rec.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+func (f *fixture) drain() []string { return st.Events(f.rec) }
 
 // appGroup builds an unstructured AppGroup from berth's Go type, as
 // the dynamic informer hands them to the plugin.
