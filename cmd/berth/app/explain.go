@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/berthsched/berth/pkg/config"
 	"github.com/berthsched/berth/pkg/explain"
@@ -111,13 +109,7 @@ func runExplain(ctx context.Context, o *explainOptions, arg string, cmd *cobra.C
 	if err != nil {
 		return err
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if o.kubeconfig != "" {
-		rules.ExplicitPath = o.kubeconfig
-	} else if cfg.ClientConnection.Kubeconfig != "" && os.Getenv(clientcmd.RecommendedConfigPathEnvVar) == "" {
-		rules.ExplicitPath = cfg.ClientConnection.Kubeconfig
-	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+	cc := clientConfig(o.kubeconfig, cfg)
 	ns := o.namespace
 	if ns == "" {
 		if ns, _, err = cc.Namespace(); err != nil {
