@@ -236,6 +236,9 @@ func (s *Scheduler) bindingCycle(ctx context.Context, slot *bindSlot, prof *prof
 	if qpi.InitialAttemptTimestamp != nil {
 		s.metrics.PodSchedulingDuration.WithLabelValues(attemptsLabel(qpi.Attempts)).Observe(now.Sub(*qpi.InitialAttemptTimestamp).Seconds())
 	}
+	if created := assumed.CreationTimestamp.Time; !created.IsZero() {
+		s.metrics.PodCreationToBindDuration.Observe(max(now.Sub(created).Seconds(), 0))
+	}
 	s.metrics.PodSchedulingAttempts.Observe(float64(qpi.Attempts))
 	logger.V(2).Info("Successfully bound pod to node", "node", node)
 	prof.Handle().EventRecorder().Eventf(assumed, nil, v1.EventTypeNormal, "Scheduled", "Binding", "Successfully assigned %v/%v to %v", assumed.Namespace, assumed.Name, node)

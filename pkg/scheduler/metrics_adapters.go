@@ -1,6 +1,27 @@
 package scheduler
 
-import "github.com/berthsched/berth/pkg/metrics"
+import (
+	"github.com/berthsched/berth/pkg/metrics"
+	schedcache "github.com/berthsched/berth/pkg/scheduler/cache"
+)
+
+// initErrorSeries exports every bind error reason and cache drift kind at
+// 0 from the start. A series that first appears at 1 hides its first
+// increment from rate() and increase(), so the first bind error or drift
+// would never fire the alerts in deploy/monitoring; with the series
+// present they do, and dashboards show a flat 0 instead of "no data".
+func initErrorSeries(m *metrics.Metrics) {
+	for _, r := range []bindOutcome{bindConflict, bindNotFound, bindTransient, bindError} {
+		m.BindErrors.WithLabelValues(string(r))
+	}
+	for _, k := range []string{
+		schedcache.DriftNodeMissing, schedcache.DriftNodeExtra, schedcache.DriftNodeStale,
+		schedcache.DriftPodMissing, schedcache.DriftPodExtra, schedcache.DriftPodWrongNode,
+		schedcache.DriftPodStale, schedcache.DriftAssumedPodExpired,
+	} {
+		m.CacheDrift.WithLabelValues(k)
+	}
+}
 
 // cacheMetrics exports the cache's measurements to Prometheus.
 type cacheMetrics struct{ m *metrics.Metrics }

@@ -31,6 +31,7 @@ import (
 	"github.com/berthsched/berth/pkg/metrics"
 	"github.com/berthsched/berth/pkg/metricsource"
 	"github.com/berthsched/berth/pkg/plugins"
+	"github.com/berthsched/berth/pkg/plugins/gpushare"
 	"github.com/berthsched/berth/pkg/scheduler"
 	"github.com/berthsched/berth/pkg/version"
 )
@@ -212,6 +213,8 @@ func wire(ctx context.Context, o *RunOptions, cfg *config.Config, reg framework.
 	// The load-aware metrics are package-level: sources are shared by
 	// every profile (and explain's evaluator) in the process.
 	promReg.MustRegister(metricsource.Collectors()...)
+	// So are the GPU metrics, which every GPUShare instance publishes.
+	promReg.MustRegister(gpushare.Collectors()...)
 	m := metrics.New(promReg)
 
 	factory := informers.NewSharedInformerFactoryWithOptions(informerClient, 0, informers.WithTransform(scheduler.StripManagedFields))

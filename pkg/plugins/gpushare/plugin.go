@@ -43,6 +43,9 @@ type GPUShare struct {
 	// gpuCheckedAt and hasGPUs cache clusterHasGPUs (under seenMu).
 	gpuCheckedAt time.Time
 	hasGPUs      bool
+	// publishedAt is when maybePublish last set the GPU metrics (under
+	// seenMu).
+	publishedAt time.Time
 }
 
 var (
@@ -335,6 +338,11 @@ func (pl *GPUShare) Reserve(_ context.Context, state *framework.CycleState, pod 
 	if pl.cycles%1024 == 0 {
 		pl.tracker.sweep(pl.handle.SnapshotSharedLister().NodeInfos(), pl.now())
 	}
+	dist := env.Dist
+	if dist == nil {
+		dist = pl.workload.Distribution()
+	}
+	pl.maybePublish(dist)
 	return nil
 }
 
