@@ -58,11 +58,12 @@ $(KUBE_BINS) &: kube/go.mod kube/go.sum
 	touch $(KUBE_BINS)
 
 # A real Prometheus server for the load-aware scheduling tests
-# (internal/promtest): Debian's prometheus package unpacked into bin/, no
-# system service (hack/ensure-prometheus.sh; needs apt, ~19 MB download).
-prometheus: $(BIN)/prometheus
+# (internal/promtest) and its promtool for the alerting rules test:
+# Debian's prometheus package unpacked into bin/, no system service
+# (hack/ensure-prometheus.sh; needs apt, ~19 MB download).
+prometheus: $(BIN)/prometheus $(BIN)/promtool
 
-$(BIN)/prometheus:
+$(BIN)/prometheus $(BIN)/promtool &:
 	bash hack/ensure-prometheus.sh $(BIN)
 
 test: build

@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
 # ensure-prometheus.sh [BIN] — make sure BIN/prometheus (default <repo>/bin)
 # is a working Prometheus server binary, for the load-aware scheduling tests
-# (internal/promtest runs a real Prometheus).
+# (internal/promtest runs a real Prometheus), and BIN/promtool its rule
+# checker, for the alerting rules test (test/integration/deploy).
 #
 # Nothing is installed system-wide and no service is started: the Debian
-# package's binary is unpacked into BIN. In order of preference:
-#   1. BIN/prometheus already runs: nothing to do (silent).
-#   2. a prometheus on PATH runs: copy it.
+# package's binaries are unpacked into BIN. In order of preference:
+#   1. BIN/prometheus and BIN/promtool already run: nothing to do (silent).
+#   2. a prometheus and a promtool on PATH run: copy them.
 #   3. apt-get download prometheus (running apt-get update once first if the
 #      package lists are missing and we are root), dpkg-deb -x, copy
-#      usr/bin/prometheus.
-# Any Prometheus 2.x or newer works; to provide it by hand, put the binary at
-# BIN/prometheus.
+#      usr/bin/prometheus and usr/bin/promtool.
+# Any Prometheus 2.x or newer works; to provide it by hand, put the binaries
+# at BIN/prometheus and BIN/promtool.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${1:-$repo/bin}
 dest=$BIN/prometheus
+tool=$BIN/promtool
 
 works() { [ -x "$1" ] && "$1" --version >/dev/null 2>&1; }
 
-if works "$dest"; then
+if works "$dest" && works "$tool"; then
 	exit 0
 fi
 
@@ -38,16 +40,20 @@ EOF
 
 mkdir -p "$BIN"
 # Install atomically: a concurrent run never sees a half-written binary.
+# install_bin SRC FROM [DEST]
 install_bin() {
-	cp "$1" "$dest.tmp.$$"
-	chmod 0755 "$dest.tmp.$$"
-	mv -f "$dest.tmp.$$" "$dest"
-	works "$dest" || fail "$dest was installed from $2 but does not run ($dest --version failed)"
-	echo "ensure-prometheus: $dest from $2 ($("$dest" --version 2>&1 | head -n1))"
+	local to=${3:-$dest}
+	cp "$1" "$to.tmp.$$"
+	chmod 0755 "$to.tmp.$$"
+	mv -f "$to.tmp.$$" "$to"
+	works "$to" || fail "$to was installed from $2 but does not run ($to --version failed)"
+	echo "ensure-prometheus: $to from $2 ($("$to" --version 2>&1 | head -n1))"
 }
 
-if onpath=$(command -v prometheus 2>/dev/null) && works "$onpath"; then
+if onpath=$(command -v prometheus 2>/dev/null) && works "$onpath" &&
+	toolpath=$(command -v promtool 2>/dev/null) && works "$toolpath"; then
 	install_bin "$onpath" "$onpath"
+	install_bin "$toolpath" "$toolpath" "$tool"
 	exit 0
 fi
 
@@ -81,4 +87,6 @@ deb=$(ls "$tmp"/prometheus_*.deb 2>/dev/null | head -n1)
 [ -n "$deb" ] || fail "apt-get download prometheus left no prometheus_*.deb"
 dpkg-deb -x "$deb" "$tmp/root" || fail "dpkg-deb -x $(basename "$deb") failed"
 [ -f "$tmp/root/usr/bin/prometheus" ] || fail "$(basename "$deb") has no usr/bin/prometheus"
+[ -f "$tmp/root/usr/bin/promtool" ] || fail "$(basename "$deb") has no usr/bin/promtool"
 install_bin "$tmp/root/usr/bin/prometheus" "$(basename "$deb")"
+install_bin "$tmp/root/usr/bin/promtool" "$(basename "$deb")" "$tool"
