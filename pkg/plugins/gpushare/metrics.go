@@ -59,14 +59,18 @@ type clusterGPUs struct {
 	freeCards                 int
 }
 
-// summarize adds up the cards of nodes under the workload d.
-func (pl *GPUShare) summarize(nodes []*framework.NodeInfo, d *gpu.Distribution) clusterGPUs {
+// summarize adds up the cards of nodes under the workload d; reserved,
+// if not nil, replaces the snapshot's state of its node.
+func (pl *GPUShare) summarize(nodes []*framework.NodeInfo, d *gpu.Distribution, reserved *gpu.Node) clusterGPUs {
 	var c clusterGPUs
 	for _, ni := range nodes {
 		if pl.tracker.cardCount(ni) == 0 {
 			continue
 		}
 		n := pl.tracker.state(ni)
+		if reserved != nil && ni.Node() != nil && ni.Node().Name == reserved.Name {
+			n = reserved
+		}
 		capacity := float64(int64(len(n.Cards)) * gpu.MilliPerCard)
 		c.capacity += capacity
 		c.allocated += capacity - float64(n.FreeMilli())
@@ -76,23 +80,26 @@ func (pl *GPUShare) summarize(nodes []*framework.NodeInfo, d *gpu.Distribution) 
 	return c
 }
 
-// maybePublish recomputes the GPU metrics from the cycle's snapshot at
-// most once per publishInterval. Reserve calls it, which runs for every
-// GPU pod placed (Score does not when one node is feasible); the pod being
-// reserved may not be counted yet, an error of one pod that the next
-// publication repairs.
-func (pl *GPUShare) maybePublish(d *gpu.Distribution) {
+// publishDue reports whether publishInterval has passed since the last
+// publication, and if so starts a new interval.
+func (pl *GPUShare) publishDue() bool {
 	pl.seenMu.Lock()
+	defer pl.seenMu.Unlock()
 	now := pl.now()
-	due := now.Sub(pl.publishedAt) >= publishInterval
-	if due {
-		pl.publishedAt = now
+	if now.Sub(pl.publishedAt) < publishInterval {
+		return false
 	}
-	pl.seenMu.Unlock()
-	if !due {
-		return
-	}
-	c := pl.summarize(pl.handle.SnapshotSharedLister().NodeInfos().List(), d)
+	pl.publishedAt = now
+	return true
+}
+
+// publish sets the GPU metrics from the cycle's snapshot under the
+// workload d. Reserve calls it, at most once per publishInterval, for
+// every GPU pod placed (Score does not run when one node is feasible),
+// with reserved: the pod's node with the pod's cards taken, which the
+// snapshot does not show yet.
+func (pl *GPUShare) publish(d *gpu.Distribution, reserved *gpu.Node) {
+	c := pl.summarize(pl.handle.SnapshotSharedLister().NodeInfos().List(), d, reserved)
 	CapacityMilli.Set(c.capacity)
 	AllocatedMilli.Set(c.allocated)
 	FreeCards.Set(float64(c.freeCards))

@@ -16,7 +16,8 @@ import (
 // nothing. Fragmentation is measured against a workload of 4-card pods,
 // which neither node can host, so all their free capacity is fragments.
 // A second publication within publishInterval is skipped; after it, the
-// new picture is published.
+// new picture is published, with the node of the pod being reserved as
+// Reserve passes it.
 func TestPublishSummarizesCardsAndThrottles(t *testing.T) {
 	pods := []*v1.Pod{
 		bound(wholePod("w", "2"), "a", &Assignment{Node: "a", Cards: []int{0, 1}, Milli: 1000}),
@@ -30,7 +31,12 @@ func TestPublishSummarizesCardsAndThrottles(t *testing.T) {
 	pl.workload.Observe(gpu.Request{Count: 4, MilliPerCard: gpu.MilliPerCard})
 	dist := pl.workload.Freeze()
 
-	pl.maybePublish(dist)
+	publish := func(pl *GPUShare, reserved *gpu.Node) {
+		if pl.publishDue() {
+			pl.publish(dist, reserved)
+		}
+	}
+	publish(pl, nil)
 	check := func(capacity, allocated, free, frag float64) {
 		t.Helper()
 		for _, m := range []struct {
@@ -53,10 +59,16 @@ func TestPublishSummarizesCardsAndThrottles(t *testing.T) {
 	pl = newPlugin(t, st.NewHandle(st.NewSnapshot(pods, append(nodes, gpuNode("d", "8")))), nil)
 	pl.now = func() time.Time { return now }
 	pl.publishedAt = now.Add(-publishInterval / 2)
-	pl.maybePublish(dist)
+	publish(pl, nil)
 	check(8000, 2300, 5, 5700)
 	now = now.Add(publishInterval)
-	pl.maybePublish(dist)
-	// The 8-card node can host a 4-card pod: no fragments there.
-	check(16000, 2300, 13, 5700)
+	// A pod being reserved on d takes a card the snapshot does not show.
+	ni, _ := pl.handle.SnapshotSharedLister().NodeInfos().Get("d")
+	reserved := pl.tracker.state(ni).Clone()
+	if err := reserved.Allocate(gpu.Request{Count: 1, MilliPerCard: gpu.MilliPerCard}, []int{7}); err != nil {
+		t.Fatal(err)
+	}
+	publish(pl, reserved)
+	// The 8-card node can still host a 4-card pod: no fragments there.
+	check(16000, 3300, 12, 5700)
 }

@@ -43,7 +43,7 @@ type GPUShare struct {
 	// gpuCheckedAt and hasGPUs cache clusterHasGPUs (under seenMu).
 	gpuCheckedAt time.Time
 	hasGPUs      bool
-	// publishedAt is when maybePublish last set the GPU metrics (under
+	// publishedAt is when publish last set the GPU metrics (under
 	// seenMu).
 	publishedAt time.Time
 }
@@ -338,11 +338,17 @@ func (pl *GPUShare) Reserve(_ context.Context, state *framework.CycleState, pod 
 	if pl.cycles%1024 == 0 {
 		pl.tracker.sweep(pl.handle.SnapshotSharedLister().NodeInfos(), pl.now())
 	}
-	dist := env.Dist
-	if dist == nil {
-		dist = pl.workload.Distribution()
+	if pl.publishDue() {
+		dist := env.Dist
+		if dist == nil {
+			dist = pl.workload.Distribution()
+		}
+		after := n.Clone()
+		if after.Allocate(s.req, cards) != nil {
+			after = nil
+		}
+		pl.publish(dist, after)
 	}
-	pl.maybePublish(dist)
 	return nil
 }
 
