@@ -130,6 +130,12 @@ func checkPlacement(w *Workload, e *env, r *reporter) {
 	if !e.cluster.hasNodes() || (len(w.Pod.Spec.NodeSelector) == 0 && requiredNodeAffinity(w.Pod) == nil) {
 		return
 	}
+	for _, f := range r.findings {
+		switch f.Rule {
+		case RuleNodeSelectorOperator, RuleNodeSelectorValues, RuleNodeSelectorGtLt, RuleNodeSelectorTermEmpty:
+			return // the affinity's own findings say why nothing matches
+		}
+	}
 	nodes, ok := candidateNodes(w.Pod, e.cluster.Nodes)
 	if !ok || len(nodes) > 0 {
 		return
