@@ -44,7 +44,11 @@ func checkGPU(w *Workload, e *env, r *reporter) {
 	}
 	parts := make([]string, 0, len(reasons))
 	for reason, n := range reasons {
-		parts = append(parts, fmt.Sprintf("%d %s", n, reason))
+		nodes := "nodes"
+		if n == 1 {
+			nodes = "node"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d %s)", reason, n, nodes))
 	}
 	sort.Strings(parts)
 	r.add(RuleGPUUnsatisfiable, gpuPath(w, "", res), fmt.Sprintf("no node can hold this GPU request (%s) even when idle: %s", req.Kind(), strings.Join(parts, ", ")), "")

@@ -115,6 +115,11 @@ warning or info; 2 an error; 3 bad usage, unreadable input or cluster.`,
 			return err
 		},
 	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		c.SilenceErrors = true
+		fmt.Fprintln(c.ErrOrStderr(), "Error:", err)
+		return &ExitError{Code: ExitUsage, Err: err}
+	})
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", lint.FormatText, "output format: text, json or sarif")
 	f.StringVar(&o.failOn, "fail-on", string(lint.Error), "lowest severity that makes the exit code non-zero: error, warning, info or none")
