@@ -53,10 +53,17 @@ func repoRoot(t testing.TB) string {
 // renderKustomize builds deploy/ like `kubectl kustomize deploy/`.
 func renderKustomize(t testing.TB) []*unstructured.Unstructured {
 	t.Helper()
+	return renderKustomizeAt(t, "deploy")
+}
+
+// renderKustomizeAt builds the kustomization in dir (relative to the
+// repository root).
+func renderKustomizeAt(t testing.TB, dir string) []*unstructured.Unstructured {
+	t.Helper()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	rm, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(repoRoot(t), "deploy"))
+	rm, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(repoRoot(t), dir))
 	if err != nil {
-		t.Fatalf("kustomize build deploy/: %v", err)
+		t.Fatalf("kustomize build %s/: %v", dir, err)
 	}
 	out, err := rm.AsYaml()
 	if err != nil {
