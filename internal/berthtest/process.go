@@ -147,6 +147,25 @@ func WriteConfig(t testing.TB, yaml string) string {
 	return f.Name()
 }
 
+// Berth runs bin/berth with args (a subcommand first) and returns its
+// stdout; it fails t, with stderr, when berth fails. It adds no
+// kubeconfig: commands that read the cluster take
+// testenv.Current().Kubeconfig in args.
+func Berth(t testing.TB, args ...string) string {
+	t.Helper()
+	bin, err := testenv.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	cmd := exec.Command(filepath.Join(bin, "berth"), args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("berth %s: %v\nstderr:\n%s\nstdout:\n%s", strings.Join(args, " "), err, stderr.String(), stdout.String())
+	}
+	return stdout.String()
+}
+
 // Explain runs bin/berth explain with args (a pod, -n, --config, -o …)
 // against testenv.Current() and returns its combined output; it fails t
 // when berth explain fails.
