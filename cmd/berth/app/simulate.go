@@ -83,6 +83,7 @@ them at random, as berth's scheduler does.`,
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to this file")
 	cmd.AddCommand(newSimulateLoadCommand())
 	cmd.AddCommand(newSimulateNetworkCommand())
+	cmd.AddCommand(newSimulateWhatIfCommand())
 	return cmd
 }
 
