@@ -225,3 +225,79 @@ profiles:
 		t.Error("a packing config should move some pods")
 	}
 }
+
+// gangSnapshot has two 4-CPU nodes and a scheduler-plugins PodGroup of
+// three 3-CPU pods (one per node at most) needing minMember of them.
+func gangSnapshot(t *testing.T, minMember int64) *Snapshot {
+	t.Helper()
+	var objs []runtime.Object
+	for _, n := range []string{"n1", "n2"} {
+		objs = append(objs, st.MakeNode().Name(n).Capacity("cpu", "4", "memory", "8Gi", "pods", "110").Obj())
+	}
+	for _, n := range []string{"g0", "g1", "g2"} {
+		p := st.MakePod().Name(n).Namespace("default").SchedulerName(config.DefaultSchedulerName).Priority(0).
+			Label("scheduling.x-k8s.io/pod-group", "train").Req("cpu", "3").Obj()
+		p.CreationTimestamp = taken
+		objs = append(objs, p)
+	}
+	s := &Snapshot{
+		TypeMeta: metav1.TypeMeta{APIVersion: APIVersion, Kind: SnapshotKind},
+		TakenAt:  taken,
+		Objects:  objects(t, objs...),
+	}
+	pg := unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "scheduling.x-k8s.io/v1alpha1", "kind": "PodGroup",
+		"metadata": map[string]any{"name": "train", "namespace": "default", "uid": "pg-uid"},
+		"spec":     map[string]any{"minMember": minMember},
+	}}
+	s.Objects = append(s.Objects, pg)
+	return s
+}
+
+func TestGangAllOrNothing(t *testing.T) {
+	res := run(t, Options{Snapshot: gangSnapshot(t, 3)})
+	if res.Before.Placed != 0 || res.Before.Pending != 3 {
+		t.Fatalf("before = %+v, want the whole gang pending (2 of 3 fit)", res.Before)
+	}
+	for _, p := range res.Placements {
+		if !strings.Contains(p.BeforeReason, "gang default/train: only 2 of the 3 more members it needs fit") {
+			t.Errorf("%s: reason %q", p.Pod, p.BeforeReason)
+		}
+	}
+	// Nothing was left reserved by the gang that failed: the cluster is
+	// empty for the capacity question.
+	probe := st.MakePod().Name("probe").Namespace("default").SchedulerName(config.DefaultSchedulerName).Req("cpu", "1").Obj()
+	res = run(t, Options{Snapshot: gangSnapshot(t, 3), Capacity: probe, MaxCapacity: 50})
+	if res.Capacity.Fit != 8 {
+		t.Errorf("capacity after the failed gang = %d, want 8 (both nodes empty)", res.Capacity.Fit)
+	}
+
+	res = run(t, Options{Snapshot: gangSnapshot(t, 2)})
+	if res.Before.Placed != 2 || res.Before.Pending != 1 {
+		t.Errorf("minMember 2: before = %+v, want 2 placed and the third pending", res.Before)
+	}
+}
+
+func TestDecodeRefusesOtherFiles(t *testing.T) {
+	for name, in := range map[string]string{
+		"other kind":    "apiVersion: v1\nkind: List\nitems: []\n",
+		"unknown field": "apiVersion: snapshot.berth.io/v1alpha1\nkind: ClusterSnapshot\nobjcts: []\n",
+		"nameless":      "apiVersion: snapshot.berth.io/v1alpha1\nkind: ClusterSnapshot\nobjects: [{apiVersion: v1, kind: Node}]\n",
+	} {
+		if _, err := Decode([]byte(in)); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+	s := threeZones(t)
+	var b strings.Builder
+	if err := s.Write(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Decode([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.CountsString() != "6 Node, 5 Pod" {
+		t.Errorf("round trip holds %s", back.CountsString())
+	}
+}

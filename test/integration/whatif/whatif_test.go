@@ -302,7 +302,8 @@ spec:
 `), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		res := simulate(t, "--snapshot", save(t, "now.yaml"), "--capacity", manifest)
+		// The live cluster this time, not a saved snapshot.
+		res := simulate(t, "--cluster", "--kubeconfig", env.Kubeconfig, "--capacity", manifest)
 		capa := res.Capacity
 		if capa == nil || capa.Fit == 0 || capa.Reached || capa.Failure == "" {
 			t.Fatalf("capacity = %+v", capa)
