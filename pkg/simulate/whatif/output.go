@@ -36,7 +36,7 @@ func Render(w io.Writer, r *Result, format string) error {
 
 func renderText(w io.Writer, r *Result) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "What-if on a snapshot taken %s (%s); mode %s, seed %d\n", r.Snapshot.TakenAt.UTC().Format("2006-01-02 15:04:05Z"), r.Snapshot.Objects, r.Mode, r.Seed)
+	fmt.Fprintf(&b, "What-if on a snapshot taken %s (%d nodes, %d pods); mode %s, seed %d\n", r.Snapshot.TakenAt.UTC().Format("2006-01-02 15:04:05Z"), r.Snapshot.Nodes, r.Snapshot.Pods, r.Mode, r.Seed)
 	changed := len(r.Changes) > 0
 	if changed {
 		b.WriteString("Change:\n")

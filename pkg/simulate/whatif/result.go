@@ -54,7 +54,11 @@ type Result struct {
 type SnapshotInfo struct {
 	TakenAt metav1.Time `json:"takenAt"`
 	Server  string      `json:"server,omitempty"`
-	Objects string      `json:"objects"`
+	// Nodes and Pods count the snapshot's; Objects lists every kind's
+	// count.
+	Nodes   int    `json:"nodes"`
+	Pods    int    `json:"pods"`
+	Objects string `json:"objects"`
 }
 
 // RunSummary counts one run's outcome.

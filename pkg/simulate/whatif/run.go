@@ -110,7 +110,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res := &Result{
 		TypeMeta: metav1.TypeMeta{APIVersion: ResultAPIVersion, Kind: ResultKind},
-		Snapshot: SnapshotInfo{TakenAt: o.Snapshot.TakenAt, Server: o.Snapshot.Server, Objects: o.Snapshot.CountsString()},
+		Snapshot: SnapshotInfo{TakenAt: o.Snapshot.TakenAt, Server: o.Snapshot.Server, Objects: o.Snapshot.CountsString(),
+			Nodes: o.Snapshot.Counts()["Node"], Pods: o.Snapshot.Counts()["Pod"]},
 		Mode:     o.Mode,
 		Seed:     o.Seed,
 	}
@@ -191,6 +192,7 @@ func prepare(o *Options, base []*unstructured.Unstructured, changed bool, res *R
 		profiles[p.SchedulerName] = true
 	}
 	displaced, dropped := 0, 0
+	movedClaims, movedPods := map[string]bool{}, map[types.UID]bool{}
 	kept := in.objs[:0]
 	for _, u := range in.objs {
 		if u.GetKind() != "Pod" || u.GetAPIVersion() != "v1" {
@@ -224,12 +226,19 @@ func prepare(o *Options, base []*unstructured.Unstructured, changed bool, res *R
 			kept = append(kept, u)
 			continue // pending, but not berth's to place
 		}
+		if node != "" {
+			for _, c := range claimNames(pod) {
+				movedClaims[pod.Namespace+"/"+c] = true
+			}
+			movedPods[pod.UID] = true
+		}
 		pod.Spec.NodeName = ""
 		pod.Status.NominatedNodeName = ""
 		kept = append(kept, toUnstructured(pod))
 		in.toPlace = append(in.toPlace, pod)
 	}
 	in.objs = kept
+	deallocate(in.objs, movedClaims, movedPods)
 	var changes []string
 	if changed {
 		if o.ConfigAfter != nil {
@@ -279,6 +288,48 @@ func prepare(o *Options, base []*unstructured.Unstructured, changed bool, res *R
 	}
 	sortQueue(in.toPlace)
 	return in
+}
+
+// claimNames lists the ResourceClaims a pod uses: those it names and
+// those made for it from templates (status.resourceClaimStatuses).
+func claimNames(p *v1.Pod) []string {
+	var out []string
+	for _, c := range p.Spec.ResourceClaims {
+		if c.ResourceClaimName != nil {
+			out = append(out, *c.ResourceClaimName)
+		}
+	}
+	for _, c := range p.Status.ResourceClaimStatuses {
+		if c.ResourceClaimName != nil {
+			out = append(out, *c.ResourceClaimName)
+		}
+	}
+	return out
+}
+
+// deallocate drops the allocation of the claims of pods placed again
+// when no pod that stays bound uses them: the devices of a drained node
+// are gone, and a pod placed anew gets new devices, as the claim
+// controller and the scheduler would give it. A claim shared with a pod
+// that stays keeps its devices, and pins the pod to them.
+func deallocate(objs []*unstructured.Unstructured, claims map[string]bool, moved map[types.UID]bool) {
+	for _, u := range objs {
+		if u.GetKind() != "ResourceClaim" || !claims[u.GetNamespace()+"/"+u.GetName()] {
+			continue
+		}
+		users, _, _ := unstructured.NestedSlice(u.Object, "status", "reservedFor")
+		keep := false
+		for _, r := range users {
+			m, _ := r.(map[string]any)
+			if uid, _ := m["uid"].(string); !moved[types.UID(uid)] {
+				keep = true
+			}
+		}
+		if !keep {
+			unstructured.RemoveNestedField(u.Object, "status", "allocation")
+			unstructured.RemoveNestedField(u.Object, "status", "reservedFor")
+		}
+	}
 }
 
 // isDaemonOrStatic reports pods whose node is not the scheduler's
@@ -682,7 +733,7 @@ func (o *outcome) failureByZone(ctx context.Context, pod *v1.Pod, fit int) (map[
 		for k := range tops {
 			r = k
 		}
-		return byZone, fmt.Sprintf("%d more fit; the %s fails on %q in every zone", fit, ordinal, r)
+		return byZone, fmt.Sprintf("%d more fit; the %s fits nowhere, mostly for %q in every zone", fit, ordinal, r)
 	}
 	zones := make([]string, 0, len(byZone))
 	for z := range byZone {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/berthsched/berth/internal/st"
@@ -145,7 +146,7 @@ func TestDrainZoneDisplacesAndCountsCapacity(t *testing.T) {
 	if c == nil || c.Fit != 11 {
 		t.Fatalf("capacity = %+v, want 11", c)
 	}
-	if !strings.Contains(c.Summary, `fails on "Insufficient cpu" in every zone`) || !strings.Contains(c.Summary, "12th") {
+	if !strings.Contains(c.Summary, `fits nowhere, mostly for "Insufficient cpu" in every zone`) || !strings.Contains(c.Summary, "12th") {
 		t.Errorf("capacity summary = %q", c.Summary)
 	}
 	for _, z := range res.Zones {
@@ -299,5 +300,29 @@ func TestDecodeRefusesOtherFiles(t *testing.T) {
 	}
 	if back.CountsString() != "6 Node, 5 Pod" {
 		t.Errorf("round trip holds %s", back.CountsString())
+	}
+}
+
+func TestDeallocateOnlyClaimsNoStayingPodUses(t *testing.T) {
+	claim := func(name string, users ...string) *unstructured.Unstructured {
+		var rs []any
+		for _, u := range users {
+			rs = append(rs, map[string]any{"resource": "pods", "name": u, "uid": u})
+		}
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+			"metadata": map[string]any{"name": name, "namespace": "ns"},
+			"status":   map[string]any{"allocation": map[string]any{"devices": map[string]any{}}, "reservedFor": rs},
+		}}
+	}
+	own, shared, other := claim("own", "moved"), claim("shared", "moved", "stays"), claim("other", "stays")
+	deallocate([]*unstructured.Unstructured{own, shared, other},
+		map[string]bool{"ns/own": true, "ns/shared": true}, map[types.UID]bool{"moved": true})
+	allocated := func(u *unstructured.Unstructured) bool {
+		_, ok, _ := unstructured.NestedMap(u.Object, "status", "allocation")
+		return ok
+	}
+	if allocated(own) || !allocated(shared) || !allocated(other) {
+		t.Errorf("allocated after: own %v (want false), shared %v (want true), other %v (want true)", allocated(own), allocated(shared), allocated(other))
 	}
 }
