@@ -276,6 +276,16 @@ func run(ctx context.Context, o options) (err error) {
 			return interrupted()
 		}
 	}
+	// 12. What-if: a snapshot of the demo cluster, and three changes
+	// simulated on it with berth's core.
+	if waitErr == nil {
+		if err := runWhatIf(ctx, ui, berthBin, env.Kubeconfig); err != nil {
+			if ctx.Err() != nil {
+				return interrupted()
+			}
+			waitErr = err
+		}
+	}
 	printMetrics(ctx, b.addr)
 	if waitErr != nil {
 		return waitErr

@@ -112,8 +112,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		TypeMeta: metav1.TypeMeta{APIVersion: ResultAPIVersion, Kind: ResultKind},
 		Snapshot: SnapshotInfo{TakenAt: o.Snapshot.TakenAt, Server: o.Snapshot.Server, Objects: o.Snapshot.CountsString(),
 			Nodes: o.Snapshot.Counts()["Node"], Pods: o.Snapshot.Counts()["Pod"]},
-		Mode:     o.Mode,
-		Seed:     o.Seed,
+		Mode: o.Mode,
+		Seed: o.Seed,
 	}
 	before, err := simulate(ctx, &o, "before", o.Config, prepare(&o, base, false, res))
 	if err != nil {
