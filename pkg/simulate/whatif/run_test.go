@@ -20,7 +20,7 @@ import (
 )
 
 // objects converts typed objects to a snapshot's form.
-func objects(t *testing.T, objs ...runtime.Object) []unstructured.Unstructured {
+func objects(t testing.TB, objs ...runtime.Object) []unstructured.Unstructured {
 	t.Helper()
 	var out []unstructured.Unstructured
 	for _, o := range objs {
@@ -37,6 +37,10 @@ func objects(t *testing.T, objs ...runtime.Object) []unstructured.Unstructured {
 		out = append(out, u)
 	}
 	return out
+}
+
+func threeZonesMeta() metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: APIVersion, Kind: SnapshotKind}
 }
 
 var taken = metav1.NewTime(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
