@@ -21,7 +21,7 @@ var gpuAnnotations = []string{gpushare.AnnotationMilli, gpushare.AnnotationMemor
 // could hold even if empty (BL051).
 func checkGPU(w *Workload, e *env, r *reporter) {
 	res := e.cluster.gpuResource()
-	pod := defaulted(w.Pod)
+	pod := Defaulted(w.Pod)
 	if !asksGPU(pod, res) {
 		return
 	}

@@ -34,7 +34,7 @@ func checkResources(w *Workload, e *env, r *reporter) {
 	if !e.cluster.hasNodes() {
 		return
 	}
-	reqs := resourcehelper.PodRequests(defaulted(w.Pod), resourcehelper.PodResourcesOptions{})
+	reqs := resourcehelper.PodRequests(Defaulted(w.Pod), resourcehelper.PodResourcesOptions{})
 	names := make([]string, 0, len(reqs))
 	for res := range reqs {
 		names = append(names, string(res))
@@ -65,10 +65,11 @@ func checkResources(w *Workload, e *env, r *reporter) {
 	}
 }
 
-// defaulted returns the pod with the defaulting the API server applies to
-// resources: a container that sets a limit but no request requests its
-// limit.
-func defaulted(pod *v1.Pod) *v1.Pod {
+// Defaulted returns a copy of the pod with the defaulting the API server
+// applies to resources: a container that sets a limit but no request
+// requests its limit. Rules, and the what-if's pods made from manifests,
+// must count what the scheduler will see, not what the manifest says.
+func Defaulted(pod *v1.Pod) *v1.Pod {
 	p := pod.DeepCopy()
 	fill := func(cs []v1.Container) {
 		for i := range cs {

@@ -59,7 +59,7 @@ spec:
 			names = append(names, p.Namespace+"/"+p.Name)
 		}
 	}
-	want := "/web-00000 /web-00001 /web-00002 data/db-0 data/db-1 /nightly-00000 /nightly-00001 /nightly-00002 /nightly-00003"
+	want := "default/web-00000 default/web-00001 default/web-00002 data/db-0 data/db-1 default/nightly-00000 default/nightly-00001 default/nightly-00002 default/nightly-00003"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("pods = %s\nwant   %s", got, want)
 	}

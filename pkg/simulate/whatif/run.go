@@ -365,8 +365,9 @@ func priorityClasses(objs []*unstructured.Unstructured) (map[string]int32, int32
 }
 
 // defaultPod fills what the API server and its admission would for a new
-// pod: namespace, scheduler name, priority, requests from limits, a UID
-// and a creation time (which orders it in the queue).
+// pod: namespace, scheduler name, priority, a UID and a creation time
+// (which orders it in the queue). Requests from limits are filled when
+// the pod is read (lint.Defaulted).
 func defaultPod(p *v1.Pod, priorities map[string]int32, def int32, created time.Time) {
 	if p.Namespace == "" {
 		p.Namespace = metav1.NamespaceDefault
@@ -380,19 +381,6 @@ func defaultPod(p *v1.Pod, priorities map[string]int32, def int32, created time.
 			v = pv
 		}
 		p.Spec.Priority = &v
-	}
-	for _, cs := range [][]v1.Container{p.Spec.InitContainers, p.Spec.Containers} {
-		for i := range cs {
-			c := &cs[i]
-			for name, q := range c.Resources.Limits {
-				if _, ok := c.Resources.Requests[name]; !ok {
-					if c.Resources.Requests == nil {
-						c.Resources.Requests = v1.ResourceList{}
-					}
-					c.Resources.Requests[name] = q.DeepCopy()
-				}
-			}
-		}
 	}
 	p.UID = types.UID("whatif-" + p.Namespace + "-" + p.Name)
 	p.CreationTimestamp = metav1.NewTime(created)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -161,10 +160,11 @@ func TestDrainZoneDisplacesAndCountsCapacity(t *testing.T) {
 }
 
 func TestAddWorkloadsAndNodes(t *testing.T) {
-	deploy := templated("Deployment", metav1.ObjectMeta{Name: "web", Namespace: "default"}, &v1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-		Spec:       st.MakePod().SchedulerName(config.DefaultSchedulerName).Req("cpu", "3").Obj().Spec,
-	}, 3, false)
+	var deploy Workload
+	for _, n := range []string{"web-00000", "web-00001", "web-00002"} {
+		deploy.Pods = append(deploy.Pods, st.MakePod().Name(n).Namespace("default").Label("app", "web").
+			SchedulerName(config.DefaultSchedulerName).Req("cpu", "3").Obj())
+	}
 	node := st.MakeNode().Name("big").Label(ZoneLabel, "zone-d").Capacity("cpu", "16", "memory", "64Gi", "pods", "110").Obj()
 	res := run(t, Options{Snapshot: threeZones(t),
 		AddWorkloads: []WorkloadAddition{{Workloads: []Workload{deploy}, Count: 2, Source: "web.yaml"}},
