@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -139,6 +140,11 @@ type EvaluateOptions struct {
 	// Seed seeds the tie-breaking random source, so the same state gives
 	// the same answer.
 	Seed uint64
+	// AllowedNodes, if set, restricts the evaluation to these nodes (the
+	// extender's candidates, which kube-scheduler has already filtered);
+	// the others are reported as AllowedNodesReason.
+	AllowedNodes       sets.Set[string]
+	AllowedNodesReason string
 }
 
 // Evaluation is one evaluation's outcome: the core's result (its error a
@@ -171,16 +177,18 @@ func (e *Evaluator) Evaluate(ctx context.Context, pod *v1.Pod, o EvaluateOptions
 	}
 	state := framework.NewCycleState()
 	res, err := core.Evaluate(ctx, core.Request{
-		Pod:              pod,
-		State:            state,
-		Profile:          prof,
-		Snapshot:         e.snapshot,
-		Nominator:        e.nominator,
-		Rand:             rand.New(rand.NewPCG(o.Seed, 0)),
-		EvaluateAllNodes: true,
-		Parallelism:      e.cfg.Parallelism,
-		TopK:             o.TopK,
-		TraceNode:        o.TraceNode,
+		Pod:                pod,
+		State:              state,
+		Profile:            prof,
+		Snapshot:           e.snapshot,
+		Nominator:          e.nominator,
+		Rand:               rand.New(rand.NewPCG(o.Seed, 0)),
+		EvaluateAllNodes:   true,
+		Parallelism:        e.cfg.Parallelism,
+		TopK:               o.TopK,
+		TraceNode:          o.TraceNode,
+		AllowedNodes:       o.AllowedNodes,
+		AllowedNodesReason: o.AllowedNodesReason,
 	})
 	return &Evaluation{Result: res, Err: err, Snapshot: e.snapshot, Profile: prof, State: state}, nil
 }
