@@ -279,7 +279,7 @@ func run(ctx context.Context, o options) (err error) {
 	// 12. What-if: a snapshot of the demo cluster, and three changes
 	// simulated on it with berth's core.
 	if waitErr == nil {
-		if err := runWhatIf(ctx, ui, berthBin, env.Kubeconfig); err != nil {
+		if err := runWhatIf(ctx, ui, berthBin, env.Kubeconfig, filepath.Dir(binDir)); err != nil {
 			if ctx.Err() != nil {
 				return interrupted()
 			}

@@ -36,27 +36,18 @@ spec:
   schedulerName: berth
   containers: [{name: app, image: registry.k8s.io/pause:3.10, resources: {requests: {cpu: "6", memory: 24Gi}}}]
 `
-	whatIfPacking = `apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-- schedulerName: berth
-  pluginConfig:
-  - name: NodeResourcesFit
-    args:
-      scoringStrategy:
-        type: MostAllocated
-        resources: [{name: cpu, weight: 1}, {name: memory, weight: 1}]
-`
 )
 
-// runWhatIf saves a snapshot and prints three what-ifs on it.
-func runWhatIf(ctx context.Context, u *ui, bin, kubeconfig string) error {
+// runWhatIf saves a snapshot and prints three what-ifs on it; the
+// packing configuration is docs/examples/most-allocated.yaml under repo.
+func runWhatIf(ctx context.Context, u *ui, bin, kubeconfig, repo string) error {
+	packing := filepath.Join(repo, "docs", "examples", "most-allocated.yaml")
 	dir, err := os.MkdirTemp("", "berth-demo-whatif-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	files := map[string]string{"web.yaml": whatIfWeb, "big.yaml": whatIfProbe, "packing.yaml": whatIfPacking}
+	files := map[string]string{"web.yaml": whatIfWeb, "big.yaml": whatIfProbe}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			return err
@@ -73,8 +64,8 @@ func runWhatIf(ctx context.Context, u *ui, bin, kubeconfig string) error {
 			[]string{"simulate", "whatif", "--snapshot", snap, "--remove-nodes", "topology.kubernetes.io/zone=zone-a"}},
 		{"berth simulate whatif --snapshot cluster.yaml --add web.yaml --capacity big.yaml",
 			[]string{"simulate", "whatif", "--snapshot", snap, "--add", in("web.yaml"), "--capacity", in("big.yaml")}},
-		{"berth simulate whatif --snapshot cluster.yaml --mode all --config-after packing.yaml  (MostAllocated)",
-			[]string{"simulate", "whatif", "--snapshot", snap, "--mode", "all", "--config-after", in("packing.yaml")}},
+		{"berth simulate whatif --snapshot cluster.yaml --mode all --config-after docs/examples/most-allocated.yaml",
+			[]string{"simulate", "whatif", "--snapshot", snap, "--mode", "all", "--config-after", packing}},
 	}
 	for _, s := range steps {
 		u.step("%s", s.title)
@@ -90,7 +81,7 @@ func runWhatIf(ctx context.Context, u *ui, bin, kubeconfig string) error {
 			text = text[strings.LastIndex(strings.TrimRight(text, "\n"), "\n")+1:]
 		}
 		for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-			u.plain("    %s", strings.ReplaceAll(line, dir+"/", ""))
+			u.plain("    %s", strings.ReplaceAll(strings.ReplaceAll(line, dir+"/", ""), repo+"/", ""))
 		}
 	}
 	return nil

@@ -193,18 +193,7 @@ func TestAddWorkloadsAndNodes(t *testing.T) {
 }
 
 func TestConfigChangeMovesPods(t *testing.T) {
-	reg := plugins.NewInTreeRegistry()
-	packing, err := config.Load([]byte(`apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-- schedulerName: berth
-  pluginConfig:
-  - name: NodeResourcesFit
-    args:
-      scoringStrategy:
-        type: MostAllocated
-        resources: [{name: cpu, weight: 1}, {name: memory, weight: 1}]
-`), reg)
+	packing, err := config.LoadFile("../../../docs/examples/most-allocated.yaml", plugins.NewInTreeRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

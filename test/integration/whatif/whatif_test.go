@@ -260,17 +260,7 @@ spec:
 	})
 
 	t.Run("another config", func(t *testing.T) {
-		cfg := berthtest.WriteConfig(t, `apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-- schedulerName: berth
-  pluginConfig:
-  - name: NodeResourcesFit
-    args:
-      scoringStrategy:
-        type: MostAllocated
-        resources: [{name: cpu, weight: 1}, {name: memory, weight: 1}]
-`)
+		cfg := "../../../docs/examples/most-allocated.yaml"
 		res := simulate(t, "--snapshot", bound, "--mode", "all", "--config-after", cfg)
 		if res.Before.Placed != len(pods) || res.After.Placed != len(pods) {
 			t.Fatalf("before %+v after %+v", res.Before, res.After)
