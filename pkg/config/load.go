@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -255,6 +256,29 @@ func validateGlobal(c *configv1.KubeSchedulerConfiguration) field.ErrorList {
 		errs = append(errs, field.Invalid(cc.Child("burst"), c.ClientConnection.Burst, "must not be negative"))
 	}
 	return errs
+}
+
+// DecodePluginArgs turns one plugin's pluginConfig args into its typed
+// args, defaulted and validated: raw is JSON or YAML (empty for none) or
+// an already decoded object, spec the plugin's ArgsSpec, path where the
+// args are (profiles[0].pluginConfig[1].args). Every problem is reported
+// with its own field path under path, so a misspelt field reads
+// "<path>.ruleSets[0].prefered: Forbidden: unknown field". On a decoding
+// problem the args are nil; on a validation problem they are returned
+// with the errors. berth's config loader uses it for every pluginConfig
+// entry, and kube-scheduler-berth for the args kube-scheduler hands its
+// out-of-tree plugins undecoded.
+func DecodePluginArgs(plugin string, raw runtime.RawExtension, spec *framework.ArgsSpec, path *field.Path) (runtime.Object, field.ErrorList) {
+	args, err := decodeArgs(raw, spec)
+	var strict *strictArgsError
+	switch {
+	case errors.As(err, &strict):
+		return nil, argsFieldErrors(path, strict.errs)
+	case err != nil:
+		return nil, field.ErrorList{field.Invalid(path, plugin, err.Error())}
+	}
+	spec.Default(args)
+	return args, spec.Validate(args, path)
 }
 
 // decodeArgs decodes one pluginConfig entry into the plugin's typed args.

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -203,19 +202,11 @@ func completeProfile(raw *configv1.KubeSchedulerProfile, reg framework.Registry,
 			continue
 		}
 		configured.Insert(pc.Name)
-		args, err := decodeArgs(pc.Args, reg.Args)
-		var strict *strictArgsError
-		switch {
-		case errors.As(err, &strict):
-			errs = append(errs, argsFieldErrors(ip.Child("args"), strict.errs)...)
-			continue
-		case err != nil:
-			errs = append(errs, field.Invalid(ip.Child("args"), pc.Name, err.Error()))
-			continue
+		args, aerrs := DecodePluginArgs(pc.Name, pc.Args, reg.Args, ip.Child("args"))
+		errs = append(errs, aerrs...)
+		if args != nil {
+			p.PluginArgs[pc.Name] = args
 		}
-		reg.Args.Default(args)
-		errs = append(errs, reg.Args.Validate(args, ip.Child("args"))...)
-		p.PluginArgs[pc.Name] = args
 	}
 	// Enabled plugins without a pluginConfig entry get defaulted args.
 	for name := range enabled {
