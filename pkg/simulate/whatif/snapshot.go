@@ -236,14 +236,18 @@ func Decode(b []byte) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(j, &tm); err != nil {
+		return nil, err
+	}
+	if tm.APIVersion != APIVersion || tm.Kind != SnapshotKind {
+		return nil, fmt.Errorf("apiVersion/kind: want %s %s (written by berth snapshot save), got %q %q", APIVersion, SnapshotKind, tm.APIVersion, tm.Kind)
+	}
 	var s Snapshot
 	dec := json.NewDecoder(bytes.NewReader(j))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		return nil, err
-	}
-	if s.APIVersion != APIVersion || s.Kind != SnapshotKind {
-		return nil, fmt.Errorf("apiVersion/kind: want %s %s (written by berth snapshot save), got %q %q", APIVersion, SnapshotKind, s.APIVersion, s.Kind)
 	}
 	for i := range s.Objects {
 		o := &s.Objects[i]
