@@ -22,7 +22,7 @@ func NewRootCommand() *cobra.Command {
 		// As a kubectl plugin, help and usage say "kubectl berth ...".
 		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: name}
 	}
-	root.AddCommand(newRunCommand(), newExplainCommand(), newSimulateCommand(), newSnapshotCommand(), newLintCommand(), newWebhookCommand(), newVersionCommand())
+	root.AddCommand(newRunCommand(), newExplainCommand(), newSimulateCommand(), newSnapshotCommand(), newLintCommand(), newWebhookCommand(), newExtenderCommand(), newVersionCommand())
 	return root
 }
 
