@@ -38,6 +38,13 @@ type Process struct {
 // then SIGKILL after 15 s, and if t failed the tail of its log is printed.
 func StartProcess(t testing.TB, name string, args ...string) *Process {
 	t.Helper()
+	return StartBinary(t, name, "berth", append(args, "--kubeconfig", testenv.Current().Kubeconfig)...)
+}
+
+// StartBinary runs binary (a file of testenv.BinDir(), such as
+// kube-scheduler) with args as StartProcess runs berth, adding no flags.
+func StartBinary(t testing.TB, name, binary string, args ...string) *Process {
+	t.Helper()
 	bin, err := testenv.BinDir()
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +54,7 @@ func StartProcess(t testing.TB, name string, args ...string) *Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "berth"), append(args, "--kubeconfig", testenv.Current().Kubeconfig)...)
+	cmd := exec.Command(filepath.Join(bin, binary), args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -47,12 +47,12 @@ func TestMixedSharesAndWholeCards(t *testing.T) {
 			[]string{"GPU model NVIDIA-", " not accepted by the pod"}},
 	}
 	for _, b := range bad {
-		p := g.pod(b.name, share(100, ""))
+		p := g.Pod(b.name, share(100, ""))
 		p.Annotations = b.annotations
 		createPod(t, p)
 	}
 	for _, b := range bad {
-		note := waitFailedScheduling(t, c, g.ns, b.name, b.want...)
+		note := waitFailedScheduling(t, c, g.NS, b.name, b.want...)
 		t.Logf("%s: %s", b.name, note)
 	}
 
@@ -80,9 +80,9 @@ func TestMixedSharesAndWholeCards(t *testing.T) {
 		add(fmt.Sprintf("share-%02d-%dm", i, s.Milli), s)
 	}
 	for _, name := range order {
-		createPod(t, g.pod(name, asks[name]))
+		createPod(t, g.Pod(name, asks[name]))
 	}
-	pods := waitBound(t, g.ns, 60*time.Second, order)
+	pods := waitBound(t, g.NS, 60*time.Second, order)
 	use := checkAssignments(t, g, pods, asks)
 	if t.Failed() {
 		logCards(t, use)
@@ -91,7 +91,7 @@ func TestMixedSharesAndWholeCards(t *testing.T) {
 	// The malformed pods are still pending: nothing that happened since
 	// made them schedulable.
 	for _, b := range bad {
-		if p := getPod(t, g.ns, b.name); p.Spec.NodeName != "" {
+		if p := getPod(t, g.NS, b.name); p.Spec.NodeName != "" {
 			t.Errorf("%s was bound to %s", b.name, p.Spec.NodeName)
 		}
 	}
@@ -129,14 +129,14 @@ func TestSharesPackOntoOneCard(t *testing.T) {
 	// One at a time, so that each decision sees the previous one.
 	var pods []v1.Pod
 	for _, name := range []string{"whole-1", "half-a", "half-b"} {
-		createPod(t, g.pod(name, asks[name]))
-		pods = waitBound(t, g.ns, 30*time.Second, []string{name})
+		createPod(t, g.Pod(name, asks[name]))
+		pods = waitBound(t, g.NS, 30*time.Second, []string{name})
 	}
 	use := checkAssignments(t, g, pods, asks)
 	logCards(t, use)
 	cardOf := map[string]cardKey{}
 	for k, u := range use {
-		for _, p := range u.pods {
+		for _, p := range u.Pods {
 			cardOf[p] = k
 		}
 	}
@@ -159,24 +159,24 @@ func TestSharesPackOntoOneCard(t *testing.T) {
 // berth never scheduled are known from their annotations.
 func TestShareFillsHalfUsedCard(t *testing.T) {
 	g := newGroup(t, "half", 2, 2)
-	target := cardKey{node: g.nodeNames()[0], card: 2}
-	placed := g.pod("placed", share(500, ""))
-	placed.Spec.NodeName = target.node
-	placed.Annotations[gpushare.AnnotationAssignment] = gpushare.Assignment{Node: target.node, Cards: []int{target.card}, Milli: 500}.Encode()
+	target := cardKey{Node: g.NodeNames()[0], Card: 2}
+	placed := g.Pod("placed", share(500, ""))
+	placed.Spec.NodeName = target.Node
+	placed.Annotations[gpushare.AnnotationAssignment] = gpushare.Assignment{Node: target.Node, Cards: []int{target.Card}, Milli: 500}.Encode()
 	createPod(t, placed)
 	startBerth(t, "berth")
 
 	asks := map[string]ask{"placed": share(500, ""), "whole-1": whole(1), "half": share(500, "")}
 	var pods []v1.Pod
 	for _, name := range []string{"whole-1", "half"} {
-		createPod(t, g.pod(name, asks[name]))
-		pods = waitBound(t, g.ns, 30*time.Second, []string{name})
+		createPod(t, g.Pod(name, asks[name]))
+		pods = waitBound(t, g.NS, 30*time.Second, []string{name})
 	}
 	use := checkAssignments(t, g, pods, asks)
 	logCards(t, use)
 	var on []string
 	if u := use[target]; u != nil {
-		on = u.pods
+		on = u.Pods
 	}
 	if len(on) != 2 {
 		t.Errorf("%s should hold placed and half; it holds %v", target, on)
@@ -234,7 +234,7 @@ func TestRestartRebuildsCardState(t *testing.T) {
 		defer close(created)
 		c := testenv.Current().Client
 		for _, name := range before {
-			if _, err := c.CoreV1().Pods(g.ns).Create(t.Context(), g.pod(name, asks[name]), metav1.CreateOptions{}); err != nil {
+			if _, err := c.CoreV1().Pods(g.NS).Create(t.Context(), g.Pod(name, asks[name]), metav1.CreateOptions{}); err != nil {
 				createErr <- fmt.Errorf("creating pod %s: %v", name, err)
 				return
 			}
@@ -253,7 +253,7 @@ func TestRestartRebuildsCardState(t *testing.T) {
 		next()
 	}
 	berthtest.WaitFor(t, 30*time.Second, fmt.Sprintf("%d pods to be bound", killAfterBound), func() (bool, string) {
-		n := berthtest.BoundCount(listPods(t, g.ns))
+		n := berthtest.BoundCount(listPods(t, g.NS))
 		return n >= killAfterBound, fmt.Sprintf("%d bound", n)
 	})
 	next()
@@ -266,7 +266,7 @@ func TestRestartRebuildsCardState(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	atKill := listPods(t, g.ns)
+	atKill := listPods(t, g.NS)
 	boundBefore := map[string]string{}
 	var annotatedPending []string
 	for _, p := range atKill {
@@ -292,9 +292,9 @@ func TestRestartRebuildsCardState(t *testing.T) {
 
 	startBerth(t, "berth-2")
 	for _, name := range after {
-		createPod(t, g.pod(name, asks[name]))
+		createPod(t, g.Pod(name, asks[name]))
 	}
-	pods := waitBound(t, g.ns, 60*time.Second, append(append([]string{}, before...), after...))
+	pods := waitBound(t, g.NS, 60*time.Second, append(append([]string{}, before...), after...))
 	use := checkAssignments(t, g, pods, asks)
 	if t.Failed() {
 		logCards(t, use)
@@ -306,7 +306,7 @@ func TestRestartRebuildsCardState(t *testing.T) {
 	}
 	var used int64
 	for _, u := range use {
-		used += u.milli
+		used += u.Milli
 	}
 	if want := int64(2*1000 + 5*(100+150+200+250) + 4*(100+150)); used != want {
 		t.Errorf("the cards hold %d milli in all, want %d", used, want)
