@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	v1 "k8s.io/api/core/v1"
-	schedv1beta1 "k8s.io/api/scheduling/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -23,38 +21,10 @@ import (
 	"github.com/berthsched/berth/internal/monitoringtest"
 	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/internal/promtest"
-	"github.com/berthsched/berth/internal/st"
 	"github.com/berthsched/berth/internal/testenv"
 	"github.com/berthsched/berth/pkg/metrics"
 	"github.com/berthsched/berth/pkg/plugins/gpushare"
 )
-
-// config: the default profile (GPUShare, GangScheduling …) and a
-// load-aware one reading a real Prometheus, so that every capability the
-// dashboard has a row for exports its series.
-const config = `apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-profiles:
-- schedulerName: berth
-- schedulerName: berth-load
-  plugins:
-    multiPoint:
-      enabled:
-      - name: LoadAware
-        weight: 10
-  pluginConfig:
-  - name: LoadAware
-    args:
-      source:
-        type: prometheus
-        interval: 1s
-        timeout: 2s
-        prometheus:
-          address: %s
-      ttl: 10s
-      thresholdPercent:
-        cpu: 85
-`
 
 // onlyOnFailure are series a healthy run never has, each with why: the
 // test checks instead that berth's own metrics define them.
@@ -108,7 +78,7 @@ func TestDashboardAndAlertsReadLiveMetrics(t *testing.T) {
 	prom := promtest.Start(t, time.Second, exp.Addr(), health)
 	prom.WaitForSeries(t, `node_memory_MemTotal_bytes`, len(loadNodes), 30*time.Second)
 
-	cfg := berthtest.WriteConfig(t, fmt.Sprintf(config, prom.URL))
+	cfg := berthtest.WriteConfig(t, monitoringtest.SchedulerConfig(prom.URL, "1s"))
 	p := berthtest.StartProcess(t, "berth", "run", "--leader-elect=false", "--health-address", health, "-v=2", "--config", cfg)
 	waitReady(t, p, health)
 	ns := env.CreateNamespace(t, "monitoring")
@@ -116,12 +86,12 @@ func TestDashboardAndAlertsReadLiveMetrics(t *testing.T) {
 		_ = c.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{})
 	})
 
-	w := &workload{t: t, ns: ns}
-	w.gpu(4)
-	w.gang("gang-ok", 2, 2)
-	w.gang("gang-short", 3, 1) // waits for members that never come
-	w.load(6)
-	w.create(st.MakePod().Name("too-big").Namespace(ns).SchedulerName("berth").Req("cpu", "1000").Obj())
+	w := &monitoringtest.Workload{Client: c, Namespace: ns}
+	must(t, w.GPU(4))
+	must(t, w.Gang("gang-ok", 2, 2))
+	must(t, w.Gang("gang-short", 3, 1)) // waits for members that never come
+	must(t, w.Load(6))
+	must(t, w.TooBig())
 
 	// Wait until every named metric is exported. The per-plugin durations
 	// are sampled on one cycle in ten: keep scheduling until they show.
@@ -147,7 +117,7 @@ func TestDashboardAndAlertsReadLiveMetrics(t *testing.T) {
 		}
 		sort.Strings(missing)
 		if len(missing) > 0 {
-			w.load(3)
+			must(t, w.Load(3))
 		}
 		return len(missing) == 0, fmt.Sprintf("missing %v", missing)
 	})
@@ -198,68 +168,10 @@ func definedByBerth(name string) bool {
 	return found
 }
 
-// workload creates the test's pods in ns.
-type workload struct {
-	t  *testing.T
-	ns string
-	n  int
-}
-
-func (w *workload) create(p *v1.Pod) {
-	w.t.Helper()
-	p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](0)
-	if _, err := testenv.Current().Client.CoreV1().Pods(w.ns).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
-		w.t.Fatalf("creating pod %s: %v", p.Name, err)
-	}
-}
-
-func (w *workload) next(prefix string) string {
-	w.n++
-	return fmt.Sprintf("%s-%03d", prefix, w.n)
-}
-
-// gpu creates n GPU pods for the default profile, alternately a whole card
-// and a 300-milli share.
-func (w *workload) gpu(n int) {
-	for i := range n {
-		p := st.MakePod().Name(w.next("gpu")).Namespace(w.ns).SchedulerName("berth")
-		if i%2 == 0 {
-			pod := p.Req("cpu", "1", string(nodegen.ResourceGPU), "1").Obj()
-			c := &pod.Spec.Containers[0]
-			c.Resources.Limits = v1.ResourceList{nodegen.ResourceGPU: c.Resources.Requests[nodegen.ResourceGPU]}
-			w.create(pod)
-			continue
-		}
-		pod := p.Req("cpu", "1").Obj()
-		pod.Annotations = map[string]string{gpushare.AnnotationMilli: "300"}
-		w.create(pod)
-	}
-}
-
-// gang creates a scheduling.k8s.io PodGroup of minimum min and members of
-// its pods.
-func (w *workload) gang(name string, min int32, members int) {
-	w.t.Helper()
-	pg := &schedv1beta1.PodGroup{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: schedv1beta1.PodGroupSpec{SchedulingPolicy: schedv1beta1.PodGroupSchedulingPolicy{
-			Gang: &schedv1beta1.GangSchedulingPolicy{MinCount: min},
-		}},
-	}
-	if _, err := testenv.Current().Client.SchedulingV1beta1().PodGroups(w.ns).Create(context.Background(), pg, metav1.CreateOptions{}); err != nil {
-		w.t.Fatalf("creating PodGroup %s: %v", name, err)
-	}
-	for range members {
-		p := st.MakePod().Name(w.next(name)).Namespace(w.ns).SchedulerName("berth").Req("cpu", "500m").Obj()
-		p.Spec.SchedulingGroup = &v1.PodSchedulingGroup{PodGroupName: ptr.To(name)}
-		w.create(p)
-	}
-}
-
-// load creates n small pods for the load-aware profile.
-func (w *workload) load(n int) {
-	for range n {
-		w.create(st.MakePod().Name(w.next("load")).Namespace(w.ns).SchedulerName("berth-load").Req("cpu", "100m").Obj())
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"html"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// chart is one dashboard panel's data.
+type chart struct {
+	title  string
+	unit   string
+	series []series
+}
+
+type series struct {
+	name   string
+	points []model.SamplePair
+}
+
+// palette is Grafana's classic series colours.
+var palette = []string{"#7eb26d", "#eab839", "#6ed0e0", "#ef843c", "#e24d42", "#1f78c1", "#ba43a9", "#705da0", "#508642", "#cca300"}
+
+const (
+	panelW, panelH = 420, 230
+	cols           = 3
+	plotL, plotT   = 52, 34
+	plotW, plotH   = panelW - plotL - 14, 130
+)
+
+// render draws the charts as a grid of panels on a dark background, like
+// Grafana's default theme, over the time range [from, to].
+func render(charts []chart, from, to time.Time) string {
+	rows := (len(charts) + cols - 1) / cols
+	w, h := cols*panelW+(cols+1)*8, rows*panelH+(rows+1)*8+28
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="Helvetica,Arial,sans-serif" font-size="11">`+"\n", w, h)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#111217"/>`+"\n", w, h)
+	fmt.Fprintf(&b, `<text x="8" y="19" fill="#ccccdc" font-size="14">berth scheduler — main panels, from a real berth run (Prometheus query_range, %s)</text>`+"\n", to.Sub(from).Round(time.Second))
+	for i, c := range charts {
+		x, y := 8+(i%cols)*(panelW+8), 28+8+(i/cols)*(panelH+8)
+		panel(&b, c, x, y, from, to)
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+func panel(b *strings.Builder, c chart, x, y int, from, to time.Time) {
+	fmt.Fprintf(b, `<g transform="translate(%d,%d)">`+"\n", x, y)
+	fmt.Fprintf(b, `<rect width="%d" height="%d" fill="#181b1f" stroke="#2c3235"/>`+"\n", panelW, panelH)
+	fmt.Fprintf(b, `<text x="8" y="18" fill="#ccccdc" font-size="12" font-weight="bold">%s</text>`+"\n", html.EscapeString(c.title))
+	scale := 1.0
+	if c.unit == "%" {
+		scale = 100
+	}
+	maxV := 0.0
+	for _, s := range c.series {
+		for _, p := range s.points {
+			if v := float64(p.Value) * scale; !math.IsNaN(v) && !math.IsInf(v, 0) {
+				maxV = math.Max(maxV, v)
+			}
+		}
+	}
+	top := niceCeil(maxV)
+	// Grid and y labels.
+	for i := 0; i <= 4; i++ {
+		gy := plotT + plotH - plotH*i/4
+		fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#2c3235"/>`+"\n", plotL, gy, plotL+plotW, gy)
+		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="end">%s</text>`+"\n", plotL-4, gy+4, format(top*float64(i)/4, c.unit))
+	}
+	span := to.Sub(from).Seconds()
+	for _, sec := range []float64{0, span / 2, span} {
+		gx := plotL + int(float64(plotW)*sec/span)
+		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="middle">%s</text>`+"\n", gx, plotT+plotH+14, from.Add(time.Duration(sec)*time.Second).UTC().Format("15:04:05"))
+	}
+	if len(c.series) == 0 {
+		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="middle">No data</text>`+"\n", plotL+plotW/2, plotT+plotH/2)
+	}
+	for i, s := range c.series {
+		color := palette[i%len(palette)]
+		var pts []string
+		for _, p := range s.points {
+			v := float64(p.Value) * scale
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			px := float64(plotL) + float64(plotW)*p.Timestamp.Time().Sub(from).Seconds()/span
+			py := float64(plotT+plotH) - float64(plotH)*v/top
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px, py))
+		}
+		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`+"\n", color, strings.Join(pts, " "))
+		lx, ly := 8+(i%3)*136, plotT+plotH+30+(i/3)*14
+		name := s.name
+		if name == "" {
+			name = "value"
+		}
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="10" height="3" fill="%s"/><text x="%d" y="%d" fill="#ccccdc">%s</text>`+"\n", lx, ly-4, color, lx+14, ly, html.EscapeString(trim(name, 20)))
+	}
+	b.WriteString("</g>\n")
+}
+
+func trim(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// niceCeil rounds v up to 1, 2 or 5 times a power of ten.
+func niceCeil(v float64) float64 {
+	if v <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if v <= m*p {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+func format(v float64, unit string) string {
+	switch unit {
+	case "s":
+		if v < 1 && v > 0 {
+			return fmt.Sprintf("%.0fms", v*1000)
+		}
+		return fmt.Sprintf("%gs", v)
+	case "%":
+		return fmt.Sprintf("%g%%", v)
+	case "/s":
+		return fmt.Sprintf("%g/s", v)
+	}
+	return fmt.Sprintf("%g", v)
+}
