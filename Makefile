@@ -8,6 +8,8 @@
 #   make bench   berth vs kube-scheduler benchmark (SCALE=small for a quick run)
 #   make conformance  differential campaign vs kube-scheduler (SEEDS=N)
 #   make lint    gofmt, go vet, staticcheck
+#   make release static kubectl-berth archives, SHA256SUMS, krew manifest and
+#                the multi-platform image (OCI layout) in dist/, verified
 
 GO        ?= go
 BIN       := $(CURDIR)/bin
@@ -34,7 +36,7 @@ WORKLOADS ?=
 SEEDS ?= 20000
 GANG_SEEDS ?= 2000
 
-.PHONY: all build berth devcluster kube-bins prometheus test test-unit test-kube demo bench conformance lint clean
+.PHONY: all build berth devcluster kube-bins prometheus test test-unit test-kube demo bench conformance lint release clean
 
 all: build
 
@@ -82,6 +84,11 @@ bench: build
 # plugins; prints the agreement rate per plugin.
 conformance:
 	cd kube && $(GO) run ./cmd/conformance --seeds $(SEEDS) --gang-seeds $(GANG_SEEDS)
+
+# Release artefacts for linux/amd64 and linux/arm64 in dist/ (not part of
+# make test): see hack/release.sh. No container daemon needed.
+release:
+	bash hack/release.sh $(VERSION) $(COMMIT) dist
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
