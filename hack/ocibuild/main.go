@@ -136,14 +136,20 @@ func build(out, tag string, created time.Time, platforms []string, bins map[stri
 		}
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &plat}})
 	}
-	if tag != "" {
-		idx = mutate.Annotations(idx, map[string]string{"org.opencontainers.image.ref.name": tag}).(v1.ImageIndex)
-	}
 	if err := os.RemoveAll(out); err != nil {
 		return err
 	}
-	_, err := layout.Write(out, idx)
-	return err
+	// index.json holds one entry, the multi-platform index, named by its
+	// reference as OCI tools (skopeo's oci:DIR:REF) look it up.
+	p, err := layout.Write(out, empty.Index)
+	if err != nil {
+		return err
+	}
+	var opts []layout.Option
+	if tag != "" {
+		opts = append(opts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag}))
+	}
+	return p.AppendIndex(idx, opts...)
 }
 
 func verify(out string, platforms []string, bins map[string]string) error {
@@ -155,7 +161,7 @@ func verify(out string, platforms []string, bins map[string]string) error {
 	if err != nil {
 		return err
 	}
-	// layout.Write stores the index as the layout's only entry.
+	// build stores the multi-platform index as the layout's only entry.
 	im, err := top.IndexManifest()
 	if err != nil {
 		return err
