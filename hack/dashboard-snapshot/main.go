@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -170,7 +171,7 @@ func run(out string, duration time.Duration) error {
 				return fmt.Errorf("%s: %v", q.Source, err)
 			}
 			for _, s := range v.(model.Matrix) {
-				ch.series = append(ch.series, series{name: legend(s.Metric), points: s.Values})
+				ch.series = append(ch.series, series{name: legend(q.Legend, s.Metric), points: s.Values})
 			}
 			ch.unit = unitOf(title)
 		}
@@ -198,16 +199,14 @@ func waitReady(health string) error {
 	return fmt.Errorf("berth not ready at %s", health)
 }
 
-// legend names a series by its labels, like the panels' legendFormat.
-func legend(m model.Metric) string {
-	var parts []string
-	for _, k := range []model.LabelName{"result", "profile", "queue", "state", "source", "basis"} {
-		if v, ok := m[k]; ok {
-			parts = append(parts, string(v))
-		}
-	}
-	return strings.Join(parts, " ")
+// legend names a series by the panel's legendFormat, as Grafana does.
+func legend(format string, m model.Metric) string {
+	return placeholder.ReplaceAllStringFunc(format, func(p string) string {
+		return string(m[model.LabelName(strings.Trim(p, "{} "))])
+	})
 }
+
+var placeholder = regexp.MustCompile(`\{\{\s*[a-zA-Z_][a-zA-Z0-9_]*\s*\}\}`)
 
 func unitOf(title string) string {
 	switch {

@@ -73,9 +73,10 @@ func panel(b *strings.Builder, c chart, x, y int, from, to time.Time) {
 		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="end">%s</text>`+"\n", plotL-4, gy+4, format(top*float64(i)/4, c.unit))
 	}
 	span := to.Sub(from).Seconds()
-	for _, sec := range []float64{0, span / 2, span} {
+	for i, sec := range []float64{0, span / 2, span} {
 		gx := plotL + int(float64(plotW)*sec/span)
-		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="middle">%s</text>`+"\n", gx, plotT+plotH+14, from.Add(time.Duration(sec)*time.Second).UTC().Format("15:04:05"))
+		anchor := []string{"start", "middle", "end"}[i]
+		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="%s">%s</text>`+"\n", gx, plotT+plotH+14, anchor, from.Add(time.Duration(sec)*time.Second).UTC().Format("15:04:05"))
 	}
 	if len(c.series) == 0 {
 		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="middle">No data</text>`+"\n", plotL+plotW/2, plotT+plotH/2)
@@ -103,11 +104,13 @@ func panel(b *strings.Builder, c chart, x, y int, from, to time.Time) {
 	b.WriteString("</g>\n")
 }
 
+// trim shortens s to n runes, ending with an ellipsis.
 func trim(s string, n int) string {
-	if len(s) <= n {
+	r := []rune(s)
+	if len(r) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return string(r[:n-1]) + "…"
 }
 
 // niceCeil rounds v up to 1, 2 or 5 times a power of ten.

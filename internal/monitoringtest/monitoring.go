@@ -28,6 +28,9 @@ type Query struct {
 	Source string
 	// Expr is the expression as written, Grafana variables included.
 	Expr string
+	// Legend is the target's legendFormat ({{label}} placeholders), for
+	// dashboard queries.
+	Legend string
 }
 
 // dashboard is the part of Grafana's dashboard model the tests read.
@@ -46,8 +49,9 @@ type panel struct {
 }
 
 type target struct {
-	RefID string `json:"refId"`
-	Expr  string `json:"expr"`
+	RefID  string `json:"refId"`
+	Expr   string `json:"expr"`
+	Legend string `json:"legendFormat"`
 }
 
 // DashboardQueries returns every panel target's expression of the
@@ -89,7 +93,7 @@ func DashboardQueries(path string) ([]Query, error) {
 				if strings.TrimSpace(t.Expr) == "" {
 					return fmt.Errorf("%s: %s has no expression", path, src)
 				}
-				qs = append(qs, Query{Source: src, Expr: t.Expr})
+				qs = append(qs, Query{Source: src, Expr: t.Expr, Legend: t.Legend})
 			}
 		}
 		return nil
