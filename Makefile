@@ -8,6 +8,7 @@
 #   make bench   berth vs kube-scheduler benchmark (SCALE=small for a quick run)
 #   make conformance  differential campaign vs kube-scheduler (SEEDS=N)
 #   make lint    gofmt, go vet, staticcheck
+#   make fuzz    the fuzz targets for FUZZTIME each (default 10s)
 #   make release static kubectl-berth archives, SHA256SUMS, krew manifest and
 #                the multi-platform image (OCI layout) in dist/, verified
 
@@ -35,8 +36,10 @@ WORKLOADS ?=
 # that of its gang (PodGroup) family.
 SEEDS ?= 20000
 GANG_SEEDS ?= 2000
+# FUZZTIME is how long make fuzz (and make test) runs each fuzz target.
+FUZZTIME ?= 10s
 
-.PHONY: all build berth devcluster kube-bins prometheus test test-unit test-kube demo bench conformance lint release clean
+.PHONY: all build berth devcluster kube-bins prometheus test test-unit test-kube fuzz demo bench conformance lint release clean
 
 all: build
 
@@ -71,6 +74,14 @@ $(BIN)/prometheus $(BIN)/promtool &:
 test: build
 	$(GO) test $(TEST_FLAGS) ./...
 	cd kube && $(GO) test $(TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory fuzz
+
+# The fuzz targets, each for FUZZTIME (make test runs them briefly; their
+# seed corpora also run as plain tests). The first run builds client-go
+# with coverage instrumentation: a few minutes on a fresh machine.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./pkg/lint/
+	$(GO) test -run '^$$' -fuzz '^FuzzLintPod$$' -fuzztime $(FUZZTIME) ./pkg/lint/
 
 demo: build
 	$(GO) run ./hack/demo
