@@ -13,9 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
@@ -113,53 +111,21 @@ func runExtender(ctx context.Context, o *extenderOptions) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", x.Handler())
-	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }
-	mux.HandleFunc("/healthz", ok)
-	mux.HandleFunc("/livez", ok)
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !x.Ready() {
-			http.Error(w, "informer caches not synced", http.StatusServiceUnavailable)
-			return
-		}
-		ok(w, r)
-	})
-	mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
-	tlsOn := o.certFile != ""
-	if tlsOn {
+	addHealth(mux, x.Ready, promReg)
+	srv := &http.Server{Addr: o.address, Handler: mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	if o.certFile != "" {
 		reloader := &certReloader{certFile: o.certFile, keyFile: o.keyFile}
 		if _, err := reloader.get(nil); err != nil {
 			return err
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: reloader.get}
 	}
-	ln, err := net.Listen("tcp", o.address)
+	// In-flight binds finish their API calls (they ignore the request's
+	// cancellation); give them time.
+	g, gctx, err := serveAll(ctx, 30*time.Second, srv)
 	if err != nil {
 		return err
 	}
-	logger.Info("Serving the extender API", "address", ln.Addr().String(), "tls", tlsOn)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		var err error
-		if tlsOn {
-			err = srv.ServeTLS(ln, "", "")
-		} else {
-			err = srv.Serve(ln)
-		}
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return err
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		logger.Info("Shutting down; finishing the requests in flight")
-		// In-flight binds finish their API calls (they ignore the
-		// request's cancellation); give them time.
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	})
 	g.Go(func() error {
 		if err := x.WaitForSync(gctx); err != nil {
 			if gctx.Err() != nil {

@@ -15,9 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -169,50 +167,13 @@ func runWebhook(ctx context.Context, o *webhookOptions) error {
 	}}
 	if o.healthAddress != "" {
 		hm := http.NewServeMux()
-		ok := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }
-		hm.HandleFunc("/healthz", ok)
-		hm.HandleFunc("/livez", ok)
-		hm.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-			if !facts.HasSynced() {
-				http.Error(w, "informer caches not synced", http.StatusServiceUnavailable)
-				return
-			}
-			ok(w, r)
-		})
-		hm.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		addHealth(hm, facts.HasSynced, reg)
 		servers = append(servers, &http.Server{Addr: o.healthAddress, Handler: hm, ReadHeaderTimeout: 10 * time.Second})
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	for i, s := range servers {
-		ln, err := net.Listen("tcp", s.Addr)
-		if err != nil {
-			return err
-		}
-		logger.Info("Serving", "address", ln.Addr().String(), "tls", i == 0)
-		g.Go(func() error {
-			var err error
-			if i == 0 {
-				err = s.ServeTLS(ln, "", "")
-			} else {
-				err = s.Serve(ln)
-			}
-			if errors.Is(err, http.ErrServerClosed) {
-				return nil
-			}
-			return err
-		})
+	g, _, err := serveAll(ctx, 10*time.Second, servers...)
+	if err != nil {
+		return err
 	}
-	g.Go(func() error {
-		<-gctx.Done()
-		logger.Info("Shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var errs []error
-		for _, s := range servers {
-			errs = append(errs, s.Shutdown(sctx))
-		}
-		return errors.Join(errs...)
-	})
 	if err := facts.WaitForSync(ctx); err != nil && ctx.Err() == nil {
 		return err
 	}
