@@ -310,3 +310,25 @@ func TestBindChecksThePod(t *testing.T) {
 		t.Errorf("error %q, want the UID mismatch", r.Error)
 	}
 }
+
+// TestNominationsKeepTheirRoom: a pending pod that kube-scheduler's
+// preemption nominated to a node, delivered by the informer, keeps its
+// room there in berth's filter, until it is deleted.
+func TestNominationsKeepTheirRoom(t *testing.T) {
+	x, _ := newTestExtender(t, []*v1.Node{cpuNode("node-a")})
+	h := podHandler(klog.Background(), x.ev)
+	nominee := st.MakePod().Name("nominee").Namespace("default").UID("nominee").SchedulerName(kubeProfile).Priority(100).Req("cpu", "30").Obj()
+	nominee.Status.NominatedNodeName = "node-a"
+	h.OnAdd(nominee, false)
+	pod := st.MakePod().Name("p").Namespace("default").UID("p").SchedulerName(kubeProfile).Priority(0).Req("cpu", "4").Obj()
+	filter := func() *extenderv1.ExtenderFilterResult {
+		return x.Filter(context.Background(), &extenderv1.ExtenderArgs{Pod: pod, NodeNames: names("node-a")})
+	}
+	if res := filter(); len(*res.NodeNames) != 0 || res.FailedNodes["node-a"] == "" {
+		t.Errorf("with 30 of 32 CPUs nominated, a 4-CPU pod passed: %+v", res)
+	}
+	h.OnDelete(nominee)
+	if res := filter(); len(*res.NodeNames) != 1 {
+		t.Errorf("after the nominee's deletion the pod still fails: %+v", res)
+	}
+}

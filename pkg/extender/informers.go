@@ -96,7 +96,7 @@ func FromCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	x.notReady.Store(true)
 	c := &Cluster{Extender: x, factory: factory, dynFactory: dynFactory}
 	logger := klog.FromContext(ctx)
-	podReg, err := pods.Informer().AddEventHandler(podHandler(logger, cache))
+	podReg, err := pods.Informer().AddEventHandler(podHandler(logger, ev))
 	if err != nil {
 		return nil, err
 	}
@@ -172,15 +172,25 @@ func nodeOf(obj any) *v1.Node {
 	return n
 }
 
-// podHandler keeps the cache's pods in step: an assigned pod's add or
-// update confirms the pod the bind verb assumed (the cache's upserts are
-// idempotent), and a delete or termination releases it.
-func podHandler(logger klog.Logger, cache *schedcache.Cache) toolscache.ResourceEventHandler {
+// podHandler keeps the evaluator's cache and nominations in step: an
+// assigned pod's add or update confirms the pod the bind verb assumed (the
+// cache's upserts are idempotent), and a delete or termination releases
+// it. A pending pod that kube-scheduler's preemption nominated to a node
+// (status.nominatedNodeName) keeps its room there in berth's evaluations,
+// as in kube-scheduler's own.
+func podHandler(logger klog.Logger, ev *scheduler.Evaluator) toolscache.ResourceEventHandler {
+	cache := ev.Cache()
 	upsert := func(p *v1.Pod) {
+		if p == nil {
+			return
+		}
+		// Replaces or, for a bound pod or one without a nomination,
+		// forgets an earlier nomination.
+		ev.Nominate(logger, p)
 		var err error
 		if accounted(p) {
 			err = cache.AddPod(logger, p)
-		} else if p != nil && p.Spec.NodeName != "" {
+		} else if p.Spec.NodeName != "" {
 			err = cache.RemovePod(logger, p)
 		}
 		if err != nil {
@@ -191,7 +201,12 @@ func podHandler(logger klog.Logger, cache *schedcache.Cache) toolscache.Resource
 		AddFunc:    func(obj any) { upsert(podOf(obj)) },
 		UpdateFunc: func(_, obj any) { upsert(podOf(obj)) },
 		DeleteFunc: func(obj any) {
-			if p := podOf(obj); p != nil && p.Spec.NodeName != "" {
+			p := podOf(obj)
+			if p == nil {
+				return
+			}
+			ev.Unnominate(p)
+			if p.Spec.NodeName != "" {
 				if err := cache.RemovePod(logger, p); err != nil {
 					logger.V(4).Info("Cache update failed", "pod", klog.KObj(p), "err", err)
 				}

@@ -109,6 +109,9 @@ func (e *Evaluator) Nominate(logger klog.Logger, pod *v1.Pod) {
 	e.nominator.AddNominatedPod(logger, pod, "")
 }
 
+// Unnominate forgets pod's nomination (the pod was deleted).
+func (e *Evaluator) Unnominate(pod *v1.Pod) { e.nominator.DeleteNominatedPodIfExists(pod) }
+
 // Nominator is the evaluator's record of nominated pods (the scheduler's
 // own, for an evaluator over its cache), for what-if filter runs that must
 // keep nominees' room as the evaluation does.
