@@ -37,7 +37,8 @@ type EvaluatorOptions struct {
 	// when none is needed.
 	DynamicInformerFactory dynamicinformer.DynamicSharedInformerFactory
 	// Client is given to plugins; an evaluation never writes through it
-	// (no Reserve, Permit, PreBind or Bind runs).
+	// (no Reserve, Permit, PreBind or Bind runs). The extender's bind verb
+	// runs the profile's Reserve, PreBind and Bind itself, which do.
 	Client kubernetes.Interface
 	// Cache holds the nodes and pods to evaluate against; nil gives the
 	// evaluator an empty one of its own to fill (Cache()).
