@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -31,36 +30,11 @@ func TestExtenderKustomize(t *testing.T) {
 // deploy/extender with the same ClusterRole rules; without it, none of
 // them.
 func TestExtenderHelm(t *testing.T) {
-	chart := filepath.Join(repoRoot(t), "charts", "berth")
-	helm(t, "lint", "--strict", chart, "--set", "extender.enabled=true")
-	objs := decodeYAML(t, helm(t, "template", "berth", chart, "--namespace", berthNamespace, "--set", "extender.enabled=true"))
-	var ext []*unstructured.Unstructured
-	for _, o := range objs {
-		if o.GetLabels()["app.kubernetes.io/component"] == "extender" {
-			ext = append(ext, o)
-		}
-	}
+	objs, ext := chartComponent(t, "extender.enabled", "extender")
 	checkKinds(t, ext, extenderKinds)
 	checkExtender(t, objs, "berth-extender", "berth:extender", "berth-extender-config")
-	var hr, dr rbacv1.ClusterRole
-	fromUnstructured(t, find(t, objs, "ClusterRole", "berth:extender"), &hr)
-	fromUnstructured(t, find(t, renderKustomizeAt(t, "deploy/extender"), "ClusterRole", "berth:extender"), &dr)
-	if !reflect.DeepEqual(hr.Rules, dr.Rules) {
-		t.Errorf("chart rules %+v differ from deploy/extender rules %+v", hr.Rules, dr.Rules)
-	}
-	// The scheduler's Deployment must not select the extender's pods.
-	var berth, x appsv1.Deployment
-	fromUnstructured(t, find(t, objs, "Deployment", "berth"), &berth)
-	fromUnstructured(t, find(t, objs, "Deployment", "berth-extender"), &x)
-	if sel := labels.SelectorFromSet(berth.Spec.Selector.MatchLabels); sel.Matches(labels.Set(x.Spec.Template.Labels)) {
-		t.Errorf("berth's selector %s matches the extender's pods %v", sel, x.Spec.Template.Labels)
-	}
-
-	for _, o := range decodeYAML(t, helm(t, "template", "berth", chart, "--namespace", berthNamespace)) {
-		if o.GetLabels()["app.kubernetes.io/component"] == "extender" {
-			t.Errorf("extender.enabled=false renders %s %s", o.GetKind(), o.GetName())
-		}
-	}
+	sameRules(t, objs, "berth:extender", "deploy/extender", "berth:extender")
+	notSelectedByBerth(t, objs, "berth-extender")
 }
 
 func checkKinds(t *testing.T, objs []*unstructured.Unstructured, want map[string]int) {

@@ -1,8 +1,6 @@
 package deploy
 
 import (
-	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -34,29 +32,11 @@ func TestPluginModeKustomize(t *testing.T) {
 // objects of deploy/plugin-mode with the same berth ClusterRole rules;
 // without it, none of them.
 func TestPluginModeHelm(t *testing.T) {
-	chart := filepath.Join(repoRoot(t), "charts", "berth")
-	helm(t, "lint", "--strict", chart, "--set", "pluginMode.enabled=true")
-	objs := decodeYAML(t, helm(t, "template", "berth", chart, "--namespace", berthNamespace, "--set", "pluginMode.enabled=true"))
-	var pm []*unstructured.Unstructured
-	for _, o := range objs {
-		if o.GetLabels()["app.kubernetes.io/component"] == "plugin-mode" {
-			pm = append(pm, o)
-		}
-	}
+	objs, pm := chartComponent(t, "pluginMode.enabled", "plugin-mode")
 	checkKinds(t, pm, pluginModeKinds)
 	checkPluginMode(t, pm, "berth-kube-scheduler", "berth-kube-scheduler:berth-plugins", "berth-kube-scheduler-config")
-	var hr, dr rbacv1.ClusterRole
-	fromUnstructured(t, find(t, objs, "ClusterRole", "berth-kube-scheduler:berth-plugins"), &hr)
-	fromUnstructured(t, find(t, renderKustomizeAt(t, "deploy/plugin-mode"), "ClusterRole", "berth:plugin-mode"), &dr)
-	if !reflect.DeepEqual(hr.Rules, dr.Rules) {
-		t.Errorf("chart rules %+v differ from deploy/plugin-mode rules %+v", hr.Rules, dr.Rules)
-	}
-
-	for _, o := range decodeYAML(t, helm(t, "template", "berth", chart, "--namespace", berthNamespace)) {
-		if o.GetLabels()["app.kubernetes.io/component"] == "plugin-mode" {
-			t.Errorf("pluginMode.enabled=false renders %s %s", o.GetKind(), o.GetName())
-		}
-	}
+	sameRules(t, objs, "berth-kube-scheduler:berth-plugins", "deploy/plugin-mode", "berth:plugin-mode")
+	notSelectedByBerth(t, objs, "berth-kube-scheduler")
 }
 
 // checkPluginMode asserts what a second kube-scheduler with berth's
