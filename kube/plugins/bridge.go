@@ -154,16 +154,19 @@ func decode(name string, obj runtime.Object, spec *framework.ArgsSpec, path *fie
 // supported refuses berth plugins with extension points the adapter does
 // not translate, so that none is silently lost.
 func supported(pl framework.Plugin) error {
-	for point, ok := range map[string]bool{
-		"PreEnqueue": is[framework.PreEnqueuePlugin](pl),
-		"QueueSort":  is[framework.QueueSortPlugin](pl),
-		"PostFilter": is[framework.PostFilterPlugin](pl),
-		"Permit":     is[framework.PermitPlugin](pl),
-		"Bind":       is[framework.BindPlugin](pl),
-		"PostBind":   is[framework.PostBindPlugin](pl),
+	for _, p := range []struct {
+		point string
+		has   bool
+	}{
+		{"PreEnqueue", is[framework.PreEnqueuePlugin](pl)},
+		{"QueueSort", is[framework.QueueSortPlugin](pl)},
+		{"PostFilter", is[framework.PostFilterPlugin](pl)},
+		{"Permit", is[framework.PermitPlugin](pl)},
+		{"Bind", is[framework.BindPlugin](pl)},
+		{"PostBind", is[framework.PostBindPlugin](pl)},
 	} {
-		if ok {
-			return fmt.Errorf("plugin %s: its %s extension point cannot run inside kube-scheduler through the berth adapter", pl.Name(), point)
+		if p.has {
+			return fmt.Errorf("plugin %s: its %s extension point cannot run inside kube-scheduler through the berth adapter", pl.Name(), p.point)
 		}
 	}
 	return nil

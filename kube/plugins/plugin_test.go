@@ -9,6 +9,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
@@ -197,18 +198,24 @@ func TestGPUShareReservation(t *testing.T) {
 }
 
 func TestFactoryArgs(t *testing.T) {
-	h := &fakeHandle{snap: &swappable{SharedLister: cache.NewEmptySnapshot()}, client: fake.NewClientset()}
+	client := fake.NewClientset()
+	h := &fakeHandle{snap: &swappable{SharedLister: cache.NewEmptySnapshot()}, client: client, informers: informers.NewSharedInformerFactory(client, 0)}
 	reg := plugins.NewInTreeRegistry()
 	for _, tc := range []struct {
 		name, plugin, args string
 		want               string
 	}{
 		{name: "defaults", plugin: gpushare.Name},
+		{name: "NodePreference's defaults", plugin: "NodePreference"},
+		{name: "NetworkAware's defaults, without its CRDs", plugin: "NetworkAware"},
+		{name: "StorageLocality's defaults", plugin: "StorageLocality"},
 		{name: "valid", plugin: gpushare.Name, args: `{"policy":"GPUPacking","workloadWindow":100}`},
 		{name: "misspelt field at its path", plugin: gpushare.Name, args: `{"polcy":"FGD"}`,
 			want: `profiles[berth-plugins].pluginConfig[GPUShare].args.polcy: Forbidden: unknown field`},
 		{name: "invalid value at its path", plugin: gpushare.Name, args: `{"policy":"Tetris"}`,
 			want: `profiles[berth-plugins].pluginConfig[GPUShare].args.policy: Unsupported value: "Tetris"`},
+		{name: "a plugin that needs berth's engine is refused", plugin: "GangScheduling",
+			want: "GangScheduling: its PreEnqueue extension point cannot run inside kube-scheduler"},
 		{name: "nested misspelling", plugin: "NodePreference", args: `{"ruleSets":[{"name":"a","prefered":[]}]}`,
 			want: `profiles[berth-plugins].pluginConfig[NodePreference].args.ruleSets[0].prefered: Forbidden: unknown field`},
 	} {
