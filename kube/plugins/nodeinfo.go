@@ -58,12 +58,17 @@ func (c *nodeInfos) get(kni fwk.NodeInfo) *framework.NodeInfo {
 	return ni
 }
 
-// list translates a whole list and drops the cached nodes that are no
-// longer in it once they pile up.
-func (c *nodeInfos) list(knis []fwk.NodeInfo) []*framework.NodeInfo {
+// list translates a list of nodes. When the list is every node of the
+// snapshot (full), cached nodes that are no longer in it are dropped once
+// they pile up; a partial list (PreScore's feasible nodes) never drops
+// anything, or the next cycle would translate the other nodes again.
+func (c *nodeInfos) list(knis []fwk.NodeInfo, full bool) []*framework.NodeInfo {
 	out := make([]*framework.NodeInfo, 0, len(knis))
 	for _, kni := range knis {
 		out = append(out, c.get(kni))
+	}
+	if !full {
+		return out
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -124,7 +129,7 @@ func (l *lister) List() []*framework.NodeInfo {
 	if err != nil {
 		return nil
 	}
-	return l.nodes.list(knis)
+	return l.nodes.list(knis, true)
 }
 
 // HavePodsWithAffinityList returns the nodes with pods with pod

@@ -1,9 +1,12 @@
 package plugins
 
 import (
+	"fmt"
+
 	"testing"
 
 	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
 	kubefw "k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/berthsched/berth/internal/st"
@@ -41,5 +44,26 @@ func TestNodeInfos(t *testing.T) {
 	}
 	if third := c.get(kni); len(third.Pods) != 1 || third.Requested.MilliCPU != 2000 {
 		t.Errorf("after a pod was removed: %d pods, %d milli-CPU", len(third.Pods), third.Requested.MilliCPU)
+	}
+}
+
+// TestNodeInfosSweep: nodes that left are dropped from the cache by a full
+// list, never by a partial one (PreScore's feasible nodes).
+func TestNodeInfosSweep(t *testing.T) {
+	c := newNodeInfos()
+	var all []fwk.NodeInfo
+	for i := range sweepSlack + 10 {
+		kni := kubefw.NewNodeInfo()
+		kni.SetNode(st.MakeNode().Name(fmt.Sprintf("n%d", i)).Obj())
+		all = append(all, kni)
+	}
+	c.list(all, true)
+	c.list(all[:1], false)
+	if len(c.byName) != len(all) {
+		t.Fatalf("a partial list left %d of %d nodes cached", len(c.byName), len(all))
+	}
+	c.list(all[:5], true)
+	if len(c.byName) != 5 {
+		t.Fatalf("a full list of 5 nodes left %d cached", len(c.byName))
 	}
 }

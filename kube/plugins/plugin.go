@@ -102,7 +102,7 @@ func (p *Plugin) PreFilter(ctx context.Context, ks fwk.CycleState, pod *v1.Pod, 
 		}
 		return nil, nil
 	}
-	res, s := p.preFilter.PreFilter(ctx, p.state(ks), pod, p.nodes.list(nodes))
+	res, s := p.preFilter.PreFilter(ctx, p.state(ks), pod, p.nodes.list(nodes, true))
 	var out *fwk.PreFilterResult
 	if !res.AllNodes() {
 		out = &fwk.PreFilterResult{NodeNames: res.NodeNames}
@@ -149,7 +149,7 @@ func (p *Plugin) PreScore(ctx context.Context, ks fwk.CycleState, pod *v1.Pod, n
 		}
 		return nil
 	}
-	return toStatus(p.preScore.PreScore(ctx, p.state(ks), pod, p.nodes.list(nodes)))
+	return toStatus(p.preScore.PreScore(ctx, p.state(ks), pod, p.nodes.list(nodes, false)))
 }
 
 // Score runs the berth Score on the translated node.
