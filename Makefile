@@ -39,17 +39,27 @@ GANG_SEEDS ?= 2000
 # FUZZTIME is how long make fuzz (and make test) runs each fuzz target.
 FUZZTIME ?= 10s
 
-.PHONY: all build berth devcluster kube-bins prometheus test test-unit test-kube fuzz demo bench conformance lint release clean
+.PHONY: all build berth devcluster kube-bins kube-scheduler-berth image-kube-scheduler-berth prometheus test test-unit test-kube fuzz demo bench conformance lint release clean
 
 all: build
 
-build: berth devcluster kube-bins prometheus
+build: berth devcluster kube-bins kube-scheduler-berth prometheus
 
 berth:
 	$(GO) build -ldflags "$(BERTH_LDFLAGS)" -o $(BIN)/berth ./cmd/berth
 
 devcluster:
 	cd kube && $(GO) build -o $(BIN)/devcluster ./cmd/devcluster
+
+# kube-scheduler v1.37 with berth's own plugins registered out of tree
+# (plugin mode, docs/plugin-mode.md); kube/test/pluginmode runs it.
+kube-scheduler-berth:
+	cd kube && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(BIN)/kube-scheduler-berth ./cmd/kube-scheduler-berth
+
+# Plugin mode's image (needs a container builder such as docker).
+image-kube-scheduler-berth:
+	docker build -f Dockerfile.kube-scheduler-berth --build-arg KUBE_VERSION=$(KUBE_VERSION) \
+		-t ghcr.io/berthsched/kube-scheduler-berth:$(VERSION) .
 
 # The stock Kubernetes binaries are rebuilt only when the kube module's
 # dependencies change (go build's cache makes a rebuild a relink anyway).
