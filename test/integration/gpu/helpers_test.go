@@ -12,7 +12,6 @@ import (
 type (
 	ask     = gputest.Ask
 	cardKey = gputest.CardKey
-	group   = gputest.Group
 )
 
 var (
