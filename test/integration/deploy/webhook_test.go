@@ -39,7 +39,7 @@ func TestWebhookKustomize(t *testing.T) {
 // RBAC, beside an unchanged scheduler.
 func TestWebhookHelm(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: building helm from source takes minutes the first time")
+		t.Skip("-short: building hack/helmcheck (Helm's chart packages) takes a minute the first time")
 	}
 	chart := repoRoot(t) + "/charts/berth"
 	helm(t, "lint", "--strict", chart, "--set", "webhook.enabled=true")
