@@ -104,10 +104,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.MaxCapacity = 10000
 	}
 	start := time.Now()
-	base, err := decodeObjects(o.Snapshot)
-	if err != nil {
-		return nil, err
-	}
+	// prepare copies what it keeps; the snapshot is never changed.
+	base := toPtrs(o.Snapshot.Objects)
 	res := &Result{
 		TypeMeta: metav1.TypeMeta{APIVersion: ResultAPIVersion, Kind: ResultKind},
 		Snapshot: SnapshotInfo{TakenAt: o.Snapshot.TakenAt, Server: o.Snapshot.Server, Objects: o.Snapshot.CountsString(),
@@ -145,15 +143,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// decodeObjects copies the snapshot's objects.
-func decodeObjects(s *Snapshot) ([]*unstructured.Unstructured, error) {
-	out := make([]*unstructured.Unstructured, len(s.Objects))
-	for i := range s.Objects {
-		out[i] = s.Objects[i].DeepCopy()
-	}
-	return out, nil
-}
-
 // input is one run's world before placement: the objects to serve and
 // the pods to place, in order.
 type input struct {
@@ -164,6 +153,11 @@ type input struct {
 	unbound map[string]string
 	// nodes maps every node of the run to its zone.
 	nodes map[string]string
+	// priorities are the snapshot's PriorityClasses by name, and
+	// defaultPriority the global default's value, for the pods the run
+	// makes.
+	priorities      map[string]int32
+	defaultPriority int32
 }
 
 // prepare applies the change (when changed) to the snapshot's objects and
@@ -171,8 +165,8 @@ type input struct {
 // (once, from the changed run).
 func prepare(o *Options, base []*unstructured.Unstructured, changed bool, res *Result) *input {
 	in := &input{unbound: map[string]string{}, nodes: map[string]string{}}
+	in.priorities, in.defaultPriority = priorityClasses(base)
 	removed := map[string]bool{}
-	priorities, defaultPriority := priorityClasses(base)
 	for _, u := range base {
 		if u.GetKind() == "Node" && u.GetAPIVersion() == "v1" {
 			if changed && o.RemoveNodes != nil && o.RemoveNodes.Matches(labels.Set(u.GetLabels())) {
@@ -275,7 +269,7 @@ func prepare(o *Options, base []*unstructured.Unstructured, changed bool, res *R
 							p.Name = fmt.Sprintf("%s-c%d", p.Name, c)
 						}
 						seq++
-						defaultPod(p, priorities, defaultPriority, o.Snapshot.TakenAt.Add(time.Duration(seq)*time.Millisecond+time.Second))
+						defaultPod(p, in.priorities, in.defaultPriority, o.Snapshot.TakenAt.Add(time.Duration(seq)*time.Millisecond+time.Second))
 						in.objs = append(in.objs, toUnstructured(p))
 						in.toPlace = append(in.toPlace, p)
 						pods++
@@ -471,15 +465,12 @@ func simulate(ctx context.Context, o *Options, stage string, cfg *config.Config,
 			if handled[key] {
 				continue
 			}
-			members, err := out.groupOf(p, pending)
-			if err != nil {
-				w.Close()
-				return nil, err
-			}
-			if members == nil {
+			members := out.groupOf(p, pending)
+			gang := members != nil
+			if !gang {
 				members = []*v1.Pod{p}
 			}
-			if err := out.placeGroup(ctx, members, len(members) > 1 || out.isGang(p)); err != nil {
+			if err := out.placeGroup(ctx, members, gang); err != nil {
 				w.Close()
 				return nil, err
 			}
@@ -515,13 +506,13 @@ func (o *outcome) isGang(p *v1.Pod) bool {
 	return st.IsSuccess() && g != nil && g.MinMember > 1
 }
 
-// groupOf returns the pending members of p's gang, in queue order, or
-// nil when p is placed alone.
-func (o *outcome) groupOf(p *v1.Pod, pending []*v1.Pod) ([]*v1.Pod, error) {
-	prof := o.Evaluator().Profile(p.Spec.SchedulerName)
-	if prof == nil || prof.GroupPlugin() == nil || !o.isGang(p) {
-		return nil, nil
+// groupOf returns the pending members of p's gang (p among them), in
+// queue order, or nil when p is placed alone.
+func (o *outcome) groupOf(p *v1.Pod, pending []*v1.Pod) []*v1.Pod {
+	if !o.isGang(p) {
+		return nil
 	}
+	prof := o.Evaluator().Profile(p.Spec.SchedulerName)
 	gp := prof.GroupPlugin()
 	key := gp.GroupKey(p)
 	var members []*v1.Pod
@@ -530,7 +521,7 @@ func (o *outcome) groupOf(p *v1.Pod, pending []*v1.Pod) ([]*v1.Pod, error) {
 			members = append(members, q)
 		}
 	}
-	return members, nil
+	return members
 }
 
 // placed is one pod reserved on a node in this run.
@@ -630,7 +621,6 @@ func (o *outcome) placeOne(ctx context.Context, pod *v1.Pod) (*placed, string, e
 // capacity adds copies of o.Capacity to the run until one fails or
 // MaxCapacity fit.
 func capacity(ctx context.Context, o *Options, run *outcome) (*Capacity, error) {
-	priorities, def := priorityClasses(toPtrs(o.Snapshot.Objects))
 	c := &Capacity{Pod: podKey(o.Capacity), Limit: o.MaxCapacity}
 	for i := range o.MaxCapacity {
 		if err := ctx.Err(); err != nil {
@@ -638,7 +628,7 @@ func capacity(ctx context.Context, o *Options, run *outcome) (*Capacity, error) 
 		}
 		p := o.Capacity.DeepCopy()
 		p.Name = fmt.Sprintf("%s-capacity-%d", o.Capacity.Name, i)
-		defaultPod(p, priorities, def, o.Snapshot.TakenAt.Add(time.Hour))
+		defaultPod(p, run.in.priorities, run.in.defaultPriority, o.Snapshot.TakenAt.Add(time.Hour))
 		pl, reason, err := run.placeOne(ctx, p)
 		if err != nil {
 			return nil, err
