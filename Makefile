@@ -86,12 +86,14 @@ test: build
 	cd kube && $(GO) test $(TEST_FLAGS) ./...
 	$(MAKE) --no-print-directory fuzz
 
-# The fuzz targets, each for FUZZTIME (make test runs them briefly; their
+# The fuzz targets (berth lint's reader and rules, the config loader with
+# every plugin's args), each for FUZZTIME (make test runs them briefly; their
 # seed corpora also run as plain tests). The first run builds client-go
 # with coverage instrumentation: a few minutes on a fresh machine.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./pkg/lint/
 	$(GO) test -run '^$$' -fuzz '^FuzzLintPod$$' -fuzztime $(FUZZTIME) ./pkg/lint/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/config/
 
 demo: build
 	$(GO) run ./hack/demo

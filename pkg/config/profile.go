@@ -208,7 +208,10 @@ func completeProfile(raw *configv1.KubeSchedulerProfile, reg framework.Registry,
 			p.PluginArgs[pc.Name] = args
 		}
 	}
-	// Enabled plugins without a pluginConfig entry get defaulted args.
+	// Enabled plugins without a pluginConfig entry get defaulted args,
+	// validated as an entry's would be: a plugin whose defaults are not
+	// enough (LoadAware needs a metrics source) is refused here, at the
+	// path of the entry it needs, not later when it starts.
 	for name := range enabled {
 		r, ok := reg[name]
 		if !ok || r.Args == nil || configured.Has(name) {
@@ -216,6 +219,7 @@ func completeProfile(raw *configv1.KubeSchedulerProfile, reg framework.Registry,
 		}
 		args := r.Args.New()
 		r.Args.Default(args)
+		errs = append(errs, r.Args.Validate(args, cfgPath.Key(name).Child("args"))...)
 		p.PluginArgs[name] = args
 	}
 	return p, errs
