@@ -124,10 +124,18 @@ func StartRun(t *testing.T, name string, args ...string) *Process {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 	all := append([]string{"run", "--leader-elect=false", "--health-address", addr, "-v=2"}, args...)
 	p := StartProcess(t, name, all...)
+	WaitReady(t, p, addr)
+	return p
+}
+
+// WaitReady waits until the process answers 200 on http://addr/readyz,
+// failing t with the tail of its log if it exits first.
+func WaitReady(t testing.TB, p *Process, addr string) {
+	t.Helper()
 	hc := &http.Client{Timeout: time.Second}
-	WaitFor(t, ReadyTimeout, name+" to become ready", func() (bool, string) {
+	WaitFor(t, ReadyTimeout, p.Name+" to become ready", func() (bool, string) {
 		if p.Exited() {
-			t.Fatalf("%s exited during startup (%v); last lines of its log:\n%s", name, p.Cmd.ProcessState, testenv.TailFile(p.Log, 20))
+			t.Fatalf("%s exited during startup (%v); last lines of its log:\n%s", p.Name, p.Cmd.ProcessState, testenv.TailFile(p.Log, 30))
 		}
 		resp, err := hc.Get("http://" + addr + "/readyz")
 		if err != nil {
@@ -136,7 +144,6 @@ func StartRun(t *testing.T, name string, args ...string) *Process {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
-	return p
 }
 
 // WriteConfig writes a KubeSchedulerConfiguration (or any file a test

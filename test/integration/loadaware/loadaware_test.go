@@ -92,7 +92,7 @@ func TestAvoidsHotNodesAndSurvivesOutage(t *testing.T) {
 	}
 	health := "127.0.0.1:" + strconv.Itoa(ports[0])
 	p := berthtest.StartProcess(t, "berth", "run", "--leader-elect=false", "--health-address", health, "-v=2", "--config", cfg)
-	waitReady(t, p, health)
+	berthtest.WaitReady(t, p, health)
 	ns := env.CreateNamespace(t, "load")
 
 	// 1. Measured load decides.
@@ -150,22 +150,6 @@ func TestAvoidsHotNodesAndSurvivesOutage(t *testing.T) {
 	if after := metricValue(scrape(t, health), `berth_load_scored_nodes_total{basis="measured"}`); after <= before {
 		t.Errorf("no node was scored by measured load after the recovery (%v → %v)", before, after)
 	}
-}
-
-func waitReady(t *testing.T, p *berthtest.Process, health string) {
-	t.Helper()
-	hc := &http.Client{Timeout: time.Second}
-	berthtest.WaitFor(t, berthtest.ReadyTimeout, "berth to become ready", func() (bool, string) {
-		if p.Exited() {
-			t.Fatalf("berth exited during startup; log:\n%s", testenv.TailFile(p.Log, 30))
-		}
-		resp, err := hc.Get("http://" + health + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
 }
 
 // placeBatch creates n small pods one after the other (each waits for the
