@@ -14,6 +14,11 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/berthsched/berth/kube/devcluster"
 )
 
@@ -278,5 +283,85 @@ func TestSupervisorKilled(t *testing.T) {
 	out, _, err := run(t, 10*time.Second, "down", "--dir", dir)
 	if err != nil || !strings.Contains(out, "no devcluster running") {
 		t.Fatalf("down after kill: %v %q", err, out)
+	}
+}
+
+// TestRestartSignals restarts the API server (RestartAPIServerSignal) and
+// then etcd (RestartEtcdSignal) of a running supervisor: each time the
+// cluster must come back ready on the same kubeconfig, with the data
+// written before (a namespace) still there and the supervisor alive.
+func TestRestartSignals(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, err := run(t, 2*time.Minute, upArgs(dir, freePorts(t, 3), false)...); err != nil {
+		t.Fatalf("up: %v: %s", err, stderr)
+	}
+	t.Cleanup(func() { devcluster.Down(dir, false, 10*time.Second) })
+	st, err := devcluster.ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kubernetes.NewForConfigOrDie(cfg)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "survives-restarts"}}
+	if _, err := client.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitReady := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		var err error
+		for time.Now().Before(deadline) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = devcluster.Ready(ctx, st.Kubeconfig)
+			cancel()
+			if err == nil {
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		t.Fatalf("not ready after %s: %v", what, err)
+	}
+	for _, tc := range []struct {
+		name string
+		sig  syscall.Signal
+	}{
+		{"kube-apiserver restart", devcluster.RestartAPIServerSignal},
+		{"etcd restart", devcluster.RestartEtcdSignal},
+	} {
+		before, err := devcluster.ReadState(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(st.PID, tc.sig); err != nil {
+			t.Fatal(err)
+		}
+		if tc.sig == devcluster.RestartAPIServerSignal {
+			deadline := time.Now().Add(30 * time.Second)
+			for devcluster.ProcessAlive(before.APIServerPID) && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if devcluster.ProcessAlive(before.APIServerPID) {
+				t.Fatalf("%s: the old kube-apiserver (pid %d) is still running", tc.name, before.APIServerPID)
+			}
+		} else {
+			time.Sleep(time.Second)
+		}
+		waitReady(tc.name)
+		after, err := devcluster.ReadState(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !devcluster.ProcessAlive(after.PID) || !devcluster.ProcessAlive(after.APIServerPID) {
+			t.Fatalf("%s: supervisor or kube-apiserver not running: %+v", tc.name, after)
+		}
+		if _, err := client.CoreV1().Namespaces().Get(context.Background(), ns.Name, metav1.GetOptions{}); err != nil {
+			t.Errorf("%s: the namespace created before is gone: %v", tc.name, err)
+		}
+		if tc.sig == devcluster.RestartAPIServerSignal && after.APIServerPID == before.APIServerPID {
+			t.Errorf("%s: state.json still names the old kube-apiserver pid %d", tc.name, before.APIServerPID)
+		}
 	}
 }

@@ -37,6 +37,9 @@
 //     disposable and fsync dominates write latency for bulk creation.
 //   - Priority and fairness is off and the in-flight limits are raised, so
 //     benchmarks measure the scheduler rather than API throttling.
+//   - SIGUSR1 (RestartAPIServerSignal) and SIGUSR2 (RestartEtcdSignal)
+//     make a running supervisor restart the API server or etcd in place,
+//     for fault-injection tests of clients (test/chaos).
 //   - Components are children with Pdeathsig=SIGKILL: killing the
 //     supervisor (even with SIGKILL) takes them down with it.
 //   - With Options.Provisioner (--provisioner), the dynamic volume

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -48,6 +49,18 @@ const FeatureGates = "GenericWorkload=true"
 // scheduling.k8s.io/v1beta1 (PodGroup, Workload) is a beta API and, like
 // every beta API since v1.24, is not served unless enabled.
 const RuntimeConfig = "scheduling.k8s.io/v1beta1=true"
+
+// Signals that make a running "devcluster serve" restart one component
+// in place, keeping its data, certificates and ports, so that clients can
+// be tested against a control-plane restart (berth's chaos harness). The
+// API server is stopped as Serve stops it (SIGTERM, then SIGKILL after
+// 20 s) and started again; etcd is closed and reopened on its data
+// directory while the API server keeps running, as after an etcd member
+// restart. Neither waits for readiness: clients poll /readyz.
+const (
+	RestartAPIServerSignal = syscall.SIGUSR1
+	RestartEtcdSignal      = syscall.SIGUSR2
+)
 
 // child is a supervised component process.
 type child struct {
@@ -141,6 +154,8 @@ func Serve(ctx context.Context, o Options, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	// Closures, not method values: a restart (RestartAPIServerSignal,
+	// RestartEtcdSignal) replaces both.
 	defer func() {
 		etcd.Close()
 		klog.InfoS("Stopped etcd")
@@ -150,7 +165,7 @@ func Serve(ctx context.Context, o Options, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	defer apiserver.stop(20 * time.Second)
+	defer func() { apiserver.stop(20 * time.Second) }()
 
 	// Write the kubeconfig to a private path first so waiters only see
 	// the public one once the cluster is ready.
@@ -234,16 +249,43 @@ func Serve(ctx context.Context, o Options, out io.Writer) (err error) {
 	if kcm != nil {
 		kcmExited = kcm.exited
 	}
-	select {
-	case <-ctx.Done():
-		klog.InfoS("Shutting down", "reason", context.Cause(ctx))
-		return nil
-	case <-apiserver.exited:
-		return fmt.Errorf("kube-apiserver exited unexpectedly: %v", apiserver.err)
-	case <-kcmExited:
-		return fmt.Errorf("kube-controller-manager exited unexpectedly: %v", kcm.err)
-	case err := <-etcd.Err():
-		return fmt.Errorf("etcd failed: %v", err)
+	restart := make(chan os.Signal, 1)
+	signal.Notify(restart, RestartAPIServerSignal, RestartEtcdSignal)
+	defer signal.Stop(restart)
+	for {
+		select {
+		case <-ctx.Done():
+			klog.InfoS("Shutting down", "reason", context.Cause(ctx))
+			return nil
+		case <-apiserver.exited:
+			return fmt.Errorf("kube-apiserver exited unexpectedly: %v", apiserver.err)
+		case <-kcmExited:
+			return fmt.Errorf("kube-controller-manager exited unexpectedly: %v", kcm.err)
+		case err := <-etcd.Err():
+			return fmt.Errorf("etcd failed: %v", err)
+		case sig := <-restart:
+			switch sig {
+			case RestartAPIServerSignal:
+				klog.InfoS("Restarting component on request", "component", APIServerBinary)
+				apiserver.stop(20 * time.Second)
+				apiserver, err = startChild(APIServerBinary, filepath.Join(o.BinDir, APIServerBinary), apiserverArgs(o, certs), out)
+				if err != nil {
+					return err
+				}
+				st.APIServerPID = apiserver.cmd.Process.Pid
+				data, _ := json.MarshalIndent(st, "", "  ")
+				if err := writeAtomic(o.path(StateFile), data); err != nil {
+					return fmt.Errorf("write state: %v", err)
+				}
+			case RestartEtcdSignal:
+				klog.InfoS("Restarting etcd on request")
+				etcd.Close()
+				etcd, err = startEtcd(o)
+				if err != nil {
+					return err
+				}
+			}
+		}
 	}
 }
 
