@@ -42,6 +42,9 @@ type Options struct {
 	GetPod PodGetter
 	// Seed seeds the tie-breaking between equally scored nodes.
 	Seed uint64
+	// TieBreakByName breaks those ties by node name instead, as
+	// berth run --tie-break=name does, so both shells choose alike.
+	TieBreakByName bool
 	// Metrics, if set, counts the verbs (HTTP shell) and is told about
 	// nothing else; nil counts nothing.
 	Metrics *Metrics
@@ -60,6 +63,7 @@ type Extender struct {
 	profile string
 	getPod  PodGetter
 	seed    uint64
+	byName  bool
 	metrics *Metrics
 
 	// notReady is set until the cache has synced (FromCluster).
@@ -84,7 +88,7 @@ func New(o Options) (*Extender, error) {
 	if o.Evaluator.Profile(o.Profile) == nil {
 		return nil, fmt.Errorf("extender: no berth profile has schedulerName %q", o.Profile)
 	}
-	return &Extender{ev: o.Evaluator, profile: o.Profile, getPod: o.GetPod, seed: o.Seed, metrics: o.Metrics,
+	return &Extender{ev: o.Evaluator, profile: o.Profile, getPod: o.GetPod, seed: o.Seed, byName: o.TieBreakByName, metrics: o.Metrics,
 		inflight: sets.New[types.UID](), assumed: map[types.UID]*v1.Pod{}}, nil
 }
 
@@ -124,6 +128,7 @@ func (x *Extender) evaluate(ctx context.Context, pod *v1.Pod, nodes []string, to
 		AllowedNodesReason: notCandidate,
 		TopK:               topK,
 		Seed:               x.seed,
+		TieBreakByName:     x.byName,
 	})
 	if err != nil {
 		return nil, err
@@ -220,12 +225,14 @@ func statusMessage(st *framework.Status) string {
 	return st.Message()
 }
 
-// Prioritize scores the candidates with berth's profile and scales the
-// total scores linearly onto the extender range: the best candidate gets
-// MaxExtenderPriority (10), the worst MinExtenderPriority (0), the others
-// in proportion, rounded; equal totals all get 10. Candidates berth
-// rejects get 0 (its filter verb has already removed them). kube-scheduler
-// multiplies the score by the stanza's weight and by 10 (MaxNodeScore /
+// Prioritize scores the candidates with berth's profile and ranks them on
+// the extender range. berth's own choice (its best total, ties broken as
+// berth run breaks them) alone gets MaxExtenderPriority (10); the other
+// scored candidates are mapped linearly onto 0..9 (their best 9, the worst
+// 0, rounded), so that berth's choice wins whenever the stanza's weight
+// outweighs kube-scheduler's own plugins. Candidates berth rejects get 0
+// (its filter verb has already removed them). kube-scheduler multiplies
+// the score by the stanza's weight and by 10 (MaxNodeScore /
 // MaxExtenderPriority) and adds it to its own plugins' total.
 func (x *Extender) Prioritize(ctx context.Context, args *extenderv1.ExtenderArgs) (*extenderv1.HostPriorityList, error) {
 	if args.Pod == nil {
@@ -245,29 +252,37 @@ func (x *Extender) Prioritize(ctx context.Context, args *extenderv1.ExtenderArgs
 	for _, s := range e.Result.Diagnosis.TopNodes {
 		totals[s.Name] = s.TotalScore
 	}
+	best := e.Result.SuggestedHost
 	x.mu.Unlock()
-	out := ScaleScores(names, totals)
+	out := ScaleScores(names, totals, best)
 	return &out, nil
 }
 
-// ScaleScores maps berth's total scores onto 0..MaxExtenderPriority, as
-// Prioritize documents; names missing from totals score 0. The list
+// ScaleScores maps berth's total scores onto the extender range as
+// Prioritize documents: best (berth's choice; empty when it chose none)
+// gets MaxExtenderPriority, the other names in totals 0..Max-1 in
+// proportion to their totals, names missing from totals 0. The list
 // follows names' order.
-func ScaleScores(names []string, totals map[string]int64) extenderv1.HostPriorityList {
+func ScaleScores(names []string, totals map[string]int64, best string) extenderv1.HostPriorityList {
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	for _, t := range totals {
-		lo, hi = min(lo, t), max(hi, t)
+	for n, t := range totals {
+		if n != best {
+			lo, hi = min(lo, t), max(hi, t)
+		}
 	}
+	top := float64(extenderv1.MaxExtenderPriority - 1)
 	out := make(extenderv1.HostPriorityList, 0, len(names))
 	for _, n := range names {
 		t, ok := totals[n]
 		var s int64
 		switch {
+		case n == best && ok:
+			s = extenderv1.MaxExtenderPriority
 		case !ok:
 		case hi == lo:
-			s = extenderv1.MaxExtenderPriority
+			s = int64(top)
 		default:
-			s = int64(math.Round(float64(t-lo) * float64(extenderv1.MaxExtenderPriority) / float64(hi-lo)))
+			s = int64(math.Round(float64(t-lo) * top / float64(hi-lo)))
 		}
 		out = append(out, extenderv1.HostPriority{Host: n, Score: s})
 	}

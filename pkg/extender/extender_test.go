@@ -158,16 +158,18 @@ func TestScaleScores(t *testing.T) {
 		name   string
 		nodes  []string
 		totals map[string]int64
+		best   string
 		want   []int64
 	}{
-		{"best 10, worst 0, rest in proportion", []string{"a", "b", "c"}, map[string]int64{"a": 100, "b": 300, "c": 200}, []int64{0, 10, 5}},
-		{"equal totals all get the maximum", []string{"a", "b"}, map[string]int64{"a": 7, "b": 7}, []int64{10, 10}},
-		{"nodes without a score get 0", []string{"a", "x"}, map[string]int64{"a": 7}, []int64{10, 0}},
-		{"negative totals", []string{"a", "b", "c"}, map[string]int64{"a": -100, "b": 0, "c": -75}, []int64{0, 10, 3}},
+		{"choice 10, worst 0, rest in proportion below 10", []string{"a", "b", "c", "d"}, map[string]int64{"a": 100, "b": 300, "c": 200, "d": 300}, "b", []int64{0, 10, 5, 9}},
+		{"equal totals: only berth's tie-break winner gets the maximum", []string{"a", "b", "c"}, map[string]int64{"a": 7, "b": 7, "c": 7}, "b", []int64{9, 10, 9}},
+		{"nodes without a score get 0", []string{"a", "x"}, map[string]int64{"a": 7}, "a", []int64{10, 0}},
+		{"negative totals", []string{"a", "b", "c", "d"}, map[string]int64{"a": -100, "b": 0, "c": -75, "d": -50}, "b", []int64{0, 10, 5, 9}},
+		{"no choice: all in proportion below 10", []string{"a", "b"}, map[string]int64{"a": 1, "b": 3}, "", []int64{0, 9}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ScaleScores(tc.nodes, tc.totals)
+			got := ScaleScores(tc.nodes, tc.totals, tc.best)
 			var scores []int64
 			for i, h := range got {
 				if h.Host != tc.nodes[i] {

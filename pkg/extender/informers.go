@@ -42,6 +42,8 @@ type ClusterOptions struct {
 	Profile string
 	// Seed seeds tie-breaking.
 	Seed uint64
+	// TieBreakByName: see Options.
+	TieBreakByName bool
 	// Metrics, if set, are the extender's metrics (see NewMetrics).
 	Metrics *Metrics
 	// AssumedPodTTL is DefaultAssumedPodTTL when zero.
@@ -82,7 +84,7 @@ func FromCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 		return nil, err
 	}
 	pods := factory.Core().V1().Pods()
-	x, err := New(Options{Evaluator: ev, Profile: o.Profile, Seed: o.Seed, Metrics: o.Metrics,
+	x, err := New(Options{Evaluator: ev, Profile: o.Profile, Seed: o.Seed, TieBreakByName: o.TieBreakByName, Metrics: o.Metrics,
 		GetPod: func(ctx context.Context, ns, name string) (*v1.Pod, error) {
 			if p, err := pods.Lister().Pods(ns).Get(name); err == nil {
 				return p, nil

@@ -144,6 +144,8 @@ type EvaluateOptions struct {
 	// Seed seeds the tie-breaking random source, so the same state gives
 	// the same answer.
 	Seed uint64
+	// TieBreakByName breaks ties by node name instead (core.Request).
+	TieBreakByName bool
 	// AllowedNodes, if set, restricts the evaluation to these nodes (the
 	// extender's candidates, which kube-scheduler has already filtered);
 	// the others are reported as AllowedNodesReason.
@@ -187,6 +189,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, pod *v1.Pod, o EvaluateOptions
 		Snapshot:           e.snapshot,
 		Nominator:          e.nominator,
 		Rand:               rand.New(rand.NewPCG(o.Seed, 0)),
+		TieBreakByName:     o.TieBreakByName,
 		EvaluateAllNodes:   true,
 		Parallelism:        e.cfg.Parallelism,
 		TopK:               o.TopK,

@@ -178,6 +178,7 @@ func (s *Scheduler) schedulePodIn(ctx context.Context, prof *profile.Profile, st
 		Nominator:                s.nominator,
 		Memo:                     &s.memo,
 		Rand:                     s.rand,
+		TieBreakByName:           s.tieBreakByName,
 		StartIndex:               s.nextStartNodeIndex,
 		PercentageOfNodesToScore: s.percentageOfNodesToScore,
 		Parallelism:              s.parallelism,

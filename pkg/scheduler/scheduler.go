@@ -72,6 +72,11 @@ type Options struct {
 	AssumedPodTTL time.Duration
 	// ConsistencyCheckInterval is the period of the cache/informer check.
 	ConsistencyCheckInterval time.Duration
+	// TieBreakByName breaks ties between equally scored nodes by name
+	// (the smallest wins) instead of at random, so that a run can be
+	// reproduced and compared with the extender and the what-if, whatever
+	// order the nodes were listed in.
+	TieBreakByName bool
 	// UnschedulableTimeout is the periodic flush of unschedulable pods.
 	UnschedulableTimeout time.Duration
 }
@@ -97,6 +102,7 @@ type Scheduler struct {
 	parallelism              int
 	percentageOfNodesToScore int32
 	nextStartNodeIndex       int
+	tieBreakByName           bool
 	consistencyInterval      time.Duration
 
 	// memo reuses node-local verdicts and scores across identical pods
@@ -186,6 +192,7 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 		nodeLister:               opts.InformerFactory.Core().V1().Nodes().Lister(),
 		parallelism:              cfg.Parallelism,
 		percentageOfNodesToScore: cfg.PercentageOfNodesToScore,
+		tieBreakByName:           opts.TieBreakByName,
 		consistencyInterval:      opts.ConsistencyCheckInterval,
 		bindSem:                  semaphore.NewWeighted(int64(opts.BindConcurrency)),
 		nominator:                newNominator(),

@@ -31,6 +31,7 @@ type extenderOptions struct {
 	certFile   string
 	keyFile    string
 	seed       uint64
+	tieBreak   string
 }
 
 func newExtenderCommand() *cobra.Command {
@@ -62,7 +63,8 @@ address. Run one replica: see docs/extender.md.`,
 	f.StringVar(&o.profile, "profile", "", "berth profile (schedulerName) every pod is evaluated with (default: the configuration's first profile)")
 	f.StringVar(&o.certFile, "tls-cert-file", "", "serve HTTPS with this certificate (with --tls-private-key-file)")
 	f.StringVar(&o.keyFile, "tls-private-key-file", "", "the key of --tls-cert-file")
-	f.Uint64Var(&o.seed, "seed", 0, "seed of the tie-breaking between equally scored nodes")
+	f.Uint64Var(&o.seed, "seed", 0, "seed of the random tie-breaking between equally scored nodes")
+	f.StringVar(&o.tieBreak, "tie-break", tieBreakRandom, tieBreakUsage)
 	f.AddGoFlagSet(goflagSet())
 	return cmd
 }
@@ -71,6 +73,10 @@ func runExtender(ctx context.Context, o *extenderOptions) error {
 	logger := klog.FromContext(ctx)
 	if (o.certFile == "") != (o.keyFile == "") {
 		return errors.New("--tls-cert-file and --tls-private-key-file go together")
+	}
+	byName, err := parseTieBreak(o.tieBreak)
+	if err != nil {
+		return err
 	}
 	reg := plugins.NewInTreeRegistry()
 	cfg, err := config.LoadFile(o.configFile, reg)
@@ -99,7 +105,7 @@ func runExtender(ctx context.Context, o *extenderOptions) error {
 	var x *extender.Cluster
 	metrics := extender.NewMetrics(promReg, func() int { return x.AssumedPods() })
 	x, err = extender.FromCluster(ctx, extender.ClusterOptions{Client: client, Dynamic: dyn, Config: cfg, Registry: reg,
-		Profile: o.profile, Seed: o.seed, Metrics: metrics})
+		Profile: o.profile, Seed: o.seed, TieBreakByName: byName, Metrics: metrics})
 	if err != nil {
 		return err
 	}

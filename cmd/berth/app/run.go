@@ -58,6 +58,9 @@ type RunOptions struct {
 	// AssumedPodTTL, ConsistencyCheckInterval: see scheduler.Options.
 	AssumedPodTTL            time.Duration
 	ConsistencyCheckInterval time.Duration
+	// TieBreak is how equally scored nodes are chosen between: "random"
+	// (empty: the default) or "name" (see scheduler.Options).
+	TieBreak string
 
 	// Registry overrides the in-tree plugin registry (tests, plugin
 	// authors). Nil means plugins.NewInTreeRegistry().
@@ -104,9 +107,28 @@ configured profiles (default: "berth") are scheduled and bound.`,
 	f.IntVar(&o.BindConcurrency, "bind-concurrency", scheduler.DefaultBindConcurrency, "maximum binding cycles in flight")
 	f.DurationVar(&o.AssumedPodTTL, "assumed-pod-ttl", scheduler.DefaultAssumedPodTTL, "how long a sent bind may stay unconfirmed before the assumed pod is expired")
 	f.DurationVar(&o.ConsistencyCheckInterval, "consistency-check-interval", scheduler.DefaultConsistencyCheckInterval, "period of the cache/informer consistency check")
+	f.StringVar(&o.TieBreak, "tie-break", tieBreakRandom, tieBreakUsage)
 	klogFlags := goflagSet()
 	f.AddGoFlagSet(klogFlags)
 	return cmd
+}
+
+// The --tie-break values of berth run and berth extender.
+const (
+	tieBreakRandom = "random"
+	tieBreakName   = "name"
+	tieBreakUsage  = "how to choose between equally scored nodes: random (uniformly, as kube-scheduler) or name (the smallest name: reproducible, and the same choice in berth run, berth extender and berth simulate whatif)"
+)
+
+// parseTieBreak reads a --tie-break value: whether ties go by name.
+func parseTieBreak(v string) (byName bool, err error) {
+	switch v {
+	case "", tieBreakRandom:
+		return false, nil
+	case tieBreakName:
+		return true, nil
+	}
+	return false, fmt.Errorf("unknown --tie-break %q (want %s or %s)", v, tieBreakRandom, tieBreakName)
 }
 
 // Run runs the scheduler until ctx is done. It returns an error for bad
@@ -117,6 +139,9 @@ func Run(ctx context.Context, o *RunOptions, out interface{ Write([]byte) (int, 
 	reg := o.Registry
 	if reg == nil {
 		reg = plugins.NewInTreeRegistry()
+	}
+	if _, err := parseTieBreak(o.TieBreak); err != nil {
+		return err
 	}
 	cfg, err := config.LoadFile(o.ConfigFile, reg)
 	if err != nil {
@@ -228,10 +253,12 @@ func wire(ctx context.Context, o *RunOptions, cfg *config.Config, reg framework.
 	}
 	dynFactory := dynamicinformer.NewDynamicSharedInformerFactory(dynClient, 0)
 	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: statusClient.EventsV1()})
+	// Run has already refused a bad value.
+	byName, _ := parseTieBreak(o.TieBreak)
 	sched, err := scheduler.New(ctx, scheduler.Options{
 		Config: cfg, Registry: reg, InformerFactory: factory, DynamicInformerFactory: dynFactory,
 		BindClient: bindClient, StatusClient: statusClient, EventBroadcaster: broadcaster,
-		Metrics: m, BindConcurrency: o.BindConcurrency,
+		Metrics: m, BindConcurrency: o.BindConcurrency, TieBreakByName: byName,
 		AssumedPodTTL: o.AssumedPodTTL, ConsistencyCheckInterval: o.ConsistencyCheckInterval,
 	})
 	if err != nil {
