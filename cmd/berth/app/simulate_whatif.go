@@ -30,6 +30,7 @@ type whatifOptions struct {
 	capacity    string
 	maxCapacity int
 	seed        uint64
+	tieBreak    string
 	output      string
 }
 
@@ -85,7 +86,8 @@ fit after the change and why the next one does not.`,
 	f.StringVar(&o.mode, "mode", string(whatif.ModePending), "which pods to place: pending (bound pods stay) or all (place every pod berth serves again)")
 	f.StringVar(&o.capacity, "capacity", "", "manifest of a pod (or workload: its pod template) to count how many more copies fit")
 	f.IntVar(&o.maxCapacity, "max-capacity", 10000, "stop counting --capacity copies at this many")
-	f.Uint64Var(&o.seed, "seed", 1, "seeds the choice among equally scored nodes")
+	f.Uint64Var(&o.seed, "seed", 1, "seeds the random choice among equally scored nodes")
+	f.StringVar(&o.tieBreak, "tie-break", tieBreakRandom, tieBreakUsage)
 	f.StringVarP(&o.output, "output", "o", whatif.FormatText, "output format: text or json")
 	f.AddGoFlagSet(goflagSet())
 	return cmd
@@ -111,9 +113,12 @@ func runWhatIf(ctx context.Context, o *whatifOptions, stdout, stderr io.Writer) 
 	if (o.snapshot == "") == !o.cluster {
 		return fmt.Errorf("give exactly one of --snapshot FILE and --cluster")
 	}
+	byName, err := parseTieBreak(o.tieBreak)
+	if err != nil {
+		return err
+	}
 	reg := plugins.NewInTreeRegistry()
-	opts := whatif.Options{Registry: reg, Mode: whatif.Mode(o.mode), MaxCapacity: o.maxCapacity, Seed: o.seed}
-	var err error
+	opts := whatif.Options{Registry: reg, Mode: whatif.Mode(o.mode), MaxCapacity: o.maxCapacity, Seed: o.seed, TieBreakByName: byName}
 	loadCfg := func(path, text string) (*config.Config, error) {
 		if path != "" {
 			return config.LoadFile(path, reg)

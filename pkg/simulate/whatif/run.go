@@ -78,6 +78,9 @@ type Options struct {
 	MaxCapacity int
 	// Seed seeds the tie-breaking between equally scored nodes.
 	Seed uint64
+	// TieBreakByName breaks those ties by node name instead, as berth run
+	// --tie-break=name does.
+	TieBreakByName bool
 	// Progress, if set, is told how far each stage is ("before",
 	// "after", "capacity").
 	Progress func(stage string, done, total int)
@@ -434,6 +437,7 @@ type outcome struct {
 	tied   map[string]bool
 	order  []string
 	seed   uint64
+	byName bool
 }
 
 // maxRounds bounds the passes over pods that did not fit: a pod whose
@@ -447,7 +451,7 @@ func simulate(ctx context.Context, o *Options, stage string, cfg *config.Config,
 	if err != nil {
 		return nil, err
 	}
-	out := &outcome{world: w, in: in, node: map[string]string{}, reason: map[string]string{}, tied: map[string]bool{}, seed: o.Seed}
+	out := &outcome{world: w, in: in, node: map[string]string{}, reason: map[string]string{}, tied: map[string]bool{}, seed: o.Seed, byName: o.TieBreakByName}
 	for _, p := range in.toPlace {
 		out.order = append(out.order, podKey(p))
 	}
@@ -590,7 +594,7 @@ func (o *outcome) placeGroup(ctx context.Context, pods []*v1.Pod, gang bool) err
 // nowhere.
 func (o *outcome) placeOne(ctx context.Context, pod *v1.Pod) (*placed, string, error) {
 	ev := o.Evaluator()
-	e, err := ev.Evaluate(ctx, pod, scheduler.EvaluateOptions{TopK: 2, Seed: o.seed})
+	e, err := ev.Evaluate(ctx, pod, scheduler.EvaluateOptions{TopK: 2, Seed: o.seed, TieBreakByName: o.byName})
 	if err != nil {
 		return nil, err.Error(), nil // no profile serves it
 	}
@@ -675,7 +679,7 @@ func toPtrs(objs []unstructured.Unstructured) []*unstructured.Unstructured {
 // failureByZone evaluates the failing pod again and groups its nodes'
 // rejections by zone: the most common reason in each, and a sentence.
 func (o *outcome) failureByZone(ctx context.Context, pod *v1.Pod, fit int) (map[string]string, string) {
-	e, err := o.Evaluator().Evaluate(ctx, pod, scheduler.EvaluateOptions{Seed: o.seed})
+	e, err := o.Evaluator().Evaluate(ctx, pod, scheduler.EvaluateOptions{Seed: o.seed, TieBreakByName: o.byName})
 	if err != nil || e.Result.Diagnosis == nil {
 		return nil, fmt.Sprintf("%d more fit; the next fails", fit)
 	}
