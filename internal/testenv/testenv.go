@@ -340,6 +340,11 @@ func (e *Env) waitReady() error {
 	}
 }
 
+// Signal sends sig to the devcluster supervisor, for fault-injection tests:
+// devcluster serve restarts the API server on SIGUSR1 and etcd on SIGUSR2
+// (kube/devcluster's RestartAPIServerSignal and RestartEtcdSignal).
+func (e *Env) Signal(sig os.Signal) error { return e.cmd.Process.Signal(sig) }
+
 // LogTail returns the last n lines of the devcluster log.
 func (e *Env) LogTail(n int) string { return TailFile(e.logPath, n) }
 
