@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +30,9 @@ type Options struct {
 	Workloads string
 	// WorkloadDir overrides the built-in workload files.
 	WorkloadDir string
-	// Schedulers to run, in order; empty: kube-scheduler, berth, ceiling.
+	// Schedulers to run, in order, on every workload; empty: each
+	// workload's default (kube-scheduler, berth, ceiling, plus
+	// berth-extender and plugin-mode where the workload sets shells).
 	Schedulers []string
 	// OutDir receives results.json, results.md and logs/.
 	OutDir string
@@ -56,9 +59,6 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.Scale == "" {
 		o.Scale = ScaleFull
-	}
-	if len(o.Schedulers) == 0 {
-		o.Schedulers = []string{KubeScheduler, Berth, Ceiling}
 	}
 	if o.QPS == 0 {
 		o.QPS = 5000
@@ -88,10 +88,8 @@ func (o *Options) defaults() {
 // (its Error is set); err is for problems that stop everything.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
-	for _, s := range o.Schedulers {
-		if s != KubeScheduler && s != Berth && s != Ceiling {
-			return nil, fmt.Errorf("unknown scheduler %q (want %s, %s or %s)", s, KubeScheduler, Berth, Ceiling)
-		}
+	if err := validSchedulers(o.Schedulers); err != nil {
+		return nil, err
 	}
 	all, err := LoadWorkloads(o.WorkloadDir)
 	if err != nil {
@@ -122,7 +120,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{
 		StartedAt:  time.Now().UTC().Format(time.RFC3339),
 		Scale:      o.Scale,
-		Schedulers: o.Schedulers,
+		Schedulers: schedulersOf(o.Schedulers, ws),
 		Host:       hostInfo(o.BinDir),
 		Settings: Settings{QPS: o.QPS, Burst: o.Burst, CreateWorkers: o.CreateWorkers, BindWorkers: o.BindWorkers,
 			StallTimeoutSeconds: o.StallTimeout.Seconds(), RunTimeoutSeconds: o.RunTimeout.Seconds()},
@@ -150,6 +148,9 @@ func hostInfo(binDir string) Host {
 	}
 	if out, err := execOutput(filepath.Join(binDir, "kube-scheduler"), "--version"); err == nil {
 		h.KubeSchedulerVersion = strings.TrimSpace(out)
+	}
+	if out, err := execOutput(filepath.Join(binDir, "kube-scheduler-berth"), "--version"); err == nil {
+		h.KubeSchedulerBerthVersion = strings.TrimSpace(out)
 	}
 	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
 		h.LoadAverageAtStart = strings.Join(strings.Fields(string(data))[:3], " ")
@@ -232,7 +233,11 @@ func runWorkload(ctx context.Context, o Options, w *Workload, logDir string) *Wo
 			return wr
 		}
 	}
-	for _, s := range o.Schedulers {
+	scheds := o.Schedulers
+	if len(scheds) == 0 {
+		scheds = defaultSchedulers(w)
+	}
+	for _, s := range scheds {
 		if ctx.Err() != nil {
 			break
 		}
@@ -249,12 +254,50 @@ func runWorkload(ctx context.Context, o Options, w *Workload, logDir string) *Wo
 			wr.KubeScheduler = res
 		case Berth:
 			wr.Berth = res
+		case BerthExtender:
+			wr.BerthExtender = res
+		case PluginMode:
+			wr.PluginMode = res
 		case Ceiling:
 			wr.Ceiling = res
 		}
 	}
 	wr.computeRatios()
 	return wr
+}
+
+// validSchedulers rejects names the harness cannot run and repeated ones
+// (a workload holds one result per scheduler).
+func validSchedulers(names []string) error {
+	seen := map[string]bool{}
+	for _, s := range names {
+		if !slices.Contains(knownSchedulers, s) {
+			return fmt.Errorf("unknown scheduler %q (want some of %s)", s, strings.Join(knownSchedulers, ", "))
+		}
+		if seen[s] {
+			return fmt.Errorf("scheduler %q named twice", s)
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+// schedulersOf is the report's scheduler list: the explicit list, or else
+// every scheduler some selected workload runs by default, in report order.
+func schedulersOf(explicit []string, ws []*Workload) []string {
+	if len(explicit) > 0 {
+		return explicit
+	}
+	var out []string
+	for _, s := range knownSchedulers {
+		for _, w := range ws {
+			if slices.Contains(defaultSchedulers(w), s) {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // PriorityClass names available to workload templates.

@@ -62,8 +62,9 @@ func TestWorkloadsParse(t *testing.T) {
 }
 
 // TestHarnessTiny runs the harness end to end at the tiny scale on six
-// workloads and checks that the report is complete and well formed (not
-// the speed, nor how many gangs are left partial).
+// workloads (Basic also through the two kube-scheduler shells) and checks
+// that the report is complete and well formed (not the speed, nor how many
+// gangs are left partial).
 func TestHarnessTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts control planes and schedulers")
@@ -74,7 +75,7 @@ func TestHarnessTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []string{"berth", "kube-scheduler", "devcluster", "kube-apiserver"} {
+	for _, b := range []string{"berth", "kube-scheduler", "kube-scheduler-berth", "devcluster", "kube-apiserver"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
 			t.Fatalf("%s not built (run `make build`): %v", b, err)
 		}
@@ -161,6 +162,7 @@ func TestHarnessTiny(t *testing.T) {
 			if w.Berth.Bound != w.ExpectedSchedulable {
 				t.Errorf("Basic/berth: bound %d/%d", w.Berth.Bound, w.ExpectedSchedulable)
 			}
+			checkShells(t, w, rawW)
 			r := w.Ratios
 			for name, p := range map[string]*float64{
 				"berth/kube-scheduler": r.BerthVsKubeScheduler, "berth/ceiling": r.BerthVsCeiling,
@@ -263,6 +265,40 @@ func checkRun(t *testing.T, w *WorkloadResult, r *RunResult) {
 	finite("cpuRequestedCV", r.Quality.CPURequestedCV)
 	if r.Quality.CPURequestedMean <= 0 || r.Quality.CPURequestedMean > 1 {
 		t.Errorf("%s: mean requested CPU %v", name, r.Quality.CPURequestedMean)
+	}
+}
+
+// checkShells checks Basic's runs of the kube-scheduler shells: every pod
+// bound without violations, the extender's usage summed over its two
+// processes, and the shells' ratios present.
+func checkShells(t *testing.T, w *WorkloadResult, rawW map[string]any) {
+	t.Helper()
+	for _, key := range []string{"berthExtender", "pluginMode"} {
+		m, ok := rawW[key].(map[string]any)
+		if !ok {
+			t.Errorf("Basic: no %s run in results.json", key)
+			return
+		}
+		requireKeys(t, "Basic."+key, m, RunResult{})
+	}
+	for _, r := range []*RunResult{w.BerthExtender, w.PluginMode} {
+		checkRun(t, w, r)
+		if r.Bound != w.ExpectedSchedulable || r.StopReason != "all-bound" {
+			t.Errorf("Basic/%s: bound %d/%d (%s)", r.Scheduler, r.Bound, w.ExpectedSchedulable, r.StopReason)
+		}
+		if r.Quality != nil && r.Quality.Violations.Total != 0 {
+			t.Errorf("Basic/%s: violations %+v", r.Scheduler, r.Quality.Violations)
+		}
+	}
+	if p := w.BerthExtender.Processes; len(p) != 2 || w.BerthExtender.CPUSeconds == nil ||
+		math.Abs(*w.BerthExtender.CPUSeconds-(p[0].CPUSeconds+p[1].CPUSeconds)) > 0.002 {
+		t.Errorf("Basic/berth-extender: CPU %v is not the sum of %+v", w.BerthExtender.CPUSeconds, p)
+	}
+	for name, sr := range map[string]*ShellRatios{BerthExtender: w.Ratios.BerthExtender, PluginMode: w.Ratios.PluginMode} {
+		if sr == nil || sr.ThroughputVsKubeScheduler == nil || sr.ThroughputVsBerth == nil || sr.ThroughputVsCeiling == nil ||
+			sr.CPUVsKubeScheduler == nil || sr.RSSVsKubeScheduler == nil || sr.P99LatencyVsKubeScheduler == nil {
+			t.Errorf("Basic: %s ratios %+v", name, sr)
+		}
 	}
 }
 

@@ -27,7 +27,10 @@ type Host struct {
 	GoVersion            string `json:"goVersion"`
 	BerthVersion         string `json:"berthVersion"`
 	KubeSchedulerVersion string `json:"kubeSchedulerVersion"`
-	LoadAverageAtStart   string `json:"loadAverageAtStart"`
+	// KubeSchedulerBerthVersion is plugin mode's binary's --version, when
+	// it is built (it is kube-scheduler's version).
+	KubeSchedulerBerthVersion string `json:"kubeSchedulerBerthVersion,omitempty"`
+	LoadAverageAtStart        string `json:"loadAverageAtStart"`
 }
 
 // Settings are the harness knobs used.
@@ -53,10 +56,14 @@ type WorkloadResult struct {
 	KubeScheduler       *RunResult `json:"kubeScheduler"`
 	Berth               *RunResult `json:"berth"`
 	Ceiling             *RunResult `json:"ceiling"`
-	Ratios              Ratios     `json:"ratios"`
-	Targets             Targets    `json:"targets"`
-	TargetResults       []Target   `json:"targetResults"`
-	Error               string     `json:"error,omitempty"`
+	// BerthExtender and PluginMode are the kube-scheduler shells' runs,
+	// present where they ran (workloads with shells, or --schedulers).
+	BerthExtender *RunResult `json:"berthExtender,omitempty"`
+	PluginMode    *RunResult `json:"pluginMode,omitempty"`
+	Ratios        Ratios     `json:"ratios"`
+	Targets       Targets    `json:"targets"`
+	TargetResults []Target   `json:"targetResults"`
+	Error         string     `json:"error,omitempty"`
 
 	// KubeSchedulerFeatureGates is kube-scheduler's --feature-gates value
 	// in this workload, if any.
@@ -79,6 +86,69 @@ type Ratios struct {
 	CPUBerthVsKubeScheduler *float64 `json:"cpuBerthVsKubeScheduler"`
 	// Peak RSS berth / kube-scheduler: lower is better.
 	RSSBerthVsKubeScheduler *float64 `json:"rssBerthVsKubeScheduler"`
+	// BerthExtender and PluginMode compare each kube-scheduler shell with
+	// the other runs; nil when the shell did not run (or failed).
+	BerthExtender *ShellRatios `json:"berthExtender,omitempty"`
+	PluginMode    *ShellRatios `json:"pluginMode,omitempty"`
+}
+
+// ShellRatios say what running berth's placement inside kube-scheduler
+// costs: one shell's figures over kube-scheduler's, berth's and the
+// ceiling's on the same workload; nil when a figure is missing or zero in
+// the denominator.
+type ShellRatios struct {
+	// Throughput (average) shell / kube-scheduler, / berth and / ceiling:
+	// higher is better.
+	ThroughputVsKubeScheduler *float64 `json:"throughputVsKubeScheduler"`
+	ThroughputVsBerth         *float64 `json:"throughputVsBerth"`
+	ThroughputVsCeiling       *float64 `json:"throughputVsCeiling"`
+	// p99 latency shell / kube-scheduler: lower is better.
+	P99LatencyVsKubeScheduler *float64 `json:"p99LatencyVsKubeScheduler"`
+	// CPU seconds and peak RSS shell / kube-scheduler (for berth-extender
+	// the sums over its two processes): lower is better.
+	CPUVsKubeScheduler *float64 `json:"cpuVsKubeScheduler"`
+	RSSVsKubeScheduler *float64 `json:"rssVsKubeScheduler"`
+}
+
+// shellRatios compares shell with kube-scheduler, berth and the ceiling
+// (any of which may be nil); nil without a shell result.
+func shellRatios(shell, ks, b, c *RunResult) *ShellRatios {
+	if shell == nil {
+		return nil
+	}
+	r := &ShellRatios{}
+	if ks != nil {
+		r.ThroughputVsKubeScheduler = ratio(shell.ThroughputAvg, ks.ThroughputAvg)
+		r.P99LatencyVsKubeScheduler = ratioPtr(shell.LatencyP99Ms, ks.LatencyP99Ms)
+		r.CPUVsKubeScheduler = ratioPtr(shell.CPUSeconds, ks.CPUSeconds)
+		r.RSSVsKubeScheduler = ratioPtr(shell.PeakRSSMiB, ks.PeakRSSMiB)
+	}
+	if b != nil {
+		r.ThroughputVsBerth = ratio(shell.ThroughputAvg, b.ThroughputAvg)
+	}
+	if c != nil {
+		r.ThroughputVsCeiling = ratio(shell.ThroughputAvg, c.ThroughputAvg)
+	}
+	return r
+}
+
+// ratioPtr is ratio of two optional figures.
+func ratioPtr(a, b *float64) *float64 {
+	if a == nil || b == nil {
+		return nil
+	}
+	return ratio(*a, *b)
+}
+
+// runs are the workload's results in report order.
+func (wr *WorkloadResult) runs() []*RunResult {
+	var out []*RunResult
+	for _, r := range []*RunResult{wr.KubeScheduler, wr.Berth, wr.BerthExtender, wr.PluginMode, wr.Ceiling} {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Target is one target evaluated: Met is nil when it cannot be computed.
@@ -105,6 +175,8 @@ func (wr *WorkloadResult) computeRatios() {
 			r.RSSBerthVsKubeScheduler = ratio(*b.PeakRSSMiB, *ks.PeakRSSMiB)
 		}
 	}
+	r.BerthExtender = shellRatios(ok(wr.BerthExtender), ks, b, c)
+	r.PluginMode = shellRatios(ok(wr.PluginMode), ks, b, c)
 	if c != nil {
 		if b != nil {
 			r.BerthVsCeiling = ratio(b.ThroughputAvg, c.ThroughputAvg)
@@ -166,11 +238,16 @@ func (rep *Report) write(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(rep.Markdown()), 0o644)
 }
 
-// Markdown renders the report as two tables (per-run figures, comparison).
+// Markdown renders the report as tables: per-run figures, berth's
+// comparison, and where they ran the shells' comparison and gang figures.
 func (rep *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Scale `%s`, %d CPUs, load average at start %s, started %s, took %.0fs.  \n", rep.Scale, rep.Host.CPUs, rep.Host.LoadAverageAtStart, rep.StartedAt, rep.ElapsedSeconds)
-	fmt.Fprintf(&b, "berth: %s; kube-scheduler: %s.\n\n", rep.Host.BerthVersion, rep.Host.KubeSchedulerVersion)
+	fmt.Fprintf(&b, "berth: %s; kube-scheduler: %s", rep.Host.BerthVersion, rep.Host.KubeSchedulerVersion)
+	if rep.hasShells() && rep.Host.KubeSchedulerBerthVersion != "" {
+		fmt.Fprintf(&b, "; kube-scheduler-berth: %s", rep.Host.KubeSchedulerBerthVersion)
+	}
+	b.WriteString(".\n\n")
 	b.WriteString("| workload | nodes / initial / measured | scheduler | bound / expected | stop | pods/s avg | pods/s p50 | latency p50 / p90 / p99 (ms) | CPU s | peak RSS MiB | violations | CPU req. CV |\n")
 	b.WriteString("|---|---|---|---|---|---:|---:|---|---:|---:|---|---:|\n")
 	for _, w := range rep.Workloads {
@@ -179,10 +256,7 @@ func (rep *Report) Markdown() string {
 			fmt.Fprintf(&b, "| %s | %s | — | error: %s | | | | | | | | |\n", w.Name, size, oneLine(w.Error))
 			continue
 		}
-		for _, r := range []*RunResult{w.KubeScheduler, w.Berth, w.Ceiling} {
-			if r == nil {
-				continue
-			}
+		for _, r := range w.runs() {
 			if r.Error != "" {
 				fmt.Fprintf(&b, "| %s | %s | %s | error: %s | | | | | | | | |\n", w.Name, size, r.Scheduler, oneLine(r.Error))
 				continue
@@ -197,6 +271,7 @@ func (rep *Report) Markdown() string {
 				num(r.LatencyP50Ms, 0), num(r.LatencyP90Ms, 0), num(r.LatencyP99Ms, 0), num(r.CPUSeconds, 1), num(r.PeakRSSMiB, 0), viol, cv)
 		}
 	}
+	rep.summedNote(&b)
 	b.WriteString("\n| workload | throughput berth / kube-scheduler | berth / ceiling | kube-scheduler / ceiling | p99 berth / kube-scheduler | CPU berth / kube-scheduler | targets |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---|\n")
 	for _, w := range rep.Workloads {
@@ -215,16 +290,73 @@ func (rep *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", w.Name, num(r.BerthVsKubeScheduler, 2), num(r.BerthVsCeiling, 2),
 			num(r.KubeSchedulerVsCeiling, 2), num(r.P99LatencyBerthVsKubeScheduler, 2), num(r.CPUBerthVsKubeScheduler, 2), strings.Join(ts, "; "))
 	}
+	rep.shellsMarkdown(&b)
 	rep.gangMarkdown(&b)
 	return b.String()
+}
+
+// hasShells reports whether a shell ran on some workload.
+func (rep *Report) hasShells() bool {
+	for _, w := range rep.Workloads {
+		if w.BerthExtender != nil || w.PluginMode != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// summedNote says, under the runs table, which rows' CPU and RSS are sums
+// of several processes and what the parts were, and the extender's round
+// trips.
+func (rep *Report) summedNote(b *strings.Builder) {
+	for _, w := range rep.Workloads {
+		for _, r := range w.runs() {
+			if r.Error == "" && len(r.ExtenderVerbs) > 0 {
+				fmt.Fprintf(b, "\n%s / %s: extender round trips during the measurement: %s.\n", w.Name, r.Scheduler, extenderVerbsString(r.ExtenderVerbs, r.Bound))
+			}
+			if r.Error != "" || len(r.Processes) < 2 {
+				continue
+			}
+			var cpu, rss []string
+			for _, p := range r.Processes {
+				cpu = append(cpu, fmt.Sprintf("%s %.1f", p.Name, p.CPUSeconds))
+				rss = append(rss, fmt.Sprintf("%s %.0f", p.Name, p.PeakRSSMiB))
+			}
+			fmt.Fprintf(b, "\n%s / %s: CPU s and peak RSS are the sums over its processes (CPU s: %s; peak RSS MiB: %s).\n",
+				w.Name, r.Scheduler, strings.Join(cpu, " + "), strings.Join(rss, " + "))
+		}
+	}
+}
+
+// shellsMarkdown adds the comparison of the kube-scheduler shells, if any
+// ran.
+func (rep *Report) shellsMarkdown(b *strings.Builder) {
+	if !rep.hasShells() {
+		return
+	}
+	b.WriteString("\n| workload | shell | throughput shell / kube-scheduler | shell / berth | shell / ceiling | p99 shell / kube-scheduler | CPU shell / kube-scheduler | RSS shell / kube-scheduler |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, w := range rep.Workloads {
+		for _, sh := range []struct {
+			name string
+			r    *ShellRatios
+		}{{BerthExtender, w.Ratios.BerthExtender}, {PluginMode, w.Ratios.PluginMode}} {
+			if sh.r == nil {
+				continue
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", w.Name, sh.name, num(sh.r.ThroughputVsKubeScheduler, 2),
+				num(sh.r.ThroughputVsBerth, 2), num(sh.r.ThroughputVsCeiling, 2), num(sh.r.P99LatencyVsKubeScheduler, 2),
+				num(sh.r.CPUVsKubeScheduler, 2), num(sh.r.RSSVsKubeScheduler, 2))
+		}
+	}
 }
 
 // gangMarkdown adds the table of the gang workloads, if any ran.
 func (rep *Report) gangMarkdown(b *strings.Builder) {
 	header := false
 	for _, w := range rep.Workloads {
-		for _, r := range []*RunResult{w.KubeScheduler, w.Berth, w.Ceiling} {
-			if r == nil || r.Gang == nil {
+		for _, r := range w.runs() {
+			if r.Gang == nil {
 				continue
 			}
 			if !header {

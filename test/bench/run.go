@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/berthsched/berth/internal/testenv"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,9 +53,18 @@ type RunResult struct {
 	LatencyP99Ms *float64 `json:"latencyP99Ms"`
 	// CPUSeconds (utime+stime) of the scheduler process during the
 	// measurement and its peak RSS (VmHWM); nil for the ceiling, which
-	// runs inside the harness.
+	// runs inside the harness. For berth-extender both are the sums over
+	// its two processes (kube-scheduler and berth extender), whose own
+	// figures are in Processes.
 	CPUSeconds *float64 `json:"cpuSeconds"`
 	PeakRSSMiB *float64 `json:"peakRSSMiB"`
+	// Processes are the figures of each process of the run, so that a
+	// summed CPUSeconds or PeakRSSMiB can be taken apart; empty for the
+	// ceiling.
+	Processes []ProcessUsage `json:"processes,omitempty"`
+	// ExtenderVerbs are berth-extender's HTTP round trips per verb during
+	// the measurement.
+	ExtenderVerbs []ExtenderVerb `json:"extenderVerbs,omitempty"`
 	// Quality is computed from the API objects after the run; nil for the
 	// ceiling (it binds round-robin, ignoring constraints).
 	Quality *Quality `json:"quality"`
@@ -70,6 +78,16 @@ type RunResult struct {
 	Gang *GangResult `json:"gang,omitempty"`
 	// Error is set when the run failed.
 	Error string `json:"error,omitempty"`
+}
+
+// ProcessUsage is one scheduler process's share of a run's CPUSeconds and
+// PeakRSSMiB.
+type ProcessUsage struct {
+	// Name is the process: kube-scheduler, berth, berth extender,
+	// plugin-mode.
+	Name       string  `json:"name"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+	PeakRSSMiB float64 `json:"peakRSSMiB"`
 }
 
 // runner runs one workload's schedulers on one control plane.
@@ -327,7 +345,7 @@ func (b *ceilingBinder) close() { close(b.ch); b.cancel(); b.wg.Wait() }
 
 // warmUp creates a pod for the scheduler under test and waits until it is
 // bound: the scheduler's informers are synced and it is scheduling.
-func (r *runner) warmUp(ctx context.Context, sched string, proc *process, binder *ceilingBinder) error {
+func (r *runner) warmUp(ctx context.Context, sched string, procs procGroup, binder *ceilingBinder) error {
 	if err := r.ensureNamespace(ctx, warmupNS); err != nil {
 		return err
 	}
@@ -341,10 +359,8 @@ func (r *runner) warmUp(ctx context.Context, sched string, proc *process, binder
 		binder.push(bindItem{ns: warmupNS, name: name})
 	}
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
-		if proc != nil {
-			if err := proc.alive(); err != nil {
-				return false, err
-			}
+		if err := procs.alive(); err != nil {
+			return false, err
 		}
 		got, err := pods.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -355,8 +371,8 @@ func (r *runner) warmUp(ctx context.Context, sched string, proc *process, binder
 	_ = pods.Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
 	if err != nil {
 		msg := ""
-		if proc != nil {
-			msg = "; log tail:\n" + testenv.TailFile(proc.logPath, 15)
+		if len(procs) > 0 {
+			msg = "; log tail:\n" + procs.logTail(15)
 		}
 		return fmt.Errorf("warm-up pod not bound: %v%s", err, msg)
 	}
@@ -551,7 +567,7 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 	}
 
 	// Start the scheduler under test (or the ceiling binder).
-	var proc *process
+	var procs procGroup
 	var binder *ceilingBinder
 	switch sched {
 	case Ceiling:
@@ -578,11 +594,11 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 		binder = newCeilingBinder(ctx, r.client, r.nodes, vol, dev, r.o.BindWorkers, n+churnMax+2)
 	default:
 		var err error
-		proc, err = startScheduler(sched, r.o.BinDir, r.kubeconfig, r.logDir, strings.ToLower(r.w.Name)+"-"+sched, r.o.QPS, r.o.Burst, r.w.kubeSchedulerFeatureGates())
+		procs, err = startScheduler(sched, r.o.BinDir, r.kubeconfig, r.logDir, strings.ToLower(r.w.Name)+"-"+sched, r.o.QPS, r.o.Burst, r.w.kubeSchedulerFeatureGates())
 		if err != nil {
 			return res, err
 		}
-		defer proc.stop(15 * time.Second)
+		defer procs.stop(15 * time.Second)
 	}
 	defer func() {
 		if binder != nil {
@@ -590,7 +606,7 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 		}
 	}()
 	say("waiting for the scheduler to bind a warm-up pod")
-	if err := r.warmUp(ctx, sched, proc, binder); err != nil {
+	if err := r.warmUp(ctx, sched, procs, binder); err != nil {
 		return res, err
 	}
 
@@ -609,10 +625,8 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 		return res, err
 	}
 	defer bw.stop()
-	var cpu0 float64
-	if proc != nil {
-		cpu0, _ = procCPUSeconds(proc.pid())
-	}
+	cpu0 := procs.cpuSeconds()
+	verbs0 := procs.extenderVerbs()
 
 	createAt := make([]int64, n)
 	var created atomic.Int64
@@ -726,10 +740,8 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 			default:
 			}
 		}
-		if proc != nil {
-			if err := proc.alive(); err != nil {
-				return res, err
-			}
+		if err := procs.alive(); err != nil {
+			return res, err
 		}
 		now := time.Since(base)
 		boundExp := bw.boundExp.Load()
@@ -752,14 +764,10 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 	mcancel()
 	<-churnDone
 	<-createDone
-	if proc != nil {
-		if cpu1, err := procCPUSeconds(proc.pid()); err == nil {
-			res.CPUSeconds = ptr.To(round3(cpu1 - cpu0))
-		}
-		if rss, err := procPeakRSSMiB(proc.pid()); err == nil {
-			res.PeakRSSMiB = ptr.To(round3(rss))
-		}
-		proc.stop(15 * time.Second)
+	if len(procs) > 0 {
+		res.Processes, res.CPUSeconds, res.PeakRSSMiB = procs.usage(cpu0)
+		res.ExtenderVerbs = extenderVerbsBetween(verbs0, procs.extenderVerbs())
+		procs.stop(15 * time.Second)
 	}
 	bw.stop()
 	end := int64(time.Since(base))

@@ -80,6 +80,14 @@ type Workload struct {
 	// --feature-gates (e.g. GenericWorkload: true for Gang); berth gets
 	// no flag.
 	KubeSchedulerFeatureGates map[string]bool `json:"kubeSchedulerFeatureGates,omitempty"`
+	// Shells adds berth's two kube-scheduler shells, berth-extender
+	// (stock kube-scheduler calling `berth extender`) and plugin-mode
+	// (kube-scheduler-berth), to the workload's default scheduler list,
+	// so that their cost is measured beside standalone berth on the same
+	// control plane. Off by default: each shell is one more run per
+	// workload, and one workload answers "what does a shell cost";
+	// --schedulers can still name them for any workload.
+	Shells bool `json:"shells,omitempty"`
 }
 
 // Storage describes the volumes side of a workload.

@@ -25,9 +25,9 @@ func main() {
 	flag.StringVar(&o.Scale, "scale", scale, "workload scale: full, small or tiny (default from $SCALE, else full)")
 	flag.StringVar(&o.Workloads, "workloads", "", "comma-separated workload names (default: all)")
 	flag.StringVar(&o.WorkloadDir, "workload-dir", "", "directory of workload YAML files (default: the built-in test/bench/workloads)")
-	flag.StringVar(&schedulers, "schedulers", "kube-scheduler,berth,ceiling", "schedulers to run, in order")
+	flag.StringVar(&schedulers, "schedulers", "", "schedulers to run on every workload, in order: kube-scheduler, berth, berth-extender, plugin-mode, ceiling (default: kube-scheduler,berth,ceiling, plus berth-extender,plugin-mode before ceiling on workloads with shells: true)")
 	flag.StringVar(&o.OutDir, "out", "bench-results", "output directory (results.json, results.md, logs/)")
-	flag.StringVar(&o.BinDir, "bin-dir", "", "directory with berth, kube-scheduler, devcluster, kube-apiserver (default: $BERTH_BIN_DIR or <repo>/bin)")
+	flag.StringVar(&o.BinDir, "bin-dir", "", "directory with berth, kube-scheduler, kube-scheduler-berth, devcluster, kube-apiserver (default: $BERTH_BIN_DIR or <repo>/bin)")
 	qps := flag.Float64("qps", 5000, "client QPS of both schedulers, the harness and the ceiling binder")
 	burst := flag.Int("burst", 10000, "client burst, same clients")
 	flag.IntVar(&o.CreateWorkers, "create-workers", 32, "concurrent pod creators")
@@ -37,7 +37,9 @@ func main() {
 	klog.InitFlags(nil)
 	flag.Parse()
 	o.QPS, o.Burst = float32(*qps), int32(*burst)
-	o.Schedulers = strings.Split(schedulers, ",")
+	if schedulers != "" {
+		o.Schedulers = strings.Split(schedulers, ",")
+	}
 	o.Progress = os.Stderr
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
