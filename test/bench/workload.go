@@ -77,8 +77,9 @@ type Workload struct {
 	// Scales.
 	Gang *Gang `json:"gang,omitempty"`
 	// KubeSchedulerFeatureGates are passed to kube-scheduler as
-	// --feature-gates (e.g. GenericWorkload: true for Gang); berth gets
-	// no flag.
+	// --feature-gates (e.g. GenericWorkload: true for Gang), also in the
+	// shells (berth-extender's kube-scheduler, kube-scheduler-berth);
+	// berth gets no flag.
 	KubeSchedulerFeatureGates map[string]bool `json:"kubeSchedulerFeatureGates,omitempty"`
 	// Shells adds berth's two kube-scheduler shells, berth-extender
 	// (stock kube-scheduler calling `berth extender`) and plugin-mode
