@@ -23,7 +23,7 @@ const bindSuccess = `berth_extender_requests_total{result="success",verb="bind"}
 func TestGPUSharesThroughStockKubeScheduler(t *testing.T) {
 	g := gputest.NewGroup(t, "ext", 2, 2)
 	g.SchedulerName = kubeSchedulerName
-	s := startShells(t)
+	s := startShells(t, nil)
 
 	bad := g.Pod("milli-1500", gputest.Share(100, ""))
 	bad.Annotations[gpushare.AnnotationMilli] = "1500"
@@ -72,7 +72,7 @@ func TestGPUSharesThroughStockKubeScheduler(t *testing.T) {
 func TestBurstDoesNotOversubscribe(t *testing.T) {
 	g := gputest.NewGroup(t, "burst", 2, 3)
 	g.SchedulerName = kubeSchedulerName
-	s := startShells(t)
+	s := startShells(t, nil)
 
 	asks := map[string]gputest.Ask{}
 	var wholes, shares []string

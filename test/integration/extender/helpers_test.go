@@ -1,6 +1,9 @@
 package extender
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -23,27 +26,50 @@ type shells struct {
 	extender, kubeScheduler *berthtest.Process
 	// extenderURL is where the extender serves verbs and /metrics.
 	extenderURL string
+	// client reaches extenderURL (trusting the test's CA under TLS).
+	client *http.Client
+}
+
+// serving is the extender's certificate for the HTTPS tests: the files
+// berth extender serves, and the CA bundle (PEM) kube-scheduler's stanza
+// and the test's client trust.
+type serving struct {
+	certFile, keyFile string
+	caPEM             []byte
 }
 
 // startShells starts `berth extender` (default berth profile, which
 // enables GPUShare) and waits for its /readyz, then the stock
 // kube-scheduler (no leader election, no secure serving) with a profile
 // kubeSchedulerName whose extender stanza points at it.
-func startShells(t *testing.T) *shells {
+// With tlsFiles set, the extender serves HTTPS with its files and the stanza
+// sets enableHTTPS with the CA.
+func startShells(t *testing.T, tlsFiles *serving) *shells {
 	t.Helper()
 	ports, err := testenv.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	s := &shells{extenderURL: "http://" + addr}
-	s.extender = berthtest.StartProcess(t, "berth-extender", "extender", "--address", addr, "-v=4")
-	hc := &http.Client{Timeout: time.Second}
+	s := &shells{extenderURL: "http://" + addr, client: &http.Client{Timeout: 5 * time.Second}}
+	args := []string{"extender", "--address", addr, "-v=4"}
+	https := ""
+	if tlsFiles != nil {
+		s.extenderURL = "https://" + addr
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(tlsFiles.caPEM) {
+			t.Fatal("the test's CA bundle holds no certificate")
+		}
+		s.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		args = append(args, "--tls-cert-file", tlsFiles.certFile, "--tls-private-key-file", tlsFiles.keyFile)
+		https = "  enableHTTPS: true\n  tlsConfig:\n    caData: " + base64.StdEncoding.EncodeToString(tlsFiles.caPEM) + "\n"
+	}
+	s.extender = berthtest.StartProcess(t, "berth-extender", args...)
 	berthtest.WaitFor(t, berthtest.ReadyTimeout, "berth extender to become ready", func() (bool, string) {
 		if s.extender.Exited() {
 			t.Fatalf("berth extender exited during startup (%v); last lines of its log:\n%s", s.extender.Cmd.ProcessState, testenv.TailFile(s.extender.Log, 20))
 		}
-		resp, err := hc.Get(s.extenderURL + "/readyz")
+		resp, err := s.client.Get(s.extenderURL + "/readyz")
 		if err != nil {
 			return false, err.Error()
 		}
@@ -71,7 +97,7 @@ extenders:
   nodeCacheCapable: true
   ignorable: false
   httpTimeout: 30s
-`, testenv.Current().Kubeconfig, kubeSchedulerName, s.extenderURL))
+%s`, testenv.Current().Kubeconfig, kubeSchedulerName, s.extenderURL, https))
 	s.kubeScheduler = berthtest.StartBinary(t, "kube-scheduler", "kube-scheduler", "--config", cfg, "--secure-port=0", "-v=2")
 	return s
 }
@@ -92,7 +118,7 @@ func (s *shells) alive(t *testing.T) {
 // it is absent.
 func (s *shells) metric(t *testing.T, series string) float64 {
 	t.Helper()
-	resp, err := http.Get(s.extenderURL + "/metrics")
+	resp, err := s.client.Get(s.extenderURL + "/metrics")
 	if err != nil {
 		t.Fatalf("reading the extender's metrics: %v", err)
 	}
