@@ -6,6 +6,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+	kubeframework "k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/berthsched/berth/pkg/framework"
 )
@@ -58,7 +59,6 @@ var resources = map[framework.EventResource]fwk.EventResource{
 	framework.ResourceClaim:         fwk.ResourceClaim,
 	framework.ResourceSlice:         fwk.ResourceSlice,
 	framework.DeviceClass:           fwk.DeviceClass,
-	framework.WildCard:              fwk.WildCard,
 }
 
 // actions maps berth's action bits to kube-scheduler's (their bit
@@ -99,6 +99,9 @@ func toActions(a framework.ActionType) fwk.ActionType {
 // framework.EventSourcer) are named "<resource>.<version>.<group>", the
 // form kube-scheduler watches through its dynamic informers. Events of
 // resources kube-scheduler cannot deliver are dropped (see resources).
+// A wildcard resource becomes every resource kube-scheduler watches: it
+// registers event handlers only for the resources plugins name, so "*"
+// itself would register none (and log "Incorrect event registration").
 func toEvents(pl framework.Plugin, evs []framework.ClusterEventWithHint) []fwk.ClusterEventWithHint {
 	custom := map[framework.EventResource]fwk.EventResource{}
 	if s, ok := pl.(framework.EventSourcer); ok {
@@ -108,23 +111,34 @@ func toEvents(pl framework.Plugin, evs []framework.ClusterEventWithHint) []fwk.C
 	}
 	out := make([]fwk.ClusterEventWithHint, 0, len(evs))
 	for _, e := range evs {
-		res, ok := resources[e.Event.Resource]
-		if !ok {
-			if res, ok = custom[e.Event.Resource]; !ok {
-				continue
+		var targets []fwk.EventResource
+		if e.Event.Resource == framework.WildCard {
+			for _, u := range kubeframework.UnrollWildCardResource() {
+				targets = append(targets, u.Event.Resource)
 			}
+		} else if res, ok := resources[e.Event.Resource]; ok {
+			targets = []fwk.EventResource{res}
+		} else if res, ok := custom[e.Event.Resource]; ok {
+			targets = []fwk.EventResource{res}
 		}
-		k := fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: res, ActionType: toActions(e.Event.ActionType), CustomLabel: e.Event.Label}}
-		if fn := e.QueueingHintFn; fn != nil {
-			k.QueueingHintFn = func(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
-				h, err := fn(logger, pod, oldObj, newObj)
-				if h == framework.QueueSkip {
-					return fwk.QueueSkip, err
-				}
-				return fwk.Queue, err
-			}
+		for _, res := range targets {
+			out = append(out, toEvent(e, res))
 		}
-		out = append(out, k)
 	}
 	return out
+}
+
+// toEvent is e for kube-scheduler's resource res.
+func toEvent(e framework.ClusterEventWithHint, res fwk.EventResource) fwk.ClusterEventWithHint {
+	k := fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: res, ActionType: toActions(e.Event.ActionType), CustomLabel: e.Event.Label}}
+	if fn := e.QueueingHintFn; fn != nil {
+		k.QueueingHintFn = func(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
+			h, err := fn(logger, pod, oldObj, newObj)
+			if h == framework.QueueSkip {
+				return fwk.QueueSkip, err
+			}
+			return fwk.Queue, err
+		}
+	}
+	return k
 }

@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -85,5 +86,46 @@ func TestToEvents(t *testing.T) {
 	}
 	if toActions(framework.All) != fwk.Add|fwk.Delete|fwk.Update {
 		t.Errorf("All = %v, want every kube-scheduler action", toActions(framework.All))
+	}
+}
+
+// TestWildCardEventsAreUnrolled: kube-scheduler registers event handlers
+// only for the resources plugins name, and refuses "*" with an error
+// log; a berth wildcard event, and a plugin with no events at all, must
+// become every resource it watches, with the hint kept.
+func TestWildCardEventsAreUnrolled(t *testing.T) {
+	skipAll := func(klog.Logger, *v1.Pod, any, any) (framework.QueueingHint, error) { return framework.QueueSkip, nil }
+	got := toEvents(sourcer{}, []framework.ClusterEventWithHint{
+		{Event: framework.ClusterEvent{Resource: framework.WildCard, ActionType: framework.Add}, QueueingHintFn: skipAll}})
+	if len(got) < 5 {
+		t.Fatalf("a wildcard event became %d events, want one per watched resource", len(got))
+	}
+	seen := map[fwk.EventResource]bool{}
+	for _, e := range got {
+		if e.Event.Resource == fwk.WildCard {
+			t.Errorf("the wildcard reached kube-scheduler: %+v", e.Event)
+		}
+		if e.Event.ActionType != fwk.Add || e.QueueingHintFn == nil {
+			t.Errorf("%s: action %v, hint kept %v; want Add with the hint", e.Event.Resource, e.Event.ActionType, e.QueueingHintFn != nil)
+		}
+		seen[e.Event.Resource] = true
+	}
+	for _, r := range []fwk.EventResource{fwk.Node, fwk.AssignedPod, fwk.PersistentVolumeClaim} {
+		if !seen[r] {
+			t.Errorf("no %s event in the unrolled wildcard", r)
+		}
+	}
+
+	evs, err := (&Plugin{}).EventsToRegister(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Event.Resource == fwk.WildCard {
+			t.Errorf("a plugin without events registers the wildcard: %+v", e.Event)
+		}
+	}
+	if len(evs) < 5 {
+		t.Errorf("a plugin without events registers %d events, want every watched resource", len(evs))
 	}
 }

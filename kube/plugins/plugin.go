@@ -6,6 +6,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
+	kubeframework "k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/berthsched/berth/pkg/framework"
 )
@@ -220,11 +221,12 @@ func (p *Plugin) PreBind(ctx context.Context, ks fwk.CycleState, pod *v1.Pod, no
 }
 
 // EventsToRegister translates the berth plugin's events; a plugin without
-// any is requeued by every event, as kube-scheduler does for plugins
-// that do not say.
+// any is requeued by every event of every resource kube-scheduler
+// watches, as kube-scheduler does for its plugins that do not say (the
+// resources listed one by one: a wildcard registers no event handler).
 func (p *Plugin) EventsToRegister(ctx context.Context) ([]fwk.ClusterEventWithHint, error) {
 	if p.enqueue == nil {
-		return []fwk.ClusterEventWithHint{{Event: fwk.ClusterEvent{Resource: fwk.WildCard, ActionType: fwk.All}}}, nil
+		return kubeframework.UnrollWildCardResource(), nil
 	}
 	evs, err := p.enqueue.EventsToRegister(ctx)
 	if err != nil {
