@@ -24,6 +24,7 @@ import (
 	"github.com/berthsched/berth/internal/monitoringtest"
 	"github.com/berthsched/berth/internal/nodegen"
 	"github.com/berthsched/berth/internal/promtest"
+	"github.com/berthsched/berth/internal/svgchart"
 	"github.com/berthsched/berth/internal/testenv"
 )
 
@@ -159,9 +160,9 @@ func run(out string, duration time.Duration) error {
 	}
 	papi := promv1.NewAPI(pc)
 	vars := strings.NewReplacer("$__rate_interval", "15s", "$job", ".+")
-	var charts []chart
+	var charts []svgchart.Chart
 	for _, title := range panels {
-		ch := chart{title: title}
+		ch := svgchart.Chart{Title: title}
 		for _, q := range queries {
 			if !strings.Contains(q.Source, fmt.Sprintf("%q", title)) {
 				continue
@@ -171,13 +172,14 @@ func run(out string, duration time.Duration) error {
 				return fmt.Errorf("%s: %v", q.Source, err)
 			}
 			for _, s := range v.(model.Matrix) {
-				ch.series = append(ch.series, series{name: legend(q.Legend, s.Metric), points: s.Values})
+				ch.Series = append(ch.Series, svgchart.Series{Name: legend(q.Legend, s.Metric), Points: s.Values})
 			}
-			ch.unit = unitOf(title)
+			ch.Unit = unitOf(title)
 		}
 		charts = append(charts, ch)
 	}
-	svg := render(charts, start.Add(-10*time.Second), end)
+	from := start.Add(-10 * time.Second)
+	svg := svgchart.Render(fmt.Sprintf("berth scheduler — main panels, from a real berth run (Prometheus query_range, %s)", end.Sub(from).Round(time.Second)), charts, from, end)
 	if err := os.WriteFile(out, []byte(svg), 0o644); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package svgchart
 
 import (
 	"fmt"
@@ -10,16 +10,23 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// chart is one dashboard panel's data.
-type chart struct {
-	title  string
-	unit   string
-	series []series
+// Chart is one panel's data.
+type Chart struct {
+	// Title heads the panel.
+	Title string
+	// Unit formats the y axis: "s" (seconds, shown as ms below 1 s), "%"
+	// (the values are fractions), "/s", "B" (bytes, shown in KiB, MiB,
+	// GiB) or "" (plain numbers).
+	Unit string
+	// Series are the lines, named in the legend.
+	Series []Series
 }
 
-type series struct {
-	name   string
-	points []model.SamplePair
+// Series is one line of a chart: Prometheus samples, as a range query
+// returns them.
+type Series struct {
+	Name   string
+	Points []model.SamplePair
 }
 
 // palette is Grafana's classic series colours.
@@ -32,15 +39,15 @@ const (
 	plotW, plotH   = panelW - plotL - 14, 130
 )
 
-// render draws the charts as a grid of panels on a dark background, like
-// Grafana's default theme, over the time range [from, to].
-func render(charts []chart, from, to time.Time) string {
+// Render draws the charts as a grid of panels on a dark background, like
+// Grafana's default theme, over the time range [from, to], under title.
+func Render(title string, charts []Chart, from, to time.Time) string {
 	rows := (len(charts) + cols - 1) / cols
 	w, h := cols*panelW+(cols+1)*8, rows*panelH+(rows+1)*8+28
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="Helvetica,Arial,sans-serif" font-size="11">`+"\n", w, h)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#111217"/>`+"\n", w, h)
-	fmt.Fprintf(&b, `<text x="8" y="19" fill="#ccccdc" font-size="14">berth scheduler — main panels, from a real berth run (Prometheus query_range, %s)</text>`+"\n", to.Sub(from).Round(time.Second))
+	fmt.Fprintf(&b, `<text x="8" y="19" fill="#ccccdc" font-size="14">%s</text>`+"\n", html.EscapeString(title))
 	for i, c := range charts {
 		x, y := 8+(i%cols)*(panelW+8), 28+8+(i/cols)*(panelH+8)
 		panel(&b, c, x, y, from, to)
@@ -49,17 +56,17 @@ func render(charts []chart, from, to time.Time) string {
 	return b.String()
 }
 
-func panel(b *strings.Builder, c chart, x, y int, from, to time.Time) {
+func panel(b *strings.Builder, c Chart, x, y int, from, to time.Time) {
 	fmt.Fprintf(b, `<g transform="translate(%d,%d)">`+"\n", x, y)
 	fmt.Fprintf(b, `<rect width="%d" height="%d" fill="#181b1f" stroke="#2c3235"/>`+"\n", panelW, panelH)
-	fmt.Fprintf(b, `<text x="8" y="18" fill="#ccccdc" font-size="12" font-weight="bold">%s</text>`+"\n", html.EscapeString(c.title))
+	fmt.Fprintf(b, `<text x="8" y="18" fill="#ccccdc" font-size="12" font-weight="bold">%s</text>`+"\n", html.EscapeString(c.Title))
 	scale := 1.0
-	if c.unit == "%" {
+	if c.Unit == "%" {
 		scale = 100
 	}
 	maxV := 0.0
-	for _, s := range c.series {
-		for _, p := range s.points {
+	for _, s := range c.Series {
+		for _, p := range s.Points {
 			if v := float64(p.Value) * scale; !math.IsNaN(v) && !math.IsInf(v, 0) {
 				maxV = math.Max(maxV, v)
 			}
@@ -70,21 +77,21 @@ func panel(b *strings.Builder, c chart, x, y int, from, to time.Time) {
 	for i := 0; i <= 4; i++ {
 		gy := plotT + plotH - plotH*i/4
 		fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#2c3235"/>`+"\n", plotL, gy, plotL+plotW, gy)
-		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="end">%s</text>`+"\n", plotL-4, gy+4, format(top*float64(i)/4, c.unit))
+		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="end">%s</text>`+"\n", plotL-4, gy+4, format(top*float64(i)/4, c.Unit))
 	}
 	span := to.Sub(from).Seconds()
 	for i, sec := range []float64{0, span / 2, span} {
 		gx := plotL + int(float64(plotW)*sec/span)
 		anchor := []string{"start", "middle", "end"}[i]
-		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="%s">%s</text>`+"\n", gx, plotT+plotH+14, anchor, from.Add(time.Duration(sec)*time.Second).UTC().Format("15:04:05"))
+		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="%s">%s</text>`+"\n", gx, plotT+plotH+14, anchor, from.Add(time.Duration(sec*float64(time.Second))).UTC().Format("15:04:05"))
 	}
-	if len(c.series) == 0 {
+	if len(c.Series) == 0 {
 		fmt.Fprintf(b, `<text x="%d" y="%d" fill="#8e8e8e" text-anchor="middle">No data</text>`+"\n", plotL+plotW/2, plotT+plotH/2)
 	}
-	for i, s := range c.series {
+	for i, s := range c.Series {
 		color := palette[i%len(palette)]
 		var pts []string
-		for _, p := range s.points {
+		for _, p := range s.Points {
 			v := float64(p.Value) * scale
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				continue
@@ -95,7 +102,7 @@ func panel(b *strings.Builder, c chart, x, y int, from, to time.Time) {
 		}
 		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`+"\n", color, strings.Join(pts, " "))
 		lx, ly := 8+(i%3)*136, plotT+plotH+30+(i/3)*14
-		name := s.name
+		name := s.Name
 		if name == "" {
 			name = "value"
 		}
@@ -138,6 +145,13 @@ func format(v float64, unit string) string {
 		return fmt.Sprintf("%g%%", v)
 	case "/s":
 		return fmt.Sprintf("%g/s", v)
+	case "B":
+		for _, u := range []string{"B", "KiB", "MiB", "GiB"} {
+			if v < 1024 || u == "GiB" {
+				return fmt.Sprintf("%g %s", math.Round(v*10)/10, u)
+			}
+			v /= 1024
+		}
 	}
 	return fmt.Sprintf("%g", v)
 }
