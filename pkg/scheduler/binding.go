@@ -11,11 +11,14 @@ import (
 	"golang.org/x/sync/semaphore"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/berthsched/berth/pkg/framework"
 	"github.com/berthsched/berth/pkg/metrics"
+	schedcache "github.com/berthsched/berth/pkg/scheduler/cache"
 	"github.com/berthsched/berth/pkg/scheduler/core"
 	"github.com/berthsched/berth/pkg/scheduler/profile"
 )
@@ -304,4 +307,23 @@ func (s *Scheduler) requeueFailed(ctx context.Context, prof *profile.Profile, qp
 		}
 	}
 	s.reporter.Report(pod, reason, msg)
+}
+
+// bindingCheckTimeout bounds one lookup of an expired assumed pod.
+const bindingCheckTimeout = 10 * time.Second
+
+// bindingCheck returns the cache's BindingCheck: a GET of the pod from the
+// API server (not the informer, which is what lags), so that an assumed
+// pod whose bind succeeded keeps its node's capacity however late its
+// event arrives. A pod that is gone is reported as nil.
+func bindingCheck(client kubernetes.Interface) schedcache.BindingCheck {
+	return func(pod *v1.Pod) (*v1.Pod, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), bindingCheckTimeout)
+		defer cancel()
+		got, err := client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return got, err
+	}
 }

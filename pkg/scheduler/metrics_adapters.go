@@ -17,7 +17,7 @@ func initErrorSeries(m *metrics.Metrics) {
 	for _, k := range []string{
 		schedcache.DriftNodeMissing, schedcache.DriftNodeExtra, schedcache.DriftNodeStale,
 		schedcache.DriftPodMissing, schedcache.DriftPodExtra, schedcache.DriftPodWrongNode,
-		schedcache.DriftPodStale, schedcache.DriftAssumedPodExpired,
+		schedcache.DriftPodStale, schedcache.DriftAssumedPodExpired, schedcache.DriftAssumedPodConfirmedLate,
 	} {
 		m.CacheDrift.WithLabelValues(k)
 	}

@@ -17,8 +17,8 @@ func TestErrorSeriesExistBeforeAnyError(t *testing.T) {
 	if n := testutil.CollectAndCount(env.metrics.BindErrors); n != 4 {
 		t.Errorf("bind error series = %d, want 4 (conflict, not_found, transient, error)", n)
 	}
-	if n := testutil.CollectAndCount(env.metrics.CacheDrift); n != 8 {
-		t.Errorf("cache drift series = %d, want one per drift kind (8)", n)
+	if n := testutil.CollectAndCount(env.metrics.CacheDrift); n != 9 {
+		t.Errorf("cache drift series = %d, want one per drift kind (9)", n)
 	}
 	if v := counterValue(env.metrics.BindErrors.WithLabelValues(string(bindTransient))); v != 0 {
 		t.Errorf("bind errors{transient} = %v before any bind", v)

@@ -199,6 +199,9 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 		rand:                     rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x6265727468)),
 	}
 	s.cache = schedcache.New(opts.AssumedPodTTL, opts.Clock, cacheMetrics{opts.Metrics})
+	if opts.BindClient != nil {
+		s.cache.SetBindingCheck(bindingCheck(opts.BindClient))
+	}
 	initErrorSeries(opts.Metrics)
 
 	recorders := map[string]events.EventRecorder{}

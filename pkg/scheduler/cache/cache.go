@@ -27,6 +27,8 @@ type Cache struct {
 	ttl     time.Duration
 	clock   clock.Clock
 	metrics Metrics
+	// check, if set, is asked before an expired assumed pod is dropped.
+	check BindingCheck
 
 	mu sync.RWMutex
 	// generation is stamped on a NodeInfo each time it changes.
@@ -356,22 +358,80 @@ func (c *Cache) PodCount() (int, error) {
 	return len(c.pods), nil
 }
 
-// CleanupExpiredAssumedPods drops the assumed pods whose binding finished
-// more than the TTL ago without an add event confirming them. Run calls it
-// periodically; tests call it directly with a fake clock.
-func (c *Cache) CleanupExpiredAssumedPods(logger klog.Logger) {
+// BindingCheck asks the API server what became of an assumed pod whose
+// TTL has passed: the pod as the server has it now, or nil if it is gone.
+// An error means the server could not tell (the pod then stays assumed).
+// It is called without the cache's lock held, and must bound its own wait.
+type BindingCheck func(pod *v1.Pod) (*v1.Pod, error)
+
+// SetBindingCheck makes CleanupExpiredAssumedPods ask check before
+// dropping an expired assumed pod. Without it, an informer lagging more
+// than the TTL behind the API server (a slow or stalled watch) would see
+// the cache drop pods whose binds succeeded, free their node's capacity
+// for other pods, and so overcommit the node once the events arrive.
+// Call it before Run.
+func (c *Cache) SetBindingCheck(check BindingCheck) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.check = check
+}
+
+// CleanupExpiredAssumedPods drops the assumed pods whose binding finished
+// more than the TTL ago without an add event confirming them. With a
+// BindingCheck, each is first looked up: a pod the API server has bound
+// is confirmed as an add event would (on the server's node), a pod the
+// server could not be asked about stays assumed for another TTL, and
+// only a pod that is gone or not bound is dropped. Run calls it
+// periodically; tests call it directly with a fake clock.
+func (c *Cache) CleanupExpiredAssumedPods(logger klog.Logger) {
+	type expired struct {
+		key      types.UID
+		pod      *v1.Pod
+		deadline time.Time
+		now      *v1.Pod
+		err      error
+	}
+	var due []*expired
+	c.mu.Lock()
 	now := c.clock.Now()
+	check := c.check
 	for key, ps := range c.assumed {
-		if !ps.bindingFinished || now.Before(ps.deadline) {
+		if ps.bindingFinished && !now.Before(ps.deadline) {
+			due = append(due, &expired{key: key, pod: ps.pod, deadline: ps.deadline})
+		}
+	}
+	c.mu.Unlock()
+	if check != nil {
+		for _, e := range due {
+			e.now, e.err = check(e.pod)
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range due {
+		ps, ok := c.assumed[e.key]
+		if !ok || ps.pod != e.pod || !ps.deadline.Equal(e.deadline) {
+			// Confirmed, forgotten or assumed again meanwhile.
 			continue
 		}
-		// logr has no warning level; V(0) is always shown.
-		logger.Info("Warning: assumed pod expired without being confirmed bound; releasing its resources",
-			"pod", klog.KObj(ps.pod), "node", klog.KRef("", ps.pod.Spec.NodeName), "ttl", c.ttl)
-		c.deletePodLocked(logger, key, ps)
-		c.metrics.DriftDetected(DriftAssumedPodExpired)
+		switch {
+		case e.err != nil:
+			ps.deadline = c.clock.Now().Add(c.ttl)
+			logger.Info("Warning: assumed pod expired but the API server could not be asked whether it is bound; keeping it for another TTL",
+				"pod", klog.KObj(ps.pod), "node", klog.KRef("", ps.pod.Spec.NodeName), "ttl", c.ttl, "err", e.err)
+		case e.now != nil && e.now.UID == e.key && e.now.Spec.NodeName != "":
+			logger.Info("Warning: assumed pod expired before the informer reported it bound, but the API server has it bound; confirming it",
+				"pod", klog.KObj(ps.pod), "node", klog.KRef("", e.now.Spec.NodeName), "ttl", c.ttl)
+			c.upsertPodLocked(logger, e.key, e.now)
+			c.metrics.DriftDetected(DriftAssumedPodConfirmedLate)
+		default:
+			// logr has no warning level; V(0) is always shown.
+			logger.Info("Warning: assumed pod expired without being confirmed bound; releasing its resources",
+				"pod", klog.KObj(ps.pod), "node", klog.KRef("", ps.pod.Spec.NodeName), "ttl", c.ttl)
+			c.deletePodLocked(logger, e.key, ps)
+			c.metrics.DriftDetected(DriftAssumedPodExpired)
+		}
 	}
 	c.metrics.CacheSize(len(c.nodes), len(c.pods), len(c.assumed))
 }

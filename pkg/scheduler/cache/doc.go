@@ -32,6 +32,11 @@
 //   - Expired: FinishBinding starts a clock of ttl. If no add event arrives by
 //     then (a lost event, a pod deleted before its add was seen), the pod
 //     would hold capacity forever, so the cleanup loop drops it and logs it.
+//     With a BindingCheck (the engine sets one) the loop first asks the API
+//     server: a pod it has bound is confirmed (Added) instead, because an
+//     informer lagging more than the TTL is not a lost bind, and dropping
+//     the pod would free capacity it holds; a pod the server cannot be
+//     asked about stays assumed for another TTL.
 //     Before FinishBinding an assumed pod never expires, because the binding
 //     cycle still owns it and will either finish or forget it.
 //   - Deleted: the informer reported the pod gone (or terminal).

@@ -23,6 +23,11 @@ const (
 	// DriftAssumedPodExpired: an assumed pod was dropped because no add
 	// event confirmed it within the TTL after its binding finished.
 	DriftAssumedPodExpired = "assumed_pod_expired"
+	// DriftAssumedPodConfirmedLate: an assumed pod's TTL passed without an
+	// add event, but the API server had it bound (the BindingCheck), so
+	// it was confirmed rather than dropped: the informer lags the server
+	// by more than the TTL.
+	DriftAssumedPodConfirmedLate = "assumed_pod_confirmed_late"
 )
 
 // Metrics receives the cache's observations. The engine wires it to its
