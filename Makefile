@@ -38,8 +38,10 @@ SEEDS ?= 20000
 GANG_SEEDS ?= 2000
 # FUZZTIME is how long make fuzz (and make test) runs each fuzz target.
 FUZZTIME ?= 10s
+# DURATION is how long make soak churns.
+DURATION ?= 1h
 
-.PHONY: all build berth devcluster kube-bins kube-scheduler-berth image-kube-scheduler-berth prometheus test test-unit test-kube fuzz demo bench conformance lint release clean
+.PHONY: all build berth devcluster kube-bins kube-scheduler-berth image-kube-scheduler-berth prometheus test test-unit test-kube fuzz demo bench soak conformance lint release clean
 
 all: build
 
@@ -102,6 +104,13 @@ demo: build
 # one run; writes bench-results/results.{md,json}. See docs/benchmarks.md.
 bench: build
 	$(GO) run ./test/bench/cmd/berth-bench --scale $(SCALE) --workloads "$(WORKLOADS)" --out bench-results/
+
+# berth under steady churn for DURATION (default 1h) on a local control
+# plane, scraped by the real Prometheus: RSS, heap, goroutines, queues and
+# p99 create-to-bind over time, plotted in soak-results/soak.svg, with a
+# flatness verdict (exit 1 when memory or goroutines grow). docs/soak.md.
+soak: build
+	$(GO) run ./test/soak/cmd/berth-soak --duration $(DURATION) --out soak-results/
 
 # A long randomized differential campaign against kube-scheduler's own
 # plugins; prints the agreement rate per plugin.
