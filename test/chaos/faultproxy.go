@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -67,6 +68,11 @@ type FaultProxy struct {
 	faults   []BindFault
 	rnd      *mrand.Rand
 	injected map[BindFault]int
+	// watchDelay holds back every chunk of every watch response for
+	// that long (0: none).
+	watchDelay time.Duration
+	// watches cancels each watch in flight.
+	watches map[*http.Request]context.CancelFunc
 }
 
 // NewFaultProxy serves on a free 127.0.0.1 port, forwarding to the
@@ -92,7 +98,7 @@ func NewFaultProxy(upstream *rest.Config) (*FaultProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &FaultProxy{ln: ln, caPEM: caPEM, rnd: mrand.New(mrand.NewPCG(1, 2)), injected: map[BindFault]int{}}
+	p := &FaultProxy{ln: ln, caPEM: caPEM, rnd: mrand.New(mrand.NewPCG(1, 2)), injected: map[BindFault]int{}, watches: map[*http.Request]context.CancelFunc{}}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport = rt
 	rp.FlushInterval = -1 // watches stream
@@ -112,6 +118,23 @@ func (p *FaultProxy) handler(next http.Handler) http.Handler {
 				p.inject(w, r, next, f)
 				return
 			}
+		}
+		if r.Method == http.MethodGet && r.URL.Query().Get("watch") == "true" {
+			ctx, cancel := context.WithCancel(r.Context())
+			r = r.WithContext(ctx)
+			p.mu.Lock()
+			p.watches[r] = cancel
+			p.mu.Unlock()
+			defer func() {
+				p.mu.Lock()
+				delete(p.watches, r)
+				p.mu.Unlock()
+				cancel()
+			}()
+			dw := newDelayWriter(w, p.delay)
+			next.ServeHTTP(dw, r)
+			dw.drain()
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -147,6 +170,89 @@ func (p *FaultProxy) inject(w http.ResponseWriter, r *http.Request, next http.Ha
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(int(status.Code))
 	_, _ = w.Write(body)
+}
+
+func (p *FaultProxy) delay() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.watchDelay
+}
+
+// DelayWatches holds back each chunk of every watch response (the
+// headers pass at once, so the watch is established) for d, from now on,
+// keeping their order: the client sees every event d late, while its
+// requests (binds) are served at once. 0 ends the delay for new chunks.
+// The watches open when the delay starts are ended, so that the client's
+// new ones are delayed too.
+func (p *FaultProxy) DelayWatches(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.watchDelay = d
+	if d > 0 {
+		for _, cancel := range p.watches {
+			cancel()
+		}
+	}
+}
+
+// delayWriter is a delay line in front of a streaming ResponseWriter.
+type delayWriter struct {
+	w     http.ResponseWriter
+	delay func() time.Duration
+	ch    chan delayed
+	done  chan struct{}
+}
+
+type delayed struct {
+	data []byte
+	at   time.Time
+}
+
+func newDelayWriter(w http.ResponseWriter, delay func() time.Duration) *delayWriter {
+	d := &delayWriter{w: w, delay: delay, ch: make(chan delayed, 4096), done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		f, _ := w.(http.Flusher)
+		broken := false
+		for c := range d.ch {
+			if broken {
+				continue
+			}
+			time.Sleep(time.Until(c.at))
+			if _, err := w.Write(c.data); err != nil {
+				broken = true
+				continue
+			}
+			if f != nil {
+				f.Flush()
+			}
+		}
+	}()
+	return d
+}
+
+func (d *delayWriter) Header() http.Header { return d.w.Header() }
+
+func (d *delayWriter) WriteHeader(code int) {
+	d.w.WriteHeader(code)
+	if f, ok := d.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (d *delayWriter) Write(b []byte) (int, error) {
+	d.ch <- delayed{data: append([]byte(nil), b...), at: time.Now().Add(d.delay())}
+	return len(b), nil
+}
+
+// Flush is a no-op: the delay line flushes each chunk it writes.
+func (d *delayWriter) Flush() {}
+
+// drain waits until every chunk has been written (the handler must not
+// return before).
+func (d *delayWriter) drain() {
+	close(d.ch)
+	<-d.done
 }
 
 // discard is a ResponseWriter that keeps only the status code.

@@ -262,7 +262,7 @@ func (h *Harness) Run(ctx context.Context, sc Scenario) (res *Result, err error)
 }
 
 // create creates pods (and their claims) in order, pause apart, retrying
-// through API outages, and notes their UIDs as expected.
+// through API outages, and notes the UIDs of those labelled ExpectLabel.
 func (r *run) create(ctx context.Context, pods []*v1.Pod, pause time.Duration) error {
 	for _, p := range pods {
 		if c := claimFor(p); c != nil {
@@ -286,9 +286,11 @@ func (r *run) create(ctx context.Context, pods []*v1.Pod, pause time.Duration) e
 		if err != nil {
 			return fmt.Errorf("creating pod %s: %w", p.Name, err)
 		}
-		r.mu.Lock()
-		r.expected[got.UID] = true
-		r.mu.Unlock()
+		if got.Labels[ExpectLabel] == "true" {
+			r.mu.Lock()
+			r.expected[got.UID] = true
+			r.mu.Unlock()
+		}
 		if pause > 0 {
 			time.Sleep(pause)
 		}

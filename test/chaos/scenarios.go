@@ -38,10 +38,11 @@ func Scenarios() []Scenario {
 		{Name: "etcd-restart", Doc: "the embedded etcd closed and reopened mid-burst, the API server staying up", start: oneBerth, inject: restartComponent(syscall.SIGUSR2)},
 		{Name: "watch-cut", Doc: "every connection between berth and the API server cut, three times, 2 s apart", start: berthBehindTCPProxy, inject: cutWatches},
 		{Name: "watch-stall", Doc: "every connection between berth and the API server stalled for 10 s, then 5 s", start: berthBehindTCPProxy, inject: stallWatches},
-		{Name: "competing-scheduler", Doc: "a second scheduler binds pending berth pods through pods/binding during the burst", start: oneBerth, inject: competingScheduler},
+		{Name: "competing-scheduler", Doc: "a second scheduler binds pending berth pods through pods/binding during the burst, berth binding slowly (20 requests/s)", start: oneSlowBerth, inject: competingScheduler},
 		{Name: "node-churn", Doc: "four of six nodes deleted, cordoned, relabelled and tainted mid-burst", start: oneBerth, inject: nodeChurn},
 		{Name: "leader-kill", Doc: "two berths with leader election; the leader SIGKILLed with binds in flight", start: twoBerths, inject: killLeader},
 		{Name: "berth-kill", Doc: "a lone berth SIGKILLed with binds in flight and restarted 2 s later", start: oneSlowBerth, inject: killAndRestart},
+		{Name: "watch-delay", Doc: "every watch event reaches berth 30 s late (longer than the assumed-pod TTL) while its binds go through at once; one node is asked for more cores than it has", start: berthBehindFaultProxy, inject: delayedWatches},
 		{Name: "bind-errors", Doc: "30% of binds answered 429, 500, 409 or 500 after the bind committed, by a TLS-terminating proxy", start: berthBehindFaultProxy, inject: bindErrors},
 	}
 }
@@ -324,18 +325,25 @@ func killAndRestart(ctx context.Context, r *run) error {
 }
 
 func berthBehindFaultProxy(ctx context.Context, r *run) error {
-	p, err := NewFaultProxy(r.h.env.Config)
+	kc, err := startFaultProxy(r)
 	if err != nil {
-		return err
-	}
-	r.onCleanup(p.Close)
-	r.faults = p
-	kc := filepath.Join(r.dir, "faultproxy.kubeconfig")
-	if err := p.WriteKubeconfig(kc); err != nil {
 		return err
 	}
 	_, err = r.startBerth(ctx, "berth", kc, "--leader-elect=false")
 	return err
+}
+
+// startFaultProxy starts the scenario's FaultProxy and returns the path of
+// a kubeconfig for it.
+func startFaultProxy(r *run) (string, error) {
+	p, err := NewFaultProxy(r.h.env.Config)
+	if err != nil {
+		return "", err
+	}
+	r.onCleanup(p.Close)
+	r.faults = p
+	kc := filepath.Join(r.dir, "faultproxy.kubeconfig")
+	return kc, p.WriteKubeconfig(kc)
 }
 
 // bindErrors injects faults on 30% of binds until every pod has been
@@ -352,5 +360,31 @@ func bindErrors(ctx context.Context, r *run) error {
 	}
 	sort.Strings(parts)
 	r.note("injected %s", strings.Join(parts, ", "))
+	return nil
+}
+
+// watchDelay is how late the watch-delay scenario's berth sees events:
+// longer than the assumed-pod TTL, so that assumed pods whose binds
+// succeeded expire before berth sees them bound.
+const watchDelay = AssumedPodTTL + 10*time.Second
+
+// delayedWatches asks node 5 for ten cores, then four more as the first
+// ten's assumed pods expire in berth's cache (their binds done, the
+// events confirming them still held back), and ends the delay once the
+// second batch has been seen and the first batch's confirmations are
+// through.
+func delayedWatches(ctx context.Context, r *run) error {
+	r.faults.DelayWatches(watchDelay)
+	w := &workload{ns: r.ns, scenario: r.name}
+	if err := r.create(ctx, w.overflow(1, 10), 0); err != nil {
+		return err
+	}
+	time.Sleep(watchDelay - 5*time.Second)
+	if err := r.create(ctx, w.overflow(2, 4), 0); err != nil {
+		return err
+	}
+	time.Sleep(watchDelay + 5*time.Second)
+	r.faults.DelayWatches(0)
+	r.note("events delayed %v, assumed-pod TTL %v", watchDelay, AssumedPodTTL)
 	return nil
 }

@@ -47,6 +47,10 @@ const (
 	kindVolume   = "volume"
 	kindGang     = "gang"
 	kindGPU      = "gpu"
+	// kindOverflow pods ask for whole cores of one node, more than it
+	// has: some must stay pending (they are not expected to be bound),
+	// and an overcommit of that node would show.
+	kindOverflow = "overflow"
 )
 
 // workload builds one scenario's pods: Plan splits Pods into waves.
@@ -187,6 +191,19 @@ func (w *workload) volume(i int) *v1.Pod {
 		PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: p.Name},
 	}}}
 	return p
+}
+
+// overflow builds pods asking 1 CPU each of basic node 5, named
+// overflow-<batch>-<i>, not expected to be bound.
+func (w *workload) overflow(batch, n int) []*v1.Pod {
+	var out []*v1.Pod
+	for i := range n {
+		p := w.base(kindOverflow, fmt.Sprintf("overflow-%d-%02d", batch, i), roleBasic, "1", "256Mi")
+		p.Labels[ExpectLabel] = "false"
+		p.Spec.NodeSelector[v1.LabelHostname] = basicNode(w.scenario, 5)
+		out = append(out, p)
+	}
+	return out
 }
 
 // claimFor returns the claim a volume pod needs, or nil.
