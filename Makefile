@@ -37,7 +37,7 @@ WORKLOADS ?=
 SEEDS ?= 20000
 GANG_SEEDS ?= 2000
 # FUZZTIME is how long make fuzz (and make test) runs each fuzz target.
-FUZZTIME ?= 10s
+FUZZTIME ?= 6s
 # DURATION is how long make soak churns.
 DURATION ?= 1h
 
@@ -88,14 +88,22 @@ test: build
 	cd kube && $(GO) test $(TEST_FLAGS) ./...
 	$(MAKE) --no-print-directory fuzz
 
-# The fuzz targets (berth lint's reader and rules, the config loader with
-# every plugin's args), each for FUZZTIME (make test runs them briefly; their
-# seed corpora also run as plain tests). The first run builds client-go
-# with coverage instrumentation: a few minutes on a fresh machine.
+# The fuzz targets: berth lint's reader and rules, the config loader with
+# every plugin's args, the GPU annotations, the talks-to annotation, the
+# openb trace readers, the what-if snapshot decoder and the load file
+# source, each for FUZZTIME (make test runs them briefly, make chaos
+# longer; their seed corpora also run as plain tests). The first run
+# builds client-go with coverage instrumentation: a few minutes on a
+# fresh machine.
+FUZZ_TARGETS = ./pkg/lint/:FuzzRead ./pkg/lint/:FuzzLintPod ./pkg/config/:FuzzLoad \
+	./pkg/plugins/gpushare/:FuzzPodRequest ./pkg/plugins/gpushare/:FuzzParseAssignment \
+	./pkg/placement/network/:FuzzParseTalksTo ./pkg/simulate/:FuzzReadTrace \
+	./pkg/simulate/whatif/:FuzzDecode ./pkg/metricsource/:FuzzFileSource
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./pkg/lint/
-	$(GO) test -run '^$$' -fuzz '^FuzzLintPod$$' -fuzztime $(FUZZTIME) ./pkg/lint/
-	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/config/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t##*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 demo: build
 	$(GO) run ./hack/demo

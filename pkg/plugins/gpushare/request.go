@@ -61,6 +61,16 @@ func ParseAssignment(s string) (Assignment, error) {
 	if a.Node == "" || len(a.Cards) == 0 {
 		return a, fmt.Errorf("annotation %s names no node or no cards", AnnotationAssignment)
 	}
+	seen := map[int]bool{}
+	for _, c := range a.Cards {
+		if c < 0 || seen[c] {
+			return a, fmt.Errorf("annotation %s: card %d is negative or named twice", AnnotationAssignment, c)
+		}
+		seen[c] = true
+	}
+	if a.Milli < 0 || a.Milli > gpu.MilliPerCard || a.MemoryMiB < 0 {
+		return a, fmt.Errorf("annotation %s: milli %d outside 0..1000 or memory %d MiB negative", AnnotationAssignment, a.Milli, a.MemoryMiB)
+	}
 	return a, nil
 }
 
