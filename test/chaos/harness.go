@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/berthsched/berth/internal/testenv"
+	"github.com/berthsched/berth/pkg/plugins/gpushare"
 )
 
 // Options configures a Harness.
@@ -124,6 +125,19 @@ func (r *run) addBerth(p *berthProc) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.berths = append(r.berths, p)
+}
+
+// running returns the scenario's berth processes that have not exited.
+func (r *run) running() []*berthProc {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*berthProc
+	for _, p := range r.berths {
+		if !p.exited() {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // kill SIGKILLs p, marking the exit as the harness's doing.
@@ -255,6 +269,17 @@ func (h *Harness) Run(ctx context.Context, sc Scenario) (res *Result, err error)
 		return nil, err
 	}
 	res.Violations = Check(rec)
+	// Say what the checks had to look at, so that a pass is not vacuous.
+	assigned, bound := 0, 0
+	for _, p := range rec.Final {
+		if p.Spec.NodeName != "" {
+			bound++
+			if _, ok := p.Annotations[gpushare.AnnotationAssignment]; ok {
+				assigned++
+			}
+		}
+	}
+	r.note("checked %d bound pods, %d GPU assignments, %d gangs", bound, assigned, len(rec.Groups))
 	r.mu.Lock()
 	res.Notes = append(res.Notes, r.notes...)
 	r.mu.Unlock()

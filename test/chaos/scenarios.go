@@ -278,7 +278,7 @@ func killLeader(ctx context.Context, r *run) error {
 	if err := r.waitNewBind(ctx); err != nil {
 		return err
 	}
-	for _, p := range r.berths {
+	for _, p := range r.running() {
 		if p.name == old {
 			r.kill(p)
 		}
@@ -314,7 +314,7 @@ func killAndRestart(ctx context.Context, r *run) error {
 	if err := r.waitNewBind(ctx); err != nil {
 		return err
 	}
-	r.kill(r.berths[0])
+	r.kill(r.running()[0])
 	time.Sleep(2 * time.Second)
 	cfg := filepath.Join(r.dir, "slow.yaml")
 	if _, err := r.startBerth(ctx, "berth-restarted", "", "--leader-elect=false", "--config", cfg); err != nil {

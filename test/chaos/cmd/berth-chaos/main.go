@@ -22,12 +22,16 @@ func main() {
 func run() int {
 	all := chaos.ScenarioNames()
 	scenarios := flag.String("scenarios", strings.Join(all, ","), "comma-separated scenarios to run, of: "+strings.Join(all, ", "))
-	pods := flag.Int("pods", 60, "pods each scenario creates")
+	pods := flag.Int("pods", 60, "pods each scenario creates (20 to 200: the workload is sized to fit what the node-churn scenario leaves)")
 	volumes := flag.Bool("volumes", true, "include pods with claims of devcluster's local provisioner")
 	recovery := flag.Duration("recovery-timeout", 3*time.Minute, "how long after a fault every pod must be bound")
 	logDir := flag.String("log-dir", "", "keep berth logs here (default: a temporary directory, removed on success)")
 	flag.Parse()
 
+	if *pods < 20 || *pods > 200 {
+		fmt.Fprintf(os.Stderr, "berth-chaos: --pods %d: want 20 to 200\n", *pods)
+		return 2
+	}
 	var chosen []chaos.Scenario
 	for _, name := range strings.Split(*scenarios, ",") {
 		name = strings.TrimSpace(name)
