@@ -23,6 +23,15 @@ type QueuedPodInfo struct {
 	PendingPlugins sets.Set[string]
 	// Gated is set while a PreEnqueue plugin holds the pod back.
 	Gated bool
+	// GatedSince is when the pod was last gated; GateMessage is the
+	// gating plugin's status ("Plugin: message"), GatePlugin its name.
+	// GateReported and GateReportedAt are the message last reported on
+	// the pod and when (see the queue's LongGated).
+	GatedSince     time.Time
+	GatePlugin     string
+	GateMessage    string
+	GateReported   string
+	GateReportedAt time.Time
 }
 
 // DeepCopy copies the queue bookkeeping (the pod itself is shared).

@@ -280,6 +280,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 	s.cache.Run(ctx, time.Second)
 	go s.reporter.Run(ctx, reportWorkers)
 	go s.runConsistencyCheck(ctx)
+	go s.reportGated(ctx)
 	go func() {
 		<-ctx.Done()
 		s.queue.Close()
@@ -289,6 +290,36 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 	logger.Info("Scheduling loop stopped; waiting for in-flight binds")
 	s.bindWG.Wait()
+}
+
+// Gated pods are reported on (PodScheduled=False and a FailedScheduling
+// event with the gating plugin's message) once a PreEnqueue plugin has
+// held them GatedReportDelay, and again when the message changes, at
+// most every GatedReportEvery.
+const (
+	GatedReportDelay = 10 * time.Second
+	GatedReportEvery = time.Minute
+)
+
+// reportGated tells the owners of pods held back by a PreEnqueue plugin
+// (a PodGroup that does not exist, a gang short of members) why they
+// wait: without it such a pod stays Pending with no condition and no
+// event.
+func (s *Scheduler) reportGated(ctx context.Context) {
+	t := s.clock.NewTicker(GatedReportDelay / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+		logger := klog.FromContext(ctx)
+		for _, r := range s.queue.LongGated(logger, GatedReportDelay, GatedReportEvery) {
+			logger.V(2).Info("Pod held before scheduling", "pod", klog.KObj(r.Pod), "reason", r.Message)
+			s.reporter.Report(r.Pod, v1.PodReasonUnschedulable, r.Message)
+		}
+	}
 }
 
 // WaitForBinds waits for every binding cycle started so far.

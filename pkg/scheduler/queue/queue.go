@@ -272,7 +272,7 @@ func (q *PriorityQueue) TakeMatching(logger klog.Logger, match func(pod *v1.Pod)
 	q.sortLocked(out)
 	now := q.clock.Now()
 	for _, p := range out {
-		p.Gated = false
+		ungate(p)
 		p.Attempts++
 		if p.InitialAttemptTimestamp == nil {
 			t := now
@@ -430,6 +430,10 @@ func (q *PriorityQueue) PendingPods() ([]*v1.Pod, string) {
 // It reports whether the pod reached activeQ.
 func (q *PriorityQueue) pushActive(logger klog.Logger, p *framework.QueuedPodInfo, event string) bool {
 	if plugin, st := q.runPreEnqueue(logger, p.Pod); !st.IsSuccess() {
+		if !p.Gated {
+			p.GatedSince = q.clock.Now()
+		}
+		p.GatePlugin, p.GateMessage = plugin, plugin+": "+st.Message()
 		p.Gated = true
 		p.UnschedulablePlugins = sets.New[string]()
 		p.PendingPlugins = sets.New[string]()
@@ -444,7 +448,7 @@ func (q *PriorityQueue) pushActive(logger klog.Logger, p *framework.QueuedPodInf
 		return false
 	}
 	if p.Gated {
-		p.Gated = false
+		ungate(p)
 		p.UnschedulablePlugins = sets.New[string]()
 		p.PendingPlugins = sets.New[string]()
 	}
@@ -563,3 +567,59 @@ func podChanged(oldPod, newPod *v1.Pod) bool {
 	}
 	return !equality.Semantic.DeepEqual(strip(oldPod), strip(newPod))
 }
+
+// ungate clears a pod's gating bookkeeping when it leaves the gate.
+func ungate(p *framework.QueuedPodInfo) {
+	p.Gated = false
+	p.GatedSince, p.GatePlugin, p.GateMessage = time.Time{}, "", ""
+	p.GateReported, p.GateReportedAt = "", time.Time{}
+}
+
+// GatedReport is a pod a PreEnqueue plugin has held back long enough to
+// tell its owner why (LongGated).
+type GatedReport struct {
+	Pod     *v1.Pod
+	Message string
+}
+
+// LongGated returns the pods a PreEnqueue plugin other than
+// SchedulingGates (whose pods the API server already marks
+// SchedulingGated) has held for at least after, whose gating message was
+// not reported yet, or changed and was last reported at least every ago.
+// They are marked reported. A pod waiting for its PodGroup to be created
+// or for the group's other members would otherwise wait with no
+// condition and no event; the delay keeps gangs whose members arrive
+// together from being reported at all.
+func (q *PriorityQueue) LongGated(logger klog.Logger, after, every time.Duration) []GatedReport {
+	q.lock.Lock()
+	defer q.lock.Unlock()
+	now := q.clock.Now()
+	var out []GatedReport
+	for _, p := range q.pool {
+		if !p.Gated || p.GatePlugin == schedulingGatesPlugin || now.Sub(p.GatedSince) < after {
+			continue
+		}
+		// The message was written when the pod was last gated; events
+		// the plugin's hints skipped may have changed it (a gang's member
+		// count), so it is asked again. A pod it no longer holds is left
+		// to the event that will release it.
+		plugin, st := q.runPreEnqueue(logger, p.Pod)
+		if st.IsSuccess() {
+			continue
+		}
+		p.GatePlugin, p.GateMessage = plugin, plugin+": "+st.Message()
+		if p.GatePlugin == schedulingGatesPlugin || p.GateMessage == p.GateReported {
+			continue
+		}
+		if p.GateReported != "" && now.Sub(p.GateReportedAt) < every {
+			continue
+		}
+		p.GateReported, p.GateReportedAt = p.GateMessage, now
+		out = append(out, GatedReport{Pod: p.Pod, Message: p.GateMessage})
+	}
+	return out
+}
+
+// schedulingGatesPlugin is the SchedulingGates plugin's name (the queue
+// may not import plugins).
+const schedulingGatesPlugin = "SchedulingGates"

@@ -622,3 +622,54 @@ func TestPopFromBackoffWhenIdle(t *testing.T) {
 		t.Fatalf("Pop returned %q after the backoff, want erred", n)
 	}
 }
+
+// msgGate holds every pod back with its current message, as
+// GangScheduling does for a pod whose group is short of members.
+type msgGate struct{ msg *string }
+
+func (msgGate) Name() string { return "Gang" }
+
+func (g msgGate) PreEnqueue(context.Context, *v1.Pod) *framework.Status {
+	return framework.NewStatus(framework.UnschedulableAndUnresolvable, *g.msg)
+}
+
+// TestLongGated: a pod held by a PreEnqueue plugin is reported once it
+// has waited the delay, then again only when the message changes and
+// the interval has passed; pods held by SchedulingGates never are (the
+// API server marks them), and a pod that leaves the gate is forgotten.
+func TestLongGated(t *testing.T) {
+	msg := "waiting for members: 1 of 3 exist"
+	q, clk, logger := newTestQueue(t, Options{
+		ClusterEvents: map[string]map[string][]framework.ClusterEventWithHint{"": {"Gang": {{Event: pvcAdd}}}},
+		PreEnqueuePlugins: map[string][]framework.PreEnqueuePlugin{"": {gatePlugin{code: framework.UnschedulableAndUnresolvable}, msgGate{msg: &msg}}},
+	})
+	gated := pod("gates").Obj()
+	gated.Spec.SchedulingGates = []v1.PodSchedulingGate{{Name: "example.com/hold"}}
+	q.Add(logger, gated)
+	q.Add(logger, pod("member").Obj())
+	if got := q.LongGated(logger, 10*time.Second, time.Minute); len(got) != 0 {
+		t.Fatalf("reported before the delay: %+v", got)
+	}
+	clk.Step(10 * time.Second)
+	got := q.LongGated(logger, 10*time.Second, time.Minute)
+	if len(got) != 1 || got[0].Pod.Name != "member" || got[0].Message != "Gang: waiting for members: 1 of 3 exist" {
+		t.Fatalf("reports after the delay: %+v, want the member with the gang's message", got)
+	}
+	if got := q.LongGated(logger, 10*time.Second, time.Minute); len(got) != 0 {
+		t.Fatalf("the same message reported twice: %+v", got)
+	}
+	// A new message (asked again at report time, with no event): not
+	// before the interval.
+	msg = "waiting for members: 2 of 3 exist"
+	clk.Step(30 * time.Second)
+	if got := q.LongGated(logger, 10*time.Second, time.Minute); len(got) != 0 {
+		t.Fatalf("reported again within the interval: %+v", got)
+	}
+	clk.Step(30 * time.Second)
+	if got := q.LongGated(logger, 10*time.Second, time.Minute); len(got) != 1 || got[0].Message != "Gang: "+msg {
+		t.Fatalf("changed message after the interval: %+v", got)
+	}
+	if w := where(q, "uid-member"); w != QueueGated {
+		t.Fatalf("member in %s, want gated", w)
+	}
+}
