@@ -640,7 +640,7 @@ func (g msgGate) PreEnqueue(context.Context, *v1.Pod) *framework.Status {
 func TestLongGated(t *testing.T) {
 	msg := "waiting for members: 1 of 3 exist"
 	q, clk, logger := newTestQueue(t, Options{
-		ClusterEvents: map[string]map[string][]framework.ClusterEventWithHint{"": {"Gang": {{Event: pvcAdd}}}},
+		ClusterEvents:     map[string]map[string][]framework.ClusterEventWithHint{"": {"Gang": {{Event: pvcAdd}}}},
 		PreEnqueuePlugins: map[string][]framework.PreEnqueuePlugin{"": {gatePlugin{code: framework.UnschedulableAndUnresolvable}, msgGate{msg: &msg}}},
 	})
 	gated := pod("gates").Obj()
