@@ -2,10 +2,13 @@ package berthtest
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -89,4 +92,57 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 	if err != nil {
 		t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
 	}
+}
+
+// FindEvent looks for an event of reason about the object name in ns
+// whose note holds every one of want. It returns the note when found;
+// otherwise why not (the last such event's note, or that there is none),
+// for a WaitFor message.
+func FindEvent(ctx context.Context, c kubernetes.Interface, ns, name, reason string, want ...string) (note, why string, found bool) {
+	evs, err := c.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", err.Error(), false
+	}
+	why = "no " + reason + " event"
+	for _, e := range evs.Items {
+		if e.Regarding.Name != name || e.Reason != reason {
+			continue
+		}
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(e.Note, w)
+		}
+		if ok {
+			return e.Note, "", true
+		}
+		why = fmt.Sprintf("event %q lacks one of %q", e.Note, want)
+	}
+	return "", why, false
+}
+
+// ExtenderConfig is a KubeSchedulerConfiguration for the stock
+// kube-scheduler: one profile, schedulerName, whose extender stanza calls
+// berth extender at url with every verb, nodeCacheCapable and not
+// ignorable, with the given weight; extra (YAML lines of the stanza, such
+// as enableHTTPS) is appended to it.
+func ExtenderConfig(kubeconfig, schedulerName, url string, weight int, extra string) string {
+	return fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: %s
+leaderElection:
+  leaderElect: false
+profiles:
+- schedulerName: %s
+extenders:
+- urlPrefix: %s
+  filterVerb: filter
+  prioritizeVerb: prioritize
+  preemptVerb: preempt
+  bindVerb: bind
+  weight: %d
+  nodeCacheCapable: true
+  ignorable: false
+  httpTimeout: 30s
+%s`, kubeconfig, schedulerName, url, weight, extra)
 }

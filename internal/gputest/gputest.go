@@ -334,26 +334,10 @@ func WaitFailedScheduling(t *testing.T, c kubernetes.Interface, ns, name string,
 		if !unsched {
 			return false, "no PodScheduled=False condition"
 		}
-		evs, err := c.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		last := "no FailedScheduling event"
-		for _, e := range evs.Items {
-			if e.Regarding.Name != name || e.Reason != "FailedScheduling" {
-				continue
-			}
-			last = e.Note
-			ok := true
-			for _, w := range want {
-				ok = ok && strings.Contains(e.Note, w)
-			}
-			if ok {
-				note = e.Note
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("event %q lacks one of %q", last, want)
+		var found bool
+		var last string
+		note, last, found = berthtest.FindEvent(ctx, c, ns, name, "FailedScheduling", want...)
+		return found, last
 	})
 	return note
 }

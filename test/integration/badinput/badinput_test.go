@@ -227,29 +227,12 @@ func TestBadPodsAndPodGroups(t *testing.T) {
 // every want, and returns the note.
 func waitEvent(t *testing.T, ns, name, reason string, want ...string) string {
 	t.Helper()
-	c := testenv.Current().Client
 	var note string
 	berthtest.WaitFor(t, 30*time.Second, "a "+reason+" event for "+name, func() (bool, string) {
-		evs, err := c.EventsV1().Events(ns).List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		last := "no " + reason + " event"
-		for _, e := range evs.Items {
-			if e.Regarding.Name != name || e.Reason != reason {
-				continue
-			}
-			last = e.Note
-			ok := true
-			for _, w := range want {
-				ok = ok && strings.Contains(e.Note, w)
-			}
-			if ok {
-				note = e.Note
-				return true, ""
-			}
-		}
-		return false, last
+		var why string
+		var found bool
+		note, why, found = berthtest.FindEvent(context.Background(), testenv.Current().Client, ns, name, reason, want...)
+		return found, why
 	})
 	return note
 }

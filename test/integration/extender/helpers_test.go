@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -79,25 +78,7 @@ func startShells(t *testing.T, tlsFiles *serving) *shells {
 	// No managedResources: kube-scheduler consults an extender that lists
 	// some only for pods requesting one of them, and GPU shares request
 	// none (they ask through an annotation).
-	cfg := berthtest.WriteConfig(t, fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-clientConnection:
-  kubeconfig: %s
-leaderElection:
-  leaderElect: false
-profiles:
-- schedulerName: %s
-extenders:
-- urlPrefix: %s
-  filterVerb: filter
-  prioritizeVerb: prioritize
-  preemptVerb: preempt
-  bindVerb: bind
-  weight: 10
-  nodeCacheCapable: true
-  ignorable: false
-  httpTimeout: 30s
-%s`, testenv.Current().Kubeconfig, kubeSchedulerName, s.extenderURL, https))
+	cfg := berthtest.WriteConfig(t, berthtest.ExtenderConfig(testenv.Current().Kubeconfig, kubeSchedulerName, s.extenderURL, 10, https))
 	s.kubeScheduler = berthtest.StartBinary(t, "kube-scheduler", "kube-scheduler", "--config", cfg, "--secure-port=0", "-v=2")
 	return s
 }

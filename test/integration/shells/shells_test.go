@@ -116,25 +116,7 @@ profiles:
 // others at most 9) 2,000 points ahead, beyond the at most 1,200 points
 // kube-scheduler's own plugins can put between two nodes: berth decides.
 func extenderConfig(kubeconfig, url string) string {
-	return fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-clientConnection:
-  kubeconfig: %s
-leaderElection:
-  leaderElect: false
-profiles:
-- schedulerName: %s
-extenders:
-- urlPrefix: %s
-  filterVerb: filter
-  prioritizeVerb: prioritize
-  preemptVerb: preempt
-  bindVerb: bind
-  weight: 200
-  nodeCacheCapable: true
-  ignorable: false
-  httpTimeout: 30s
-`, kubeconfig, profile, url)
+	return berthtest.ExtenderConfig(kubeconfig, profile, url, 200, "")
 }
 
 // gpuShapes are the GPU nodes: eight shapes of the openb trace (cards
