@@ -6,8 +6,10 @@
 // fault at a time: a kube-apiserver or etcd restart, watch streams cut or
 // stalled by a TCP proxy, a competing scheduler binding the same pods,
 // nodes deleted, cordoned, relabelled and tainted mid-burst, the leader
-// SIGKILLed with binds in flight, berth SIGKILLed and restarted, and 429,
-// 500 and 409 answers injected on binds by a TLS-terminating proxy.
+// SIGKILLed with binds in flight, berth SIGKILLed and restarted, watch
+// events held back longer than the assumed-pod TTL, and 429, 500 and 409
+// answers injected on binds by a TLS-terminating proxy. docs/chaos.md
+// describes each.
 //
 // After each scenario the invariants of Check are judged from what the API
 // showed (a watch records every pod's node transitions and every node's
