@@ -38,10 +38,14 @@ SEEDS ?= 20000
 GANG_SEEDS ?= 2000
 # FUZZTIME is how long make fuzz (and make test) runs each fuzz target.
 FUZZTIME ?= 6s
+# CHAOS_FLAGS are berth-chaos's flags; CHAOS_FUZZTIME how long make chaos
+# runs each fuzz target.
+CHAOS_FLAGS ?=
+CHAOS_FUZZTIME ?= 30s
 # DURATION is how long make soak churns.
 DURATION ?= 1h
 
-.PHONY: all build berth devcluster kube-bins kube-scheduler-berth image-kube-scheduler-berth prometheus test test-unit test-kube fuzz demo bench soak conformance lint release clean
+.PHONY: all build berth devcluster kube-bins kube-scheduler-berth image-kube-scheduler-berth prometheus test test-unit test-kube fuzz demo bench chaos soak conformance lint release clean
 
 all: build
 
@@ -112,6 +116,14 @@ demo: build
 # one run; writes bench-results/results.{md,json}. See docs/benchmarks.md.
 bench: build
 	$(GO) run ./test/bench/cmd/berth-bench --scale $(SCALE) --workloads "$(WORKLOADS)" --out bench-results/
+
+# Chaos: every fault scenario of test/chaos on devcluster (~4 min; prints
+# scenario, pods, violations, recovery time; fails on any violation), then
+# every fuzz target for CHAOS_FUZZTIME (~4.5 min). CHAOS_FLAGS, e.g.
+# --scenarios apiserver-restart,leader-kill --pods 150. See docs/chaos.md.
+chaos: build
+	$(GO) run ./test/chaos/cmd/berth-chaos $(CHAOS_FLAGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CHAOS_FUZZTIME)
 
 # berth under steady churn for DURATION (default 1h) on a local control
 # plane, scraped by the real Prometheus: RSS, heap, goroutines, queues and
