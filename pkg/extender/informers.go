@@ -78,6 +78,9 @@ func FromCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 		dynFactory = dynamicinformer.NewDynamicSharedInformerFactory(o.Dynamic, 0)
 	}
 	cache := schedcache.New(o.AssumedPodTTL, clock.RealClock{}, nil)
+	// A bind's watch event later than the TTL must not free the cards
+	// and capacity the pod holds (see scheduler.BindingCheck).
+	cache.SetBindingCheck(scheduler.BindingCheck(o.Client))
 	ev, err := scheduler.NewEvaluator(ctx, scheduler.EvaluatorOptions{Config: o.Config, Registry: o.Registry,
 		InformerFactory: factory, DynamicInformerFactory: dynFactory, Client: o.Client, Cache: cache})
 	if err != nil {

@@ -312,11 +312,13 @@ func (s *Scheduler) requeueFailed(ctx context.Context, prof *profile.Profile, qp
 // bindingCheckTimeout bounds one lookup of an expired assumed pod.
 const bindingCheckTimeout = 10 * time.Second
 
-// bindingCheck returns the cache's BindingCheck: a GET of the pod from the
+// BindingCheck returns the cache's BindingCheck: a GET of the pod from the
 // API server (not the informer, which is what lags), so that an assumed
 // pod whose bind succeeded keeps its node's capacity however late its
-// event arrives. A pod that is gone is reported as nil.
-func bindingCheck(client kubernetes.Interface) schedcache.BindingCheck {
+// event arrives. A pod that is gone is reported as nil. The scheduler
+// sets it on its cache; the extender, which assumes the pods it binds,
+// on its own.
+func BindingCheck(client kubernetes.Interface) schedcache.BindingCheck {
 	return func(pod *v1.Pod) (*v1.Pod, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), bindingCheckTimeout)
 		defer cancel()

@@ -200,7 +200,7 @@ func New(ctx context.Context, opts Options) (*Scheduler, error) {
 	}
 	s.cache = schedcache.New(opts.AssumedPodTTL, opts.Clock, cacheMetrics{opts.Metrics})
 	if opts.BindClient != nil {
-		s.cache.SetBindingCheck(bindingCheck(opts.BindClient))
+		s.cache.SetBindingCheck(BindingCheck(opts.BindClient))
 	}
 	initErrorSeries(opts.Metrics)
 
