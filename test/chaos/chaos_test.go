@@ -13,7 +13,7 @@ import (
 // plane of its own. Every invariant must hold.
 func TestChaosShort(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs the control plane binaries")
+		t.Skip("-short: starts a control plane and runs two fault scenarios, about a minute")
 	}
 	env, err := testenv.Start(testenv.Options{ControllerManager: true})
 	if err != nil {
