@@ -153,5 +153,5 @@ func format(v float64, unit string) string {
 			v /= 1024
 		}
 	}
-	return fmt.Sprintf("%g", v)
+	return fmt.Sprintf("%.4g", v)
 }

@@ -43,7 +43,8 @@ type Options struct {
 	Nodes int
 	// ScrapeInterval is Prometheus's scrape interval of berth.
 	ScrapeInterval time.Duration
-	// OutDir receives soak.svg, summary.md and result.json.
+	// OutDir receives soak.svg, summary.md, result.json, the logs and
+	// berth's heap profiles (heap-q1.pb.gz, heap-end.pb.gz).
 	OutDir string
 	// Progress receives a line a minute.
 	Progress io.Writer
@@ -185,7 +186,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer logf.Close()
-	berth := exec.Command(filepath.Join(bin, "berth"), "run", "--leader-elect=false", "--health-address", health, "--kubeconfig", env.Kubeconfig, "-v=1")
+	berth := exec.Command(filepath.Join(bin, "berth"), "run", "--leader-elect=false", "--health-address", health, "--enable-pprof", "--kubeconfig", env.Kubeconfig, "-v=1")
 	berth.Stdout, berth.Stderr = logf, logf
 	berth.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := berth.Start(); err != nil {
@@ -222,6 +223,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer ticker.Stop()
 	deadline := time.Now().Add(o.Duration)
 	lastSay := time.Now()
+	// Heap profiles when the warm-up quarter ends and at the end: what
+	// grew in between is `go tool pprof -base heap-q1.pb.gz heap-end.pb.gz`.
+	profiled := false
 	for n := 0; time.Now().Before(deadline); n++ {
 		select {
 		case <-ctx.Done():
@@ -238,6 +242,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				return nil, err
 			}
 		}
+		if !profiled && time.Since(res.Started) >= o.Duration/4 {
+			profiled = true
+			if err := saveHeap(ctx, health, filepath.Join(o.OutDir, "heap-q1.pb.gz")); err != nil {
+				say("heap profile: %v", err)
+			}
+		}
 		if time.Since(lastSay) >= time.Minute {
 			lastSay = time.Now()
 			say("%s of %s: %d pods created, %d deleted, %d gangs; berth RSS %s", time.Since(res.Started).Round(time.Second), o.Duration,
@@ -245,6 +255,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	end := time.Now()
+	if err := saveHeap(ctx, health, filepath.Join(o.OutDir, "heap-end.pb.gz")); err != nil {
+		say("heap profile: %v", err)
+	}
 	res.Created, res.Deleted, res.Groups = ch.created, ch.deleted, ch.groups
 	pods, err := c.CoreV1().Pods(ch.ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -434,4 +447,26 @@ func waitReady(ctx context.Context, health string, exited <-chan error) error {
 		time.Sleep(250 * time.Millisecond)
 	}
 	return errors.New("berth did not become ready within 90s")
+}
+
+// saveHeap writes berth's heap profile (after a GC, so that it counts
+// live objects only) to path.
+func saveHeap(ctx context.Context, health, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+health+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /debug/pprof/heap: %s", resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
