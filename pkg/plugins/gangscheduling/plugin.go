@@ -90,6 +90,7 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 		}
 		inf := h.DynamicInformerFactory().ForResource(api.Resource())
 		pl.sources[api] = &source{api: api, resource: eventResource(api), lister: inf.Lister()}
+		pl.forgetDeleted(ctx, api, inf.Informer())
 	}
 	if f := h.SharedInformerFactory(); f != nil {
 		pods := f.Core().V1().Pods()
@@ -406,4 +407,22 @@ func (pl *GangScheduling) object(g *framework.PodGroup) (*unstructured.Unstructu
 	}
 	u, ok := obj.(*unstructured.Unstructured)
 	return u, ok
+}
+
+// forgetDeleted makes the status writer forget a PodGroup of api when it
+// is deleted: its last report, event and timeout marks would otherwise
+// stay for the life of the process, one set per group ever reported on
+// (a cluster running short jobs as gangs creates groups all day).
+func (pl *GangScheduling) forgetDeleted(ctx context.Context, api gang.API, inf cache.SharedIndexInformer) {
+	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: func(obj interface{}) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		if u, ok := obj.(*unstructured.Unstructured); ok && pl.status != nil {
+			pl.status.forget(gang.Key(api, u.GetNamespace(), u.GetName()))
+		}
+	}})
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Deleted pod groups not forgotten", "api", api, "err", err)
+	}
 }

@@ -274,3 +274,12 @@ func same(obj *unstructured.Unstructured, status map[string]any) bool {
 	}
 	return true
 }
+
+// forget drops what the writer keeps about a group (deleted).
+func (w *statusWriter) forget(key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.latest, key)
+	delete(w.told, key)
+	delete(w.timedOut, key)
+}

@@ -706,3 +706,28 @@ func TestStatusFollowsMemberChanges(t *testing.T) {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
+
+// TestDeletedGroupForgotten: what the status writer keeps about a group
+// (its last report and event) goes when the PodGroup is deleted, so that
+// a cluster creating groups all day does not grow berth's memory.
+func TestDeletedGroupForgotten(t *testing.T) {
+	pod := upPod("a", "ug").Obj()
+	f := newFixture(t, options{pods: []*v1.Pod{pod}, groups: []*unstructured.Unstructured{upGang("ug", 1)}})
+	r := f.report(t, pod, framework.GroupPlaced, 1, "placed")
+	f.processNow(t, r)
+	w := f.pl.status
+	known := func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		_, a := w.latest[r.Group.Key]
+		_, b := w.told[r.Group.Key]
+		return a || b
+	}
+	if !known() {
+		t.Fatal("the writer kept nothing about the group it reported on")
+	}
+	if err := f.dyn.Resource(upGVR).Namespace(ns).Delete(f.ctx, "ug", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deleted group to be forgotten", func() bool { return !known() })
+}
