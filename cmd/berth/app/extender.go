@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -101,7 +100,7 @@ func runExtender(ctx context.Context, o *extenderOptions) error {
 		return err
 	}
 	promReg := prometheus.NewRegistry()
-	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promReg.MustRegister(runtimeCollectors()...)
 	var x *extender.Cluster
 	metrics := extender.NewMetrics(promReg, func() int { return x.AssumedPods() })
 	x, err = extender.FromCluster(ctx, extender.ClusterOptions{Client: client, Dynamic: dyn, Config: cfg, Registry: reg,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 	"time"
 
@@ -234,7 +235,7 @@ func wire(ctx context.Context, o *RunOptions, cfg *config.Config, reg framework.
 	}
 
 	promReg := prometheus.NewRegistry()
-	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promReg.MustRegister(runtimeCollectors()...)
 	// The load-aware metrics are package-level: sources are shared by
 	// every profile (and explain's evaluator) in the process.
 	promReg.MustRegister(metricsource.Collectors()...)
@@ -367,4 +368,18 @@ func writeConfig(cfg *config.Config, path string, out interface{ Write([]byte) (
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+// runtimeCollectors are the Go runtime and process metrics every berth
+// command that serves /metrics exports: the client library's defaults
+// (go_memstats_*, go_goroutines, process_*) plus go_gc_heap_live_bytes,
+// the heap the last GC left live. go_memstats_heap_inuse_bytes also
+// counts garbage not yet collected, so it rises and falls with the GC's
+// pacing; the live heap is what shows a leak (make soak plots it).
+func runtimeCollectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	}
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
@@ -129,7 +128,7 @@ func runWebhook(ctx context.Context, o *webhookOptions) error {
 	defer factory.Shutdown()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(runtimeCollectors()...)
 	h := webhook.NewHandler(facts.Cluster, webhook.NewMetrics(reg))
 	h.MinSeverity = minSev
 
