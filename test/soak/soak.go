@@ -125,7 +125,8 @@ type query struct {
 // them.
 var queries = []query{
 	{chart: "berth resident memory", unit: "B", expr: `process_resident_memory_bytes`, legend: "RSS", limit: 0.10},
-	{chart: "Go heap in use", unit: "B", expr: `go_memstats_heap_inuse_bytes`, legend: "heap in use", limit: 0.15},
+	{chart: "Go heap", unit: "B", expr: `go_gc_heap_live_bytes`, legend: "live after GC", limit: 0.10},
+	{chart: "Go heap", unit: "B", expr: `go_memstats_heap_inuse_bytes`, legend: "in use (with garbage)"},
 	{chart: "Goroutines", expr: `go_goroutines`, legend: "goroutines", limit: 0.10},
 	{chart: "berth CPU", expr: `rate(process_cpu_seconds_total[1m])`, legend: "cores"},
 	{chart: "Pending pods by queue", expr: `sum by (queue) (berth_pending_pods)`, legend: "queue"},
@@ -301,7 +302,7 @@ func measure(ctx context.Context, promURL string, res *Result, o Options, end ti
 			}
 			res.Series[q.chart] = append(res.Series[q.chart], svgchart.Series{Name: name, Points: s.Values})
 			if q.limit > 0 {
-				t := trend(q.chart, s.Values, res.Started, end)
+				t := trend(q.chart+", "+name, s.Values, res.Started, end)
 				t.Limit, t.Unit = q.limit, q.unit
 				res.Trends = append(res.Trends, t)
 				res.Flat = res.Flat && t.OK()
