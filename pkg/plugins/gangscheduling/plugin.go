@@ -409,17 +409,26 @@ func (pl *GangScheduling) object(g *framework.PodGroup) (*unstructured.Unstructu
 	return u, ok
 }
 
-// forgetDeleted makes the status writer forget a PodGroup of api when it
-// is deleted: its last report, event and timeout marks would otherwise
-// stay for the life of the process, one set per group ever reported on
-// (a cluster running short jobs as gangs creates groups all day).
+// forgetDeleted makes the status writer and the conversion cache forget a
+// PodGroup of api when it is deleted: its last report, event and timeout
+// marks would otherwise stay for the life of the process, and its
+// conversion until the cache fills, one set per group ever seen (a
+// cluster running short jobs as gangs creates groups all day).
 func (pl *GangScheduling) forgetDeleted(ctx context.Context, api gang.API, inf cache.SharedIndexInformer) {
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: func(obj interface{}) {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
 		}
-		if u, ok := obj.(*unstructured.Unstructured); ok && pl.status != nil {
-			pl.status.forget(gang.Key(api, u.GetNamespace(), u.GetName()))
+		u, ok := obj.(*unstructured.Unstructured)
+		if !ok {
+			return
+		}
+		key := gang.Key(api, u.GetNamespace(), u.GetName())
+		pl.convMu.Lock()
+		delete(pl.conv, key)
+		pl.convMu.Unlock()
+		if pl.status != nil {
+			pl.status.forget(key)
 		}
 	}})
 	if err != nil {

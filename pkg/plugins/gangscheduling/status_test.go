@@ -708,8 +708,9 @@ func TestStatusFollowsMemberChanges(t *testing.T) {
 }
 
 // TestDeletedGroupForgotten: what the status writer keeps about a group
-// (its last report and event) goes when the PodGroup is deleted, so that
-// a cluster creating groups all day does not grow berth's memory.
+// (its last report and event) and its cached conversion go when the
+// PodGroup is deleted, so that a cluster creating groups all day does not
+// grow berth's memory.
 func TestDeletedGroupForgotten(t *testing.T) {
 	pod := upPod("a", "ug").Obj()
 	f := newFixture(t, options{pods: []*v1.Pod{pod}, groups: []*unstructured.Unstructured{upGang("ug", 1)}})
@@ -718,10 +719,13 @@ func TestDeletedGroupForgotten(t *testing.T) {
 	w := f.pl.status
 	known := func() bool {
 		w.mu.Lock()
-		defer w.mu.Unlock()
 		_, a := w.latest[r.Group.Key]
 		_, b := w.told[r.Group.Key]
-		return a || b
+		w.mu.Unlock()
+		f.pl.convMu.Lock()
+		_, c := f.pl.conv[r.Group.Key]
+		f.pl.convMu.Unlock()
+		return a || b || c
 	}
 	if !known() {
 		t.Fatal("the writer kept nothing about the group it reported on")
