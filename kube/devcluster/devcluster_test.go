@@ -291,20 +291,7 @@ func TestSupervisorKilled(t *testing.T) {
 // cluster must come back ready on the same kubeconfig, with the data
 // written before (a namespace) still there and the supervisor alive.
 func TestRestartSignals(t *testing.T) {
-	dir := t.TempDir()
-	if _, stderr, err := run(t, 2*time.Minute, upArgs(dir, freePorts(t, 3), false)...); err != nil {
-		t.Fatalf("up: %v: %s", err, stderr)
-	}
-	t.Cleanup(func() { devcluster.Down(dir, false, 10*time.Second) })
-	st, err := devcluster.ReadState(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := kubernetes.NewForConfigOrDie(cfg)
+	dir, st, client := upClient(t, false)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "survives-restarts"}}
 	if _, err := client.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -364,4 +351,25 @@ func TestRestartSignals(t *testing.T) {
 			t.Errorf("%s: state.json still names the old kube-apiserver pid %d", tc.name, before.APIServerPID)
 		}
 	}
+}
+
+// upClient brings up a devcluster in a new directory (with the controller
+// manager when kcm), takes it down when t ends, and returns the
+// directory, its state and a client of its kubeconfig.
+func upClient(t *testing.T, kcm bool) (string, *devcluster.State, kubernetes.Interface) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, stderr, err := run(t, 2*time.Minute, upArgs(dir, freePorts(t, 3), kcm)...); err != nil {
+		t.Fatalf("up: %v: %s", err, stderr)
+	}
+	t.Cleanup(func() { devcluster.Down(dir, false, 10*time.Second) })
+	st, err := devcluster.ReadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, st, kubernetes.NewForConfigOrDie(cfg)
 }

@@ -11,11 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
-
-	"github.com/berthsched/berth/kube/devcluster"
 )
 
 // podGroupFinalizer is the finalizer the API server's PodGroupProtection
@@ -27,20 +23,7 @@ const podGroupFinalizer = "scheduling.k8s.io/podgroup-protection"
 // pod's spec.schedulingGroup, and that kube-controller-manager releases a
 // deleted PodGroup once its last pod is gone.
 func TestPodGroups(t *testing.T) {
-	dir := t.TempDir()
-	if _, stderr, err := run(t, 2*time.Minute, upArgs(dir, freePorts(t, 3), true)...); err != nil {
-		t.Fatalf("up: %v: %s", err, stderr)
-	}
-	t.Cleanup(func() { devcluster.Down(dir, false, 10*time.Second) })
-	st, err := devcluster.ReadState(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := kubernetes.NewForConfigOrDie(cfg)
+	_, _, client := upClient(t, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const ns = "default"
