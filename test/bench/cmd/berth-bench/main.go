@@ -34,6 +34,11 @@ func main() {
 	flag.IntVar(&o.BindWorkers, "bind-workers", 96, "concurrent binders of the ceiling run")
 	flag.DurationVar(&o.StallTimeout, "stall-timeout", 20*time.Second, "end a run when all pods are created and none was bound for this long")
 	flag.DurationVar(&o.RunTimeout, "run-timeout", 10*time.Minute, "upper bound of one measurement")
+	suite := flag.String("suite", "builtin", "builtin (test/bench/workloads) or upstream (kube-scheduler's scheduler_perf performance-config.yaml workloads)")
+	var up bench.UpstreamOptions
+	flag.StringVar(&up.Workloads, "upstream-workloads", "", "--suite upstream: comma-separated test cases, each optionally TestCase/Workload (default: the built-in selection; all: every runnable one)")
+	flag.StringVar(&up.Dir, "upstream-dir", "", "--suite upstream: scheduler_perf directory (default: found with go list -m k8s.io/kubernetes in kube/)")
+	flag.Float64Var(&up.Factor, "upstream-factor", 1, "--suite upstream: multiply node, pod, claim and group counts of each workload by this")
 	klog.InitFlags(nil)
 	flag.Parse()
 	o.QPS, o.Burst = float32(*qps), int32(*burst)
@@ -45,6 +50,22 @@ func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	start := time.Now()
+	if *suite == "upstream" {
+		up.Options = o
+		rep, err := bench.RunUpstream(ctx, up)
+		if rep != nil {
+			fmt.Println(rep.Markdown())
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "berth-bench:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "berth-bench: done in %s; results in %s/upstream-results.{json,md}\n", time.Since(start).Round(time.Second), o.OutDir)
+		return
+	} else if *suite != "builtin" {
+		fmt.Fprintf(os.Stderr, "berth-bench: unknown --suite %q (builtin, upstream)\n", *suite)
+		os.Exit(2)
+	}
 	rep, err := bench.Run(ctx, o)
 	if rep != nil {
 		fmt.Println(rep.Markdown())
