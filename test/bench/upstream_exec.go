@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -165,6 +166,9 @@ func (ex *upstreamExec) run(ctx context.Context) (res *UpstreamRun) {
 		}
 	}
 	res.StopReason = stop
+	if res.Error != "" {
+		res.StopReason = "error"
+	}
 	res.Nodes = ex.nodes
 	if cpu0 != nil {
 		_, res.CPUSeconds, res.PeakRSSMiB = ex.procs.usage(cpu0)
@@ -238,9 +242,7 @@ func (ex *upstreamExec) do(ctx context.Context, i int, op upstream.Op, inf cache
 	case upstream.OpCreateAny, upstream.OpCreatePodGroups:
 		return "", ex.createAny(ctx, op)
 	case upstream.OpBarrier:
-		return ex.waitBound(ctx, inf, func(p *v1.Pod) bool {
-			return len(op.Namespaces) == 0 || contains(op.Namespaces, p.Namespace)
-		}), nil
+		return ex.waitBound(ctx, func() int { return ex.pendingIn(inf, op.Namespaces) }), nil
 	case upstream.OpSleep:
 		select {
 		case <-ctx.Done():
@@ -337,6 +339,8 @@ func (ex *upstreamExec) createNodes(ctx context.Context, op upstream.Op) error {
 		for f := 1; f <= features; f++ {
 			n.Status.DeclaredFeatures = append(n.Status.DeclaredFeatures, fmt.Sprintf("Feature%d", f))
 		}
+		// The API server wants them sorted.
+		sort.Strings(n.Status.DeclaredFeatures)
 		nodes := ex.client.CoreV1().Nodes()
 		if err := retry(ctx, func() error { _, err := nodes.Create(ctx, n, metav1.CreateOptions{}); return err }); err != nil {
 			return fmt.Errorf("create node %s: %v", n.Name, err)
@@ -489,11 +493,10 @@ func (ex *upstreamExec) createPods(ctx context.Context, i int, op upstream.Op, i
 	if op.SkipWaitToCompletion {
 		return "", nil
 	}
-	want := map[string]bool{}
-	for _, k := range keys {
-		want[k] = true
+	reason := ex.waitBound(ctx, func() int { return ex.pendingOf(keys) })
+	if reason != "all-bound" {
+		reason += ex.whyPending(ctx, keys)
 	}
-	reason := ex.waitBound(ctx, inf, func(p *v1.Pod) bool { return want[p.Namespace+"/"+p.Name] })
 	ex.logf("pods of %s: %s after %s", ns, reason, time.Since(start).Round(time.Millisecond))
 	return reason, nil
 }
@@ -535,39 +538,87 @@ func (ex *upstreamExec) createBoundVolume(ctx context.Context, ns string, k int,
 	return pvc.Name, nil
 }
 
-// waitBound waits until every pod match selects is bound (or deleted):
-// all-bound, stalled (no new bind for the stall timeout) or timeout.
-func (ex *upstreamExec) waitBound(ctx context.Context, inf cache.SharedIndexInformer, match func(*v1.Pod) bool) string {
+// pendingOf counts the pods of keys neither bound nor deleted.
+func (ex *upstreamExec) pendingOf(keys []string) int {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	n := 0
+	for _, k := range keys {
+		if _, bound := ex.bindAt[k]; !bound && !ex.deleted[k] {
+			n++
+		}
+	}
+	return n
+}
+
+// whyPending describes the first pending pod of keys: its PodScheduled
+// condition and nominated node, as scheduler_perf names "at least pod X
+// is not scheduled".
+func (ex *upstreamExec) whyPending(ctx context.Context, keys []string) string {
+	for _, k := range keys {
+		ex.mu.Lock()
+		_, bound := ex.bindAt[k]
+		gone := ex.deleted[k]
+		ex.mu.Unlock()
+		if bound || gone {
+			continue
+		}
+		ns, name, _ := strings.Cut(k, "/")
+		p, err := ex.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Sprintf("; pod %s: %v", k, err)
+		}
+		msg := "no PodScheduled condition"
+		for _, c := range p.Status.Conditions {
+			if c.Type == v1.PodScheduled {
+				msg = fmt.Sprintf("%s: %s", c.Reason, c.Message)
+			}
+		}
+		if p.Status.NominatedNodeName != "" {
+			msg += "; nominated to " + p.Status.NominatedNodeName
+		}
+		return fmt.Sprintf("; e.g. pod %s: %s", k, msg)
+	}
+	return ""
+}
+
+// pendingIn counts the unbound pods of namespaces (empty: all but the
+// warm-up namespace) in the informer's store.
+func (ex *upstreamExec) pendingIn(inf cache.SharedIndexInformer, namespaces []string) int {
+	n := 0
+	for _, obj := range inf.GetStore().List() {
+		p := obj.(*v1.Pod)
+		if p.Namespace == warmupNS || p.DeletionTimestamp != nil || p.Spec.NodeName != "" {
+			continue
+		}
+		if len(namespaces) == 0 || contains(namespaces, p.Namespace) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitBound waits until pending reports 0: all-bound, stalled (pending
+// unchanged for the stall timeout) or timeout.
+func (ex *upstreamExec) waitBound(ctx context.Context, pending func() int) string {
 	deadline := time.Now().Add(ex.o.RunTimeout)
 	lastProgress, lastPending := time.Now(), -1
 	for {
-		pending := 0
-		for _, obj := range inf.GetStore().List() {
-			p := obj.(*v1.Pod)
-			if p.Namespace == warmupNS || !match(p) || p.DeletionTimestamp != nil {
-				continue
-			}
-			ex.mu.Lock()
-			_, bound := ex.bindAt[p.Namespace+"/"+p.Name]
-			ex.mu.Unlock()
-			if !bound {
-				pending++
-			}
-		}
-		if pending == 0 {
+		n := pending()
+		if n == 0 {
 			return "all-bound"
 		}
-		if pending != lastPending {
-			lastPending, lastProgress = pending, time.Now()
+		if n != lastPending {
+			lastPending, lastProgress = n, time.Now()
 		}
 		if err := ex.procs.alive(); err != nil {
 			return "scheduler exited: " + err.Error()
 		}
 		switch {
 		case time.Since(lastProgress) > ex.o.StallTimeout:
-			return fmt.Sprintf("stalled (%d pending)", pending)
+			return fmt.Sprintf("stalled (%d pending)", n)
 		case time.Now().After(deadline):
-			return fmt.Sprintf("timeout (%d pending)", pending)
+			return fmt.Sprintf("timeout (%d pending)", n)
 		}
 		select {
 		case <-ctx.Done():

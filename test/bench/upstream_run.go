@@ -42,7 +42,7 @@ type UpstreamReport struct {
 	ElapsedSeconds float64 `json:"elapsedSeconds"`
 	// Dir is the scheduler_perf directory the definitions came from.
 	Dir string `json:"dir"`
-	// Factor scaled every count parameter.
+	// Factor scaled every count parameter (times each choice's Scale).
 	Factor     float64           `json:"factor"`
 	Schedulers []string          `json:"schedulers"`
 	Host       Host              `json:"host"`
@@ -55,6 +55,9 @@ type UpstreamReport struct {
 type UpstreamResult struct {
 	TestCase string `json:"testCase"`
 	Workload string `json:"workload"`
+	// Factor scaled the count parameters (the suite's factor times the
+	// choice's Scale).
+	Factor float64 `json:"factor"`
 	// Params are the workload's parameters after scaling.
 	Params map[string]any `json:"params"`
 	// FeatureGates passed to kube-scheduler (berth takes none).
@@ -150,7 +153,7 @@ func RunUpstream(ctx context.Context, o UpstreamOptions) (*UpstreamReport, error
 			break
 		}
 		tc := upstream.Find(tcs, c.TestCase)
-		wr := runUpstreamWorkload(ctx, o, tc, tc.Workload(c.Workload), logDir)
+		wr := runUpstreamWorkload(ctx, o, tc, tc.Workload(c.Workload), c.Factor(o.Factor), logDir)
 		if wr.Error != "" && len(wr.Runs) == 0 {
 			rep.Skipped = append(rep.Skipped, upstream.Skip{TestCase: c.TestCase, Workload: c.Workload, Reason: wr.Error})
 		}
@@ -164,8 +167,8 @@ func RunUpstream(ctx context.Context, o UpstreamOptions) (*UpstreamReport, error
 	return rep, rep.write(o.OutDir)
 }
 
-func runUpstreamWorkload(ctx context.Context, o UpstreamOptions, tc *upstream.TestCase, w *upstream.Workload, logDir string) *UpstreamResult {
-	wr := &UpstreamResult{TestCase: tc.Name, Workload: w.Name, Params: upstream.ScaleParams(w.Params, o.Factor)}
+func runUpstreamWorkload(ctx context.Context, o UpstreamOptions, tc *upstream.TestCase, w *upstream.Workload, factor float64, logDir string) *UpstreamResult {
+	wr := &UpstreamResult{TestCase: tc.Name, Workload: w.Name, Factor: factor, Params: upstream.ScaleParams(w.Params, factor)}
 	wr.Threshold, wr.ThresholdFrom = tc.PublishedThreshold(w)
 	gates := tc.FeatureGatesOf(w)
 	var gs []string
@@ -279,7 +282,7 @@ func (rep *UpstreamReport) Markdown() string {
 		if wr.ThresholdFrom != "" && wr.ThresholdFrom != wr.Workload {
 			th += " (" + wr.ThresholdFrom + ")"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |", wr.TestCase, wr.Workload, nodes, measured, th)
+		fmt.Fprintf(&b, "| %s | %s ×%g | %s | %s | %s |", wr.TestCase, wr.Workload, wr.Factor, nodes, measured, th)
 		var notes []string
 		for _, s := range rep.Schedulers {
 			r := byS[s]
@@ -294,6 +297,8 @@ func (rep *UpstreamReport) Markdown() string {
 			fmt.Fprintf(&b, " %s | %s |", tp, fmtMs(r.LatencyP99Ms))
 			if r.Error != "" {
 				notes = append(notes, s+": "+oneLine(r.Error))
+			} else if r.StopReason != "all-bound" {
+				notes = append(notes, s+": "+r.StopReason)
 			}
 		}
 		if wr.Error != "" {

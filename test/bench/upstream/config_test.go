@@ -133,7 +133,7 @@ func TestChoose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Choice{{"Basic", "500Nodes"}, {"Gang", "10Gangs"}}
+	want := []Choice{{"Basic", "500Nodes", 0}, {"Gang", "10Gangs", 0}}
 	if diff := cmp.Diff(want, choices); diff != "" {
 		t.Errorf("choices (-want +got):\n%s", diff)
 	}
@@ -207,8 +207,23 @@ func TestRealConfigs(t *testing.T) {
 				if _, err := os.Stat(p); err != nil {
 					t.Errorf("%s/%s: %v", c.TestCase, c.Workload, err)
 				}
-				if _, err := Render(p, Env(op.TemplateParams, 0, max(op.Count, 1))); err != nil {
+				data, err := Render(p, Env(op.TemplateParams, 0, max(op.Count, 1)))
+				if err != nil {
 					t.Errorf("%s/%s: render %s: %v", c.TestCase, c.Workload, filepath.Base(p), err)
+					continue
+				}
+				// The harness decodes pods and nodes strictly.
+				var obj any
+				switch p {
+				case op.PodTemplatePath:
+					obj = &v1.Pod{}
+				case op.NodeTemplatePath:
+					obj = &v1.Node{}
+				default:
+					continue
+				}
+				if err := yaml.UnmarshalStrict(data, obj); err != nil {
+					t.Errorf("%s/%s: %s: %v", c.TestCase, c.Workload, filepath.Base(p), err)
 				}
 			}
 		}

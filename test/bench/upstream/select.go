@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -11,6 +12,18 @@ type Choice struct {
 	// TestCase and Workload name upstream's test case and workload.
 	TestCase string `json:"testCase"`
 	Workload string `json:"workload"`
+	// Scale multiplies the count parameters before the suite's factor
+	// (0 means 1): it brings workloads that upstream only defines at 1000
+	// or 5000 nodes to about the 500-node size of the others.
+	Scale float64 `json:"scale,omitempty"`
+}
+
+// Factor is the choice's Scale times factor (to six decimals).
+func (c Choice) Factor(factor float64) float64 {
+	if c.Scale == 0 {
+		return factor
+	}
+	return math.Round(c.Scale*factor*1e6) / 1e6
 }
 
 // Skip records a test case (or an op of one) the suite does not run, and
@@ -27,18 +40,22 @@ type Skip struct {
 // smallest workload that is more than an integration smoke test (then
 // scaled by the suite's factor).
 var DefaultChoices = []Choice{
-	{"SchedulingBasic", "500Nodes"},
-	{"SchedulingPodAntiAffinity", "500Nodes"},
-	{"SchedulingPodAffinity", "500Nodes"},
-	{"TopologySpreading", "500Nodes"},
-	{"PreemptionBasic", "1000Nodes"},
-	{"SchedulingSecrets", "500Nodes"},
-	{"SchedulingInTreePVs", "500Nodes"},
-	{"SchedulingCSIPVs", "500Nodes"},
-	{"SchedulingWithResourceClaimTemplate", "2000pods_200nodes"},
-	{"GangScheduling", "5000Nodes_1000Gangs_3000Pods"},
-	{"BasicScheduling", "5000Nodes_1000Groups_3000Pods"},
-	{"NodeDeclaredFeaturesEnabled", "5000Nodes20DeclaredFeatures"},
+	{"SchedulingBasic", "500Nodes", 0},
+	{"SchedulingPodAntiAffinity", "500Nodes", 0},
+	{"SchedulingPodAffinity", "500Nodes", 0},
+	{"TopologySpreading", "500Nodes", 0},
+	{"PreferredTopologySpreading", "500Nodes", 0},
+	{"SchedulingNodeAffinity", "500Nodes", 0},
+	{"SchedulingPreferredPodAffinity", "500Nodes", 0},
+	{"SchedulingPreferredPodAntiAffinity", "500Nodes", 0},
+	{"PreemptionBasic", "1000Nodes", 0.5},
+	{"SchedulingSecrets", "500Nodes", 0},
+	{"SchedulingInTreePVs", "500Nodes", 0},
+	{"SchedulingCSIPVs", "500Nodes", 0},
+	{"SchedulingWithResourceClaimTemplate", "2000pods_200nodes", 0},
+	{"GangScheduling", "5000Nodes_1000Gangs_3000Pods", 0.1},
+	{"BasicScheduling", "5000Nodes_1000Groups_3000Pods", 0.1},
+	{"NodeDeclaredFeaturesEnabled", "5000Nodes20DeclaredFeatures", 0.1},
 }
 
 // Supported are the opcodes the harness runs; a test case using another
@@ -92,7 +109,7 @@ func Choose(tcs []*TestCase, names string) ([]Choice, []Skip, error) {
 	case "all":
 		for _, tc := range tcs {
 			if tc.Unsupported() == "" {
-				out = append(out, Choice{TestCase: tc.Name, Workload: defaultWorkload(tc)})
+				out = append(out, withScale(Choice{TestCase: tc.Name, Workload: defaultWorkload(tc)}))
 			}
 		}
 	default:
@@ -105,7 +122,7 @@ func Choose(tcs []*TestCase, names string) ([]Choice, []Skip, error) {
 			if wl == "" {
 				wl = defaultWorkload(tc)
 			}
-			out = append(out, Choice{TestCase: tc.Name, Workload: wl})
+			out = append(out, withScale(Choice{TestCase: tc.Name, Workload: wl}))
 		}
 	}
 	chosen := map[string]bool{}
@@ -135,10 +152,8 @@ func Choose(tcs []*TestCase, names string) ([]Choice, []Skip, error) {
 }
 
 func defaultWorkload(tc *TestCase) string {
-	for _, c := range DefaultChoices {
-		if c.TestCase == tc.Name && tc.Workload(c.Workload) != nil {
-			return c.Workload
-		}
+	if c, ok := defaultChoice(tc.Name); ok && tc.Workload(c.Workload) != nil {
+		return c.Workload
 	}
 	for _, w := range tc.Workloads {
 		if !w.HasLabel("integration-test") {
@@ -149,4 +164,21 @@ func defaultWorkload(tc *TestCase) string {
 		return tc.Workloads[0].Name
 	}
 	return ""
+}
+
+func defaultChoice(name string) (Choice, bool) {
+	for _, c := range DefaultChoices {
+		if c.TestCase == name {
+			return c, true
+		}
+	}
+	return Choice{}, false
+}
+
+// withScale gives c the Scale of the default choice of the same workload.
+func withScale(c Choice) Choice {
+	if d, ok := defaultChoice(c.TestCase); ok && d.Workload == c.Workload {
+		c.Scale = d.Scale
+	}
+	return c
 }
