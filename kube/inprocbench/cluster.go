@@ -144,7 +144,7 @@ func Generate(w Workload, nodes, pending int) *Cluster {
 	return c
 }
 
-// Objects returns copies of the cluster's objects for a fake clientset,
+// Objects returns copies of the cluster's pods for a fake clientset,
 // the pending pods naming schedulerName.
 func (c *Cluster) Objects(schedulerName string) []*v1.Pod {
 	pods := make([]*v1.Pod, 0, len(c.Existing)+len(c.Pending))
