@@ -17,7 +17,7 @@ import (
 func TestUpstreamMarkdown(t *testing.T) {
 	rep := &UpstreamReport{Factor: 0.2, Schedulers: []string{KubeScheduler, Berth},
 		Workloads: []*UpstreamResult{{
-			TestCase: "SchedulingBasic", Workload: "500Nodes", Threshold: upstream.Threshold{Value: 680}, ThresholdFrom: "5000Nodes_10000Pods",
+			TestCase: "SchedulingBasic", Workload: "500Nodes", Factor: 0.2, Threshold: upstream.Threshold{Value: 680}, ThresholdFrom: "5000Nodes_10000Pods",
 			Runs: []*UpstreamRun{
 				{Scheduler: KubeScheduler, Nodes: 100, Measured: 200, Bound: 200, ThroughputAvg: 150.5, LatencyP99Ms: ptr.To(900.0)},
 				{Scheduler: Berth, Nodes: 100, Measured: 200, Bound: 199, ThroughputAvg: 400, LatencyP99Ms: ptr.To(120.0)},
@@ -27,7 +27,7 @@ func TestUpstreamMarkdown(t *testing.T) {
 	}
 	md := rep.Markdown()
 	for _, want := range []string{
-		"| SchedulingBasic | 500Nodes | 100 | 200 | 680 (5000Nodes_10000Pods) | 150.5 | 900ms | 400.0 (199/200 bound) | 120ms |",
+		"| SchedulingBasic | 500Nodes ×0.2 | 100 | 200 | 680 (5000Nodes_10000Pods) | 150.5 | 900ms | 400.0 (199/200 bound) | 120ms |",
 		"- SchedulingWithMixedChurn: churn is not implemented",
 	} {
 		if !strings.Contains(md, want) {
