@@ -52,6 +52,9 @@ type InterPodAffinity struct {
 	// counts keeps PreFilter's counts across cycles (incremental.go); nil
 	// recounts from scratch every cycle.
 	counts *countsCache
+	// scores keeps PreScore's sums across cycles (scorecache.go); nil
+	// sums from scratch every cycle.
+	scores *scoreCache
 }
 
 var (
@@ -102,6 +105,7 @@ func New(_ context.Context, obj runtime.Object, h framework.Handle) (framework.P
 		nsLister:                           h.SharedInformerFactory().Core().V1().Namespaces().Lister(),
 		terms:                              newTermTable(),
 		counts:                             newCountsCache(),
+		scores:                             newScoreCache(),
 	}, nil
 }
 

@@ -14,14 +14,10 @@ import (
 // scoreMap is topology key → value → summed weight.
 type scoreMap map[string]map[string]int64
 
-// add adds weight at the node's value of key; like kube-scheduler, it
-// records the pair even when the weight is zero, which decides whether
-// NormalizeScore scales at all.
-func (m scoreMap) add(node *v1.Node, key string, weight int64) {
-	value, ok := node.Labels[key]
-	if !ok {
-		return
-	}
+// addValue adds weight at key=value; like kube-scheduler, it records the
+// pair even when the weight is zero, which decides whether NormalizeScore
+// scales at all.
+func (m scoreMap) addValue(key, value string, weight int64) {
 	values := m[key]
 	if values == nil {
 		values = make(map[string]int64)
@@ -51,14 +47,6 @@ func (pl *InterPodAffinity) PreScore(ctx context.Context, cycleState *framework.
 	if pl.ignorePreferredTermsOfExistingPods && !hasConstraints {
 		return framework.NewStatus(framework.Skip)
 	}
-	lister := pl.handle.SnapshotSharedLister().NodeInfos()
-	var nodes []*framework.NodeInfo
-	if hasConstraints {
-		nodes = lister.List()
-	} else {
-		nodes = lister.HavePodsWithAffinityList()
-	}
-
 	pt := pl.terms.get(pod)
 	if pt.err != nil {
 		return framework.AsStatus(fmt.Errorf("failed to parse pod: %w", pt.err))
@@ -73,50 +61,31 @@ func (pl *InterPodAffinity) PreScore(ctx context.Context, cycleState *framework.
 		return framework.AsStatus(fmt.Errorf("updating PreferredAntiAffinityTerms: %w", err))
 	}
 	memo := matchMemo{pod: pod, nsLabels: namespaceLabels(klog.FromContext(ctx), pl.nsLister, pod.Namespace)}
-	hard := int64(pl.hardPodAffinityWeight)
+	lister := pl.handle.SnapshotSharedLister().NodeInfos()
+	count := func(ni *framework.NodeInfo, out []scoreContribution) []scoreContribution {
+		return pl.nodeScoreContributions(&memo, hasConstraints, preferred, preferredAnti, ni, out)
+	}
 
-	scores := scoreMap{}
-	for _, ni := range nodes {
-		node := ni.Node()
-		if node == nil || len(node.Labels) == 0 {
-			continue
-		}
-		pods := ni.PodsWithAffinity
+	var scores scoreMap
+	if pl.scores != nil {
+		// Every node of the list, not only those with affinity pods: the
+		// full list is the same slice from cycle to cycle, so the entry's
+		// per-node parts line up, and a node without such pods adds
+		// nothing when the pod has no preferred terms.
+		scores = pl.scores.fill(scoreSignature(pod, memo.nsLabels, hasConstraints, preferred, preferredAnti), lister.List(), count)
+	} else {
+		var nodes []*framework.NodeInfo
 		if hasConstraints {
-			pods = ni.Pods
+			nodes = lister.List()
+		} else {
+			nodes = lister.HavePodsWithAffinityList()
 		}
-		for _, pi := range pods {
-			existing := pi.Pod
-			for i := range preferred {
-				if preferred[i].matches(existing) {
-					scores.add(node, preferred[i].topologyKey, int64(preferred[i].weight))
-				}
-			}
-			for i := range preferredAnti {
-				if preferredAnti[i].matches(existing) {
-					scores.add(node, preferredAnti[i].topologyKey, -int64(preferredAnti[i].weight))
-				}
-			}
-			et := pl.terms.get(existing)
-			if et == noTerms {
-				continue
-			}
-			if hard > 0 {
-				for _, t := range et.requiredAffinity {
-					if memo.matches(t) {
-						scores.add(node, t.topologyKey, hard)
-					}
-				}
-			}
-			for _, t := range et.preferredAffinity {
-				if memo.matches(t.term) {
-					scores.add(node, t.topologyKey, int64(t.weight))
-				}
-			}
-			for _, t := range et.preferredAnti {
-				if memo.matches(t.term) {
-					scores.add(node, t.topologyKey, -int64(t.weight))
-				}
+		scores = scoreMap{}
+		var buf []scoreContribution
+		for _, ni := range nodes {
+			buf = count(ni, buf[:0])
+			for _, ct := range buf {
+				scores.addValue(ct.key, ct.value, ct.weight)
 			}
 		}
 	}
@@ -125,6 +94,80 @@ func (pl *InterPodAffinity) PreScore(ctx context.Context, cycleState *framework.
 	}
 	cycleState.Write(preScoreStateKey, &preScoreState{topologyScore: scores})
 	return nil
+}
+
+// hasScoringTerms reports whether an existing pod declares terms PreScore
+// reads: preferred (anti-)affinity, or required affinity when it weighs
+// (hard). Pods with only required anti-affinity, the common case, are so
+// passed over without looking up their parsed terms; a list that is empty
+// in the spec parses to an empty list, so nothing is lost.
+func hasScoringTerms(p *v1.Pod, hard bool) bool {
+	a := p.Spec.Affinity
+	if a == nil {
+		return false
+	}
+	if pa := a.PodAffinity; pa != nil && (len(pa.PreferredDuringSchedulingIgnoredDuringExecution) > 0 ||
+		(hard && len(pa.RequiredDuringSchedulingIgnoredDuringExecution) > 0)) {
+		return true
+	}
+	pa := a.PodAntiAffinity
+	return pa != nil && len(pa.PreferredDuringSchedulingIgnoredDuringExecution) > 0
+}
+
+// nodeScoreContributions lists what one node adds to the sums: for each of
+// its pods (only those with affinity unless allPods), the pod's preferred
+// terms it matches and the terms of its own that the incoming pod matches,
+// at the node's value of each term's key.
+func (pl *InterPodAffinity) nodeScoreContributions(memo *matchMemo, allPods bool, preferred, preferredAnti []resolvedWeighted, ni *framework.NodeInfo, out []scoreContribution) []scoreContribution {
+	node := ni.Node()
+	if node == nil || len(node.Labels) == 0 {
+		return out
+	}
+	add := func(key string, weight int64) {
+		if value, ok := node.Labels[key]; ok {
+			out = append(out, scoreContribution{key: key, value: value, weight: weight})
+		}
+	}
+	hard := int64(pl.hardPodAffinityWeight)
+	pods := ni.PodsWithAffinity
+	if allPods {
+		pods = ni.Pods
+	}
+	for _, pi := range pods {
+		existing := pi.Pod
+		for i := range preferred {
+			if preferred[i].matches(existing) {
+				add(preferred[i].topologyKey, int64(preferred[i].weight))
+			}
+		}
+		for i := range preferredAnti {
+			if preferredAnti[i].matches(existing) {
+				add(preferredAnti[i].topologyKey, -int64(preferredAnti[i].weight))
+			}
+		}
+		if !hasScoringTerms(existing, hard > 0) {
+			continue
+		}
+		et := pl.terms.get(existing)
+		if hard > 0 {
+			for _, t := range et.requiredAffinity {
+				if memo.matches(t) {
+					add(t.topologyKey, hard)
+				}
+			}
+		}
+		for _, t := range et.preferredAffinity {
+			if memo.matches(t.term) {
+				add(t.topologyKey, int64(t.weight))
+			}
+		}
+		for _, t := range et.preferredAnti {
+			if memo.matches(t.term) {
+				add(t.topologyKey, -int64(t.weight))
+			}
+		}
+	}
+	return out
 }
 
 func getPreScoreState(cycleState *framework.CycleState) (*preScoreState, error) {
