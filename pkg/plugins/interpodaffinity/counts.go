@@ -1,6 +1,10 @@
 package interpodaffinity
 
-import v1 "k8s.io/api/core/v1"
+import (
+	"maps"
+
+	v1 "k8s.io/api/core/v1"
+)
 
 // topologyCounts counts pods per topology pair, as key → value → count.
 // Entries that drop to zero are removed (and keys without values), so an
@@ -44,11 +48,8 @@ func (m topologyCounts) get(key, value string) int64 { return m[key][value] }
 func (m topologyCounts) clone() topologyCounts {
 	out := make(topologyCounts, len(m))
 	for k, values := range m {
-		c := make(map[string]int64, len(values))
-		for v, n := range values {
-			c[v] = n
-		}
-		out[k] = c
+		// maps.Clone copies the table as it is, without rehashing.
+		out[k] = maps.Clone(values)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package interpodaffinity
 
 import (
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,11 +148,8 @@ func (c *scoreCache) evictOldest() {
 func (m scoreMap) clone() scoreMap {
 	out := make(scoreMap, len(m))
 	for k, values := range m {
-		c := make(map[string]int64, len(values))
-		for v, n := range values {
-			c[v] = n
-		}
-		out[k] = c
+		// maps.Clone copies the table as it is, without rehashing.
+		out[k] = maps.Clone(values)
 	}
 	return out
 }
