@@ -235,6 +235,17 @@ func (t *tally) sync(logger klog.Logger, pod *v1.Pod, nodes []*framework.NodeInf
 	listChanged := len(nodes) != len(t.lastList)
 	t.scratch = slices.Grow(t.scratch[:0], len(nodes))[:len(nodes)]
 	for i, ni := range nodes {
+		// Fast path: the same NodeInfo at the same position, unchanged
+		// since it was counted (a tracked Generation moves on every
+		// change, a new node object or name included), keeps its slot
+		// without reading the node.
+		if i < len(t.lastList) && t.lastList[i] == ni && ni.Generation != 0 {
+			if s := t.lastSlots[i]; s >= 0 && t.nodes[s] == ni && t.gens[s] == ni.Generation {
+				t.scratch[i] = s
+				t.seen[s] = t.epoch
+				continue
+			}
+		}
 		node := ni.Node()
 		if node == nil {
 			listChanged = true
