@@ -107,6 +107,12 @@ func (pl *InterPodAffinity) PreFilter(ctx context.Context, cycleState *framework
 	if s.antiAffinity, err = r.resolveAll(pt.requiredAntiAffinity); err != nil {
 		return nil, framework.AsStatus(err)
 	}
+	if len(s.affinity) == 0 && len(s.antiAffinity) == 0 &&
+		len(pl.handle.SnapshotSharedLister().NodeInfos().HavePodsWithRequiredAntiAffinityList()) == 0 {
+		// Nothing to count on either side: the pod has no required terms
+		// and no existing pod has required anti-affinity.
+		return nil, framework.NewStatus(framework.Skip)
+	}
 	s.nsLabels = namespaceLabels(klog.FromContext(ctx), pl.nsLister, pod.Namespace)
 	s.matchesOwnAffinity = matchesAll(s.affinity, pod)
 

@@ -47,6 +47,15 @@ func (pl *InterPodAffinity) PreScore(ctx context.Context, cycleState *framework.
 	if pl.ignorePreferredTermsOfExistingPods && !hasConstraints {
 		return framework.NewStatus(framework.Skip)
 	}
+	lister := pl.handle.SnapshotSharedLister().NodeInfos()
+	var withAffinity []*framework.NodeInfo
+	if !hasConstraints {
+		withAffinity = lister.HavePodsWithAffinityList()
+		if len(withAffinity) == 0 {
+			// No term on either side: every sum would be empty.
+			return framework.NewStatus(framework.Skip)
+		}
+	}
 	pt := pl.terms.get(pod)
 	if pt.err != nil {
 		return framework.AsStatus(fmt.Errorf("failed to parse pod: %w", pt.err))
@@ -61,24 +70,22 @@ func (pl *InterPodAffinity) PreScore(ctx context.Context, cycleState *framework.
 		return framework.AsStatus(fmt.Errorf("updating PreferredAntiAffinityTerms: %w", err))
 	}
 	memo := matchMemo{pod: pod, nsLabels: namespaceLabels(klog.FromContext(ctx), pl.nsLister, pod.Namespace)}
-	lister := pl.handle.SnapshotSharedLister().NodeInfos()
 	count := func(ni *framework.NodeInfo, out []scoreContribution) []scoreContribution {
 		return pl.nodeScoreContributions(&memo, hasConstraints, preferred, preferredAnti, ni, out)
 	}
 
 	var scores scoreMap
-	if pl.scores != nil {
+	all := lister.List()
+	if pl.scores != nil && (hasConstraints || len(withAffinity) >= len(all)/incrementalShare) {
 		// Every node of the list, not only those with affinity pods: the
 		// full list is the same slice from cycle to cycle, so the entry's
 		// per-node parts line up, and a node without such pods adds
 		// nothing when the pod has no preferred terms.
-		scores = pl.scores.fill(scoreSignature(pod, memo.nsLabels, hasConstraints, preferred, preferredAnti), lister.List(), count)
+		scores = pl.scores.fill(scoreSignature(pod, memo.nsLabels, hasConstraints, preferred, preferredAnti), all, count)
 	} else {
-		var nodes []*framework.NodeInfo
-		if hasConstraints {
-			nodes = lister.List()
-		} else {
-			nodes = lister.HavePodsWithAffinityList()
+		nodes := all
+		if !hasConstraints {
+			nodes = withAffinity
 		}
 		scores = scoreMap{}
 		var buf []scoreContribution
@@ -95,6 +102,11 @@ func (pl *InterPodAffinity) PreScore(ctx context.Context, cycleState *framework.
 	cycleState.Write(preScoreStateKey, &preScoreState{topologyScore: scores})
 	return nil
 }
+
+// incrementalShare: when fewer than 1/incrementalShare of the nodes have
+// pods with affinity and the pod has no preferred terms, summing over those
+// nodes afresh is cheaper than checking every node's generation.
+const incrementalShare = 16
 
 // hasScoringTerms reports whether an existing pod declares terms PreScore
 // reads: preferred (anti-)affinity, or required affinity when it weighs
