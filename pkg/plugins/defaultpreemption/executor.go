@@ -43,8 +43,10 @@ func (pl *DefaultPreemption) actuate(ctx context.Context, preemptor *v1.Pod, c *
 	// cycle's cancellation.
 	actx := klog.NewContext(context.WithoutCancel(ctx), logger)
 	pl.inflight.Add(1)
+	pl.running.Store(preemptor.UID, struct{}{})
 	pl.async(func() {
 		defer pl.inflight.Done()
+		defer pl.running.Delete(preemptor.UID)
 		pl.execute(actx, preemptor, c, lowerNominated)
 	})
 }

@@ -32,8 +32,12 @@ const (
 
 // Reasons the plugin gives when preemption cannot help.
 const (
-	ReasonPreemptNever         = "not eligible due to preemptionPolicy=Never."
-	ReasonTerminatingVictim    = "not eligible due to a terminating pod on the nominated node."
+	ReasonPreemptNever      = "not eligible due to preemptionPolicy=Never."
+	ReasonTerminatingVictim = "not eligible due to a terminating pod on the nominated node."
+	// ReasonPreemptionRunning: the pod's previous preemption is still
+	// evicting; preempting again would evict on a second node for the
+	// same pod (kube-scheduler gates such a pod in PreEnqueue).
+	ReasonPreemptionRunning    = "not eligible while the evictions of this pod's previous preemption are still running."
 	ReasonNoVictims            = "No preemption victims found for incoming pod"
 	ReasonPreemptionNotHelpful = "Preemption is not helpful for scheduling"
 	// ReasonNoPreemption is returned where the engine evaluates pods
@@ -63,6 +67,10 @@ type DefaultPreemption struct {
 	async func(func())
 	// inflight tracks the side effects still running.
 	inflight sync.WaitGroup
+	// running holds the UIDs of the preemptors whose side effects are
+	// still running: until their victims are gone, the preemptor's node
+	// still looks full, and a retry must not pick a second node to empty.
+	running sync.Map
 }
 
 var _ framework.PostFilterPlugin = (*DefaultPreemption)(nil)
@@ -166,6 +174,11 @@ func (pl *DefaultPreemption) preempt(ctx context.Context, state *framework.Cycle
 	if ok, msg := pl.eligible(pod, nominatedStatus); !ok {
 		logger.V(5).Info("Pod is not eligible for preemption", "reason", msg)
 		return nil, framework.NewStatus(framework.Unschedulable, msg)
+	}
+	if _, ok := pl.running.Load(pod.UID); ok {
+		// The nomination stays; the victims' deletions requeue the pod.
+		logger.V(4).Info("Pod is not eligible for preemption", "reason", ReasonPreemptionRunning)
+		return nil, framework.NewStatus(framework.Unschedulable, ReasonPreemptionRunning)
 	}
 	lister := pl.h.SnapshotSharedLister().NodeInfos()
 	numAll := len(lister.List())

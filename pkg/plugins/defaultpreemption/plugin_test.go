@@ -375,3 +375,39 @@ func TestSideEffects(t *testing.T) {
 		t.Errorf("metrics: attempts %d victims %d, want 1 and 1", e.metrics.attempts.Load(), e.metrics.victims.Load())
 	}
 }
+
+// A pod retried while its evictions are still running must not preempt
+// on a second node: its own node still looks full until the victims are
+// gone (found by scheduler_perf's PreemptionBasic, where each retry
+// emptied another node).
+func TestNoSecondPreemptionWhileEvicting(t *testing.T) {
+	nodes := []*v1.Node{node("n1", "4"), node("n2", "4")}
+	pods := []*v1.Pod{pod("a", "n1", 1, "4", 0).Obj(), pod("b", "n2", 1, "4", 0).Obj()}
+	e := newEnv(t, pods, nodes, nil, nil)
+	var pending []func()
+	e.pl.async = func(f func()) { pending = append(pending, f) }
+	hi := preemptor("hi", 10, "3").Obj()
+
+	res, st := e.run(t, hi)
+	if !st.IsSuccess() || res == nil || res.NominatedNodeName == "" {
+		t.Fatalf("first attempt: %v, %v", res, st)
+	}
+	first := res.NominatedNodeName
+	res, st = e.run(t, hi)
+	if st.Code() != framework.Unschedulable || !strings.Contains(st.Message(), ReasonPreemptionRunning) {
+		t.Fatalf("retry during the evictions: status %v, want %q", st, ReasonPreemptionRunning)
+	}
+	if res != nil && res.NominatedNodeName != "" {
+		t.Fatalf("retry nominated %q", res.NominatedNodeName)
+	}
+	if len(pending) != 1 {
+		t.Fatalf("%d evictions started, want 1", len(pending))
+	}
+	// Once the evictions are done the pod may preempt again (its victims
+	// are still in this test's snapshot, so it finds a node again).
+	pending[0]()
+	res, st = e.run(t, hi)
+	if !st.IsSuccess() || res.NominatedNodeName == "" {
+		t.Fatalf("after the evictions: %v, %v (first nominated %s)", res, st, first)
+	}
+}
