@@ -5,7 +5,10 @@
 #                + bin/prometheus for the load-aware tests (make prometheus)
 #   make test    unit tests of both modules + integration tests on devcluster
 #   make demo    berth on a local control plane with a sample workload
-#   make bench   berth vs kube-scheduler benchmark (SCALE=small for a quick run)
+#   make bench   berth vs kube-scheduler benchmark (SCALE=small for a quick run;
+#                SUITE=upstream for kube-scheduler's own scheduler_perf workloads)
+#   make bench-inproc  kube-scheduler and berth in one process, CPU per pod
+#   make scale   15,000 nodes / 150,000 pods: sync time, memory (docs/scale.md)
 #   make conformance  differential campaign vs kube-scheduler (SEEDS=N)
 #   make lint    gofmt, go vet, staticcheck
 #   make fuzz    the fuzz targets for FUZZTIME each (default 10s)
@@ -32,6 +35,13 @@ SCALE ?= full
 # WORKLOADS restricts make bench to some workloads (comma-separated names,
 # e.g. WORKLOADS=StatefulVolumes); empty runs them all.
 WORKLOADS ?=
+# SUITE=upstream runs kube-scheduler's own scheduler_perf workloads (the
+# performance-config.yaml files of the k8s.io/kubernetes module kube/
+# requires) instead of test/bench/workloads; WORKLOADS then names upstream
+# test cases (TestCase or TestCase/Workload) and UPSTREAM_FACTOR scales
+# their node, pod, claim and group counts (0.5 fits ~20 min on 2 cores).
+SUITE ?= builtin
+UPSTREAM_FACTOR ?= 1
 # SEEDS sets the length of a randomized conformance campaign; GANG_SEEDS
 # that of its gang (PodGroup) family.
 SEEDS ?= 20000
@@ -45,7 +55,7 @@ CHAOS_FUZZTIME ?= 30s
 # DURATION is how long make soak churns.
 DURATION ?= 1h
 
-.PHONY: all build berth devcluster kube-bins kube-scheduler-berth image-kube-scheduler-berth prometheus test test-unit test-kube fuzz demo bench chaos soak conformance lint release clean
+.PHONY: all build berth devcluster kube-bins kube-scheduler-berth image-kube-scheduler-berth prometheus test test-unit test-kube fuzz demo bench bench-inproc scale chaos soak conformance lint release clean
 
 all: build
 
@@ -115,7 +125,20 @@ demo: build
 # berth vs stock kube-scheduler vs the raw bind ceiling, same control plane,
 # one run; writes bench-results/results.{md,json}. See docs/benchmarks.md.
 bench: build
-	$(GO) run ./test/bench/cmd/berth-bench --scale $(SCALE) --workloads "$(WORKLOADS)" --out bench-results/
+	$(GO) run ./test/bench/cmd/berth-bench --suite $(SUITE) --scale $(SCALE) --workloads "$(WORKLOADS)" \
+		--upstream-workloads "$(WORKLOADS)" --upstream-factor $(UPSTREAM_FACTOR) --out bench-results/
+
+# kube-scheduler v1.37 and berth in one process on the same generated
+# cluster, CPU per scheduled pod at 1,000/5,000/15,000 nodes (~8 min on 2
+# cores; no API server to blur the ratio). docs/inprocess-bench.md.
+bench-inproc:
+	cd kube && $(GO) test ./inprocbench -run XXX -bench SideBySide -benchtime=2000x -timeout 60m
+
+# berth vs kube-scheduler on one 15,000-node / 150,000-pod cluster: informer
+# sync, memory, throughput (~25 min on 2 cores); writes scale-results/.
+# docs/scale.md.
+scale: build
+	$(GO) run ./test/bench/cmd/berth-scale --out scale-results/
 
 # Chaos: every fault scenario of test/chaos on devcluster (~4 min; prints
 # scenario, pods, violations, recovery time; fails on any violation), then
