@@ -54,6 +54,10 @@ type Options struct {
 	RunTimeout time.Duration
 	// Progress receives progress lines (stderr in the CLI).
 	Progress io.Writer
+	// ProfileSeconds, if set, takes CPU profiles for this long once the
+	// measured pods start: of berth (berth runs only) and of the API
+	// server (every run), into logs/ (profile.go).
+	ProfileSeconds int
 }
 
 func (o *Options) defaults() {

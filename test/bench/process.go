@@ -137,6 +137,9 @@ type process struct {
 	// metricsURL is where berth extender serves /metrics (the extender
 	// only).
 	metricsURL string
+	// pprofURL is where berth run serves /debug/pprof (berth only; the
+	// harness's --profile-seconds takes its CPU profile there).
+	pprofURL string
 }
 
 // procGroup is the processes of one scheduler under test: one, or for
@@ -193,8 +196,12 @@ func startScheduler(which, binDir, kubeconfig, logDir, logName string, qps float
 		if err != nil {
 			return nil, err
 		}
+		// pprof costs nothing until asked, and lets any run be profiled.
 		p, err := startProcess(which, []string{filepath.Join(binDir, "berth"), "run", "--config", cfgPath, "--kubeconfig", kubeconfig,
-			"--leader-elect=false", "--health-address", addr, "-v=0"}, filepath.Join(logDir, logName+".log"))
+			"--leader-elect=false", "--health-address", addr, "--enable-pprof", "-v=0"}, filepath.Join(logDir, logName+".log"))
+		if p != nil {
+			p.pprofURL = "http://" + addr + "/debug/pprof"
+		}
 		return procGroup{p}, err
 	}
 	// BerthExtender: the extender first, kube-scheduler once the extender

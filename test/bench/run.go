@@ -627,6 +627,8 @@ func (r *runner) run(ctx context.Context, sched string) (*RunResult, error) {
 	defer bw.stop()
 	cpu0 := procs.cpuSeconds()
 	verbs0 := procs.extenderVerbs()
+	profiles := r.startProfiles(ctx, sched, procs, say)
+	defer profiles.Wait()
 
 	createAt := make([]int64, n)
 	var created atomic.Int64

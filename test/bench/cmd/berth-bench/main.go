@@ -34,6 +34,7 @@ func main() {
 	flag.IntVar(&o.BindWorkers, "bind-workers", 96, "concurrent binders of the ceiling run")
 	flag.DurationVar(&o.StallTimeout, "stall-timeout", 20*time.Second, "end a run when all pods are created and none was bound for this long")
 	flag.DurationVar(&o.RunTimeout, "run-timeout", 10*time.Minute, "upper bound of one measurement")
+	flag.IntVar(&o.ProfileSeconds, "profile-seconds", 0, "if > 0, CPU profiles of berth and of the API server for this many seconds once the measured pods start, in <out>/logs/*.cpu.pb.gz")
 	suite := flag.String("suite", "builtin", "builtin (test/bench/workloads) or upstream (kube-scheduler's scheduler_perf performance-config.yaml workloads)")
 	var up bench.UpstreamOptions
 	flag.StringVar(&up.Workloads, "upstream-workloads", "", "--suite upstream: comma-separated test cases, each optionally TestCase/Workload (default: the built-in selection; all: every runnable one)")
