@@ -49,7 +49,7 @@ func (r *runner) startProfiles(ctx context.Context, sched string, procs procGrou
 			continue
 		}
 		url := fmt.Sprintf("%s/profile?seconds=%d", p.pprofURL, secs)
-		take(p.name, base+".cpu.pb.gz", func(ctx context.Context) ([]byte, error) { return httpGet(ctx, url) })
+		take(p.name, base+".cpu.pb.gz", func(ctx context.Context) ([]byte, error) { return httpGet(ctx, http.DefaultClient, url) })
 	}
 	take("kube-apiserver", base+"-apiserver.cpu.pb.gz", func(ctx context.Context) ([]byte, error) {
 		return r.client.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
@@ -58,13 +58,13 @@ func (r *runner) startProfiles(ctx context.Context, sched string, procs procGrou
 	return &wg
 }
 
-// httpGet is the body of a 200 answer to a GET of url.
-func httpGet(ctx context.Context, url string) ([]byte, error) {
+// httpGet is the body of a 200 answer to a GET of url through hc.
+func httpGet(ctx context.Context, hc *http.Client, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

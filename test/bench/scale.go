@@ -777,21 +777,9 @@ func scrapeHistogram(ctx context.Context, url, metric string) (histogram, error)
 		// kube-scheduler's self-signed serving certificate.
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // localhost, own process
 	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := httpGet(ctx, hc, url)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return parseHistogram(string(body), metric, map[string]string{"result": "scheduled"})
 }
