@@ -163,18 +163,6 @@ func paramValue(params map[string]any, ref string) (any, error) {
 	return nil, fmt.Errorf("parameter %q not found", key)
 }
 
-func intParam(params map[string]any, ref string) (int, error) {
-	v, err := paramValue(params, ref)
-	if err != nil {
-		return 0, err
-	}
-	f, ok := v.(float64)
-	if !ok || f != math.Trunc(f) {
-		return 0, fmt.Errorf("parameter %s is %v, not an integer", ref, v)
-	}
-	return int(f), nil
-}
-
 func (tc *TestCase) resolveOp(raw RawOp, params map[string]any) (Op, error) {
 	r := RawOp{}
 	for k, v := range raw {
