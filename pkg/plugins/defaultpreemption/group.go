@@ -162,6 +162,11 @@ func (pl *DefaultPreemption) PreemptGroup(ctx context.Context, group *framework.
 	if st != nil {
 		return nil, st
 	}
+	if _, ok := pl.running.Load(group.Key); ok {
+		// As for a single pod: the group's last evictions are still
+		// running; the members keep their nominations.
+		return nil, framework.NewStatus(framework.Unschedulable, ReasonPreemptionRunning)
+	}
 	lister := pl.h.SnapshotSharedLister().NodeInfos()
 	all := lister.List()
 	if len(all) == 0 {
@@ -234,8 +239,10 @@ func (pl *DefaultPreemption) PreemptGroup(ctx context.Context, group *framework.
 	actx := klog.NewContext(context.WithoutCancel(ctx), logger)
 	victims, victimNode := g.victims, g.victimNode
 	pl.inflight.Add(1)
+	pl.running.Store(group.Key, struct{}{})
 	pl.async(func() {
 		defer pl.inflight.Done()
+		defer pl.running.Delete(group.Key)
 		pl.executeGroup(actx, group, byUID, nominated, victims, victimNode)
 	})
 	return nominated, nil

@@ -536,3 +536,31 @@ func TestExpandGangs(t *testing.T) {
 		t.Error("gang with a member of the preemptor's priority expanded")
 	}
 }
+
+// TestPreemptGroupNotAgainWhileEvicting: a gang retried while its
+// evictions are still running does not preempt a second time.
+func TestPreemptGroupNotAgainWhileEvicting(t *testing.T) {
+	nodes := []*v1.Node{node("n1", "2"), node("n2", "2"), node("n3", "2"), node("n4", "2")}
+	running := []*v1.Pod{pod("lo1", "n1", 0, "2", 0).Obj(), pod("lo2", "n2", 0, "2", 0).Obj(),
+		pod("lo3", "n3", 0, "2", 0).Obj(), pod("lo4", "n4", 0, "2", 0).Obj()}
+	members := groupMembers(2, 100, "2")
+	e, _ := groupEnv(t, running, members, nodes)
+	var pending []func()
+	e.pl.async = func(f func()) { pending = append(pending, f) }
+	g := podGroup("g", 2)
+
+	if _, st := e.pl.PreemptGroup(context.Background(), g, members, 2, e.preFilter(t)); !st.IsSuccess() {
+		t.Fatalf("first attempt: %v", st)
+	}
+	nominated, st := e.pl.PreemptGroup(context.Background(), g, members, 2, e.preFilter(t))
+	if st.Code() != framework.Unschedulable || st.Message() != ReasonPreemptionRunning || len(nominated) != 0 {
+		t.Fatalf("retry during the evictions: %v, %v; want %q", nominated, st, ReasonPreemptionRunning)
+	}
+	if len(pending) != 1 {
+		t.Fatalf("%d evictions started, want 1", len(pending))
+	}
+	pending[0]()
+	if _, st := e.pl.PreemptGroup(context.Background(), g, members, 2, e.preFilter(t)); !st.IsSuccess() {
+		t.Fatalf("after the evictions: %v", st)
+	}
+}

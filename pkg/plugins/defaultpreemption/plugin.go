@@ -67,9 +67,10 @@ type DefaultPreemption struct {
 	async func(func())
 	// inflight tracks the side effects still running.
 	inflight sync.WaitGroup
-	// running holds the UIDs of the preemptors whose side effects are
-	// still running: until their victims are gone, the preemptor's node
-	// still looks full, and a retry must not pick a second node to empty.
+	// running holds the UIDs of the preemptors (and the keys of the
+	// gangs) whose side effects are still running: until their victims
+	// are gone, the preemptor's node still looks full, and a retry must
+	// not pick a second node to empty.
 	running sync.Map
 }
 
