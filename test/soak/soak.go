@@ -19,6 +19,7 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berthsched/berth/internal/nodegen"
@@ -48,6 +49,12 @@ type Options struct {
 	OutDir string
 	// Progress receives a line a minute.
 	Progress io.Writer
+	// Warmup, if set, is left out of the verdict: the trends compare the
+	// second and last quarters of [start+Warmup, end] instead of
+	// [start, end], for runs too short for bounded caches (GPUShare's
+	// workload learner fills after about 17 minutes) to be full by the
+	// second quarter.
+	Warmup time.Duration
 }
 
 func (o *Options) defaults() {
@@ -85,6 +92,8 @@ const profile = "berth"
 type Result struct {
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration"`
+	// Warmup is the start of the run left out of the verdict.
+	Warmup time.Duration `json:"warmup"`
 	// Created and Deleted count pods; Groups PodGroups.
 	Created, Deleted, Groups int
 	// BoundAtEnd and PendingAtEnd are the pods alive at the end.
@@ -148,7 +157,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, err
 	}
-	env, err := testenv.Start(testenv.Options{})
+	// kube-controller-manager as in a real cluster: its
+	// podgroup-protection controller removes the finalizer a deleted
+	// PodGroup waits on. Without it every PodGroup the churn deletes
+	// stays, terminating, and berth rightly keeps it in its informer.
+	env, err := testenv.Start(testenv.Options{ControllerManager: true})
 	if err != nil {
 		return nil, err
 	}
@@ -210,15 +223,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// No controller manager runs: create the ServiceAccount admission wants.
-	if _, err := c.CoreV1().ServiceAccounts(nsObj.Name).Create(ctx, &v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+	// The controller manager creates the ServiceAccount admission wants,
+	// perhaps not yet.
+	if _, err := c.CoreV1().ServiceAccounts(nsObj.Name).Create(ctx, &v1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
 	ch := &churn{client: c, ns: nsObj.Name, scheduler: profile}
 	say("control plane, Prometheus and berth (pid %d) up; churning %d pods/s, each living %s, for %s (about %d pods alive)",
 		berth.Process.Pid, o.PerTick, o.Lifetime, o.Duration, o.PerTick*int(o.Lifetime/time.Second))
 
-	res := &Result{Started: time.Now().UTC(), Duration: o.Duration}
+	res := &Result{Started: time.Now().UTC(), Duration: o.Duration, Warmup: o.Warmup}
 	life := int(o.Lifetime / time.Second)
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
@@ -243,7 +257,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				return nil, err
 			}
 		}
-		if !profiled && time.Since(res.Started) >= o.Duration/4 {
+		if !profiled && time.Since(res.Started) >= o.Warmup+(o.Duration-o.Warmup)/4 {
 			profiled = true
 			if err := saveHeap(ctx, health, filepath.Join(o.OutDir, "heap-q1.pb.gz")); err != nil {
 				say("heap profile: %v", err)
@@ -302,7 +316,7 @@ func measure(ctx context.Context, promURL string, res *Result, o Options, end ti
 			}
 			res.Series[q.chart] = append(res.Series[q.chart], svgchart.Series{Name: name, Points: s.Values})
 			if q.limit > 0 {
-				t := trend(q.chart+", "+name, s.Values, res.Started, end)
+				t := trend(q.chart+", "+name, s.Values, res.Started.Add(o.Warmup), end)
 				t.Limit, t.Unit = q.limit, q.unit
 				res.Trends = append(res.Trends, t)
 				res.Flat = res.Flat && t.OK()
@@ -311,7 +325,7 @@ func measure(ctx context.Context, promURL string, res *Result, o Options, end ti
 	}
 	for _, title := range []string{"Pod creation to bind p99"} {
 		for _, s := range res.Series[title] {
-			t := trend(title, s.Points, res.Started, end)
+			t := trend(title, s.Points, res.Started.Add(o.Warmup), end)
 			t.Unit = "s"
 			res.Trends = append(res.Trends, t)
 		}
@@ -385,6 +399,9 @@ func Summary(res *Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Soak started %s, %s: %d pods created, %d deleted, %d gangs; at the end %d pods bound, %d pending.\n\n",
 		res.Started.Format(time.RFC3339), res.Duration, res.Created, res.Deleted, res.Groups, res.BoundAtEnd, res.PendingAtEnd)
+	if res.Warmup > 0 {
+		fmt.Fprintf(&b, "Quarters are of the %s after a %s warm-up.\n\n", res.Duration-res.Warmup, res.Warmup)
+	}
 	b.WriteString("| measure | 2nd quarter mean | last quarter mean | growth | max | flat if growth ≤ | verdict |\n|---|---:|---:|---:|---:|---:|---|\n")
 	for _, t := range res.Trends {
 		limit, verdict := "(reported)", ""

@@ -50,8 +50,9 @@ func TestSummary(t *testing.T) {
 			{Name: "Goroutines", Q2: 100, Q4: 150, Max: 160, Growth: 0.5, Limit: 0.1},
 			{Name: "Pod creation to bind p99", Q2: 0.5, Q4: 0.5, Max: 1, Unit: "s"},
 		}}
+	res.Warmup = 20 * time.Minute
 	s := Summary(res)
-	for _, want := range []string{"18000 pods created, 17400 deleted", "| berth resident memory | 80.0 MiB | 82.0 MiB | +2.5% | 90.0 MiB | 10% | flat |",
+	for _, want := range []string{"18000 pods created, 17400 deleted", "Quarters are of the 40m0s after a 20m0s warm-up.", "| berth resident memory | 80.0 MiB | 82.0 MiB | +2.5% | 90.0 MiB | 10% | flat |",
 		"| Goroutines | 100 | 150 | +50.0% | 160 | 10% | GROWING |", "| Pod creation to bind p99 | 0.50 s | 0.50 s | +0.0% | 1.00 s | (reported) |  |", "Verdict: NOT flat."} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)

@@ -21,6 +21,7 @@ func main() {
 	flag.IntVar(&o.PerTick, "rate", 5, "pods created per second")
 	flag.DurationVar(&o.Lifetime, "lifetime", 2*time.Minute, "how long each pod lives before it is deleted")
 	flag.IntVar(&o.Nodes, "nodes", 100, "plain nodes (8 GPU nodes are added)")
+	flag.DurationVar(&o.Warmup, "warmup", 0, "left out of the verdict: quarters are taken over [start+warmup, end]")
 	flag.StringVar(&o.OutDir, "out", "soak-results", "directory for soak.svg, summary.md, result.json and the logs")
 	flag.Parse()
 	if o.Duration <= 0 || o.PerTick <= 0 || o.Lifetime <= 0 || o.Nodes <= 0 {
