@@ -69,17 +69,7 @@ func TestHarnessTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts control planes and schedulers")
 	}
-	// Missing binaries are a failure, not a skip: `make test` builds them
-	// first, and a silently skipped harness test would prove nothing.
-	bin, err := testenv.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range []string{"berth", "kube-scheduler", "kube-scheduler-berth", "devcluster", "kube-apiserver"} {
-		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			t.Fatalf("%s not built (run `make build`): %v", b, err)
-		}
-	}
+	bin := requireBinaries(t, "berth", "kube-scheduler", "kube-scheduler-berth", "devcluster", "kube-apiserver")
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -355,4 +345,22 @@ func mustWorkload(t *testing.T, name string) *Workload {
 		t.Fatal(err)
 	}
 	return sel[0]
+}
+
+// requireBinaries returns the binary directory, failing the test when one
+// of names is missing there: a failure, not a skip, because `make test`
+// builds them first and a silently skipped harness test would prove
+// nothing.
+func requireBinaries(t *testing.T, names ...string) string {
+	t.Helper()
+	bin, err := testenv.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range names {
+		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+			t.Fatalf("%s not built (run `make build`): %v", b, err)
+		}
+	}
+	return bin
 }

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"k8s.io/utils/ptr"
-
-	"github.com/berthsched/berth/internal/testenv"
 )
 
 func TestParseStatusMiB(t *testing.T) {
@@ -130,15 +128,7 @@ func TestScaleTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a control plane and two schedulers")
 	}
-	bin, err := testenv.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range []string{"berth", "kube-scheduler", "devcluster", "kube-apiserver"} {
-		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			t.Fatalf("%s not built (run `make build`): %v", b, err)
-		}
-	}
+	bin := requireBinaries(t, "berth", "kube-scheduler", "devcluster", "kube-apiserver")
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

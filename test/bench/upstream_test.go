@@ -10,7 +10,6 @@ import (
 
 	"k8s.io/utils/ptr"
 
-	"github.com/berthsched/berth/internal/testenv"
 	"github.com/berthsched/berth/test/bench/upstream"
 )
 
@@ -43,15 +42,7 @@ func TestUpstreamTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts control planes and schedulers")
 	}
-	bin, err := testenv.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range []string{"berth", "kube-scheduler", "devcluster", "kube-apiserver"} {
-		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			t.Fatalf("%s not built (run `make build`): %v", b, err)
-		}
-	}
+	bin := requireBinaries(t, "berth", "kube-scheduler", "devcluster", "kube-apiserver")
 	dir, err := filepath.Abs("upstream/testdata/perf")
 	if err != nil {
 		t.Fatal(err)
